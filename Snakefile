@@ -1,0 +1,22 @@
+# epiclock: DNA-methylation arrays -> QC -> normalised betas -> clock ages -> condition deltas -> report.
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/import.smk"
+include: "rules/qc.smk"
+include: "rules/normalize.smk"
+include: "rules/clocks.smk"
+include: "rules/deltas.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

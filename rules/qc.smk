@@ -1,0 +1,19 @@
+rule sample_qc:
+    input:
+        matrix="results/import/betas.parquet",
+        samples=config["samples"],
+    output:
+        table_tsv="results/qc/samples.tsv",
+        table_parquet="results/qc/samples.parquet",
+    params:
+        qc=config["qc"],
+    log:
+        "logs/qc/samples.log",
+    threads: 1
+    resources:
+        mem_mb=matrix_mem_mb,
+        runtime=30,
+    conda:
+        "../envs/epiclock.yaml"
+    script:
+        "../scripts/sample_qc.py"

@@ -1,0 +1,11 @@
+from epiclock.workflow import compute_deltas, run_step
+
+run_step(
+    snakemake,
+    compute_deltas,
+    predictions=snakemake.input.predictions,
+    samples=snakemake.input.samples,
+    design_config=snakemake.params.design,
+    contrast_config=snakemake.params.contrasts,
+    outputs=dict(snakemake.output.items()),
+)

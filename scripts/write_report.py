@@ -1,0 +1,14 @@
+from epiclock.workflow import run_step, write_report
+
+run_step(
+    snakemake,
+    write_report,
+    qc_table=snakemake.input.qc_table,
+    predictions=snakemake.input.predictions,
+    per_sample=snakemake.input.per_sample,
+    per_condition=snakemake.input.per_condition,
+    contrasts=snakemake.input.contrasts,
+    provenance_json=snakemake.input.provenance,
+    config=snakemake.params.config,
+    output=snakemake.output[0],
+)

@@ -1,0 +1,5 @@
+"""The project's own error type: every expected failure on bad input is raised as this."""
+
+
+class EpiclockError(Exception):
+    """An input or configuration problem, with a message that names the file, sample or field."""

@@ -1,0 +1,212 @@
+"""Reading inputs and writing tables: beta matrices, sample sheets, tidy TSV + Parquet outputs.
+
+Every writer goes through a temporary file and a rename, so an interrupted run never leaves a
+half-written table behind that a later run would mistake for a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from epiclock.errors import EpiclockError
+
+# Infinium probe IDs: CpG (cg), non-CpG (ch), SNP (rs) probes; EPICv2 appends a design suffix
+# such as cg00000029_TC21.
+PROBE_ID_PATTERN = re.compile(r"^(cg|ch|rs)[0-9]+(_[A-Z]{2}[0-9]+)?$|^ch\.[0-9XY]+\.[0-9]+[FR]?$")
+
+SAMPLE_ID_COLUMN = "sample_id"
+
+
+def _looks_like_probe_ids(labels: pd.Index) -> float:
+    """Share of labels that are Infinium probe IDs."""
+    if len(labels) == 0:
+        return 0.0
+    matches = sum(bool(PROBE_ID_PATTERN.match(str(label))) for label in labels[:2000])
+    return matches / min(len(labels), 2000)
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt")
+    return open(path, "rt")
+
+
+def _detect_separator(path: Path) -> str:
+    try:
+        with _open_text(path) as handle:
+            first_line = handle.readline()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise EpiclockError(f"{path}: cannot be read as a text table ({error})") from error
+    if not first_line.strip():
+        raise EpiclockError(f"{path}: the file is empty; expected a beta matrix with a header line")
+    return "\t" if first_line.count("\t") >= first_line.count(",") else ","
+
+
+def read_beta_matrix(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a beta-value matrix from TSV or CSV (optionally gzipped).
+
+    CpGs may be rows or columns: the orientation is detected from where the probe IDs are.
+    Returns a float64 frame with CpG IDs as the index (``cpg_id``) and sample IDs as columns.
+    Values are not range-checked here: that is QC's job, so that one bad sample is quarantined
+    instead of failing the whole import.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EpiclockError(f"{path}: beta matrix not found")
+    separator = _detect_separator(path)
+    try:
+        table = pd.read_csv(path, sep=separator, index_col=0, low_memory=False)
+    except (ValueError, pd.errors.ParserError, OSError, EOFError) as error:
+        raise EpiclockError(f"{path}: cannot be parsed as a beta matrix ({error})") from error
+    if table.shape[0] == 0 or table.shape[1] == 0:
+        raise EpiclockError(f"{path}: the beta matrix has no data rows or no sample columns")
+
+    if _looks_like_probe_ids(table.index) >= 0.5:
+        betas = table
+    elif _looks_like_probe_ids(table.columns) >= 0.5:
+        betas = table.T
+    else:
+        raise EpiclockError(
+            f"{path}: found no Infinium probe IDs (cg/ch/rs...) in the first column or the header; "
+            "expected CpGs as rows or as columns"
+        )
+    betas.index = betas.index.astype(str)
+    betas.columns = betas.columns.astype(str)
+    betas.index.name = "cpg_id"
+    betas.columns.name = None
+
+    duplicated_cpgs = betas.index[betas.index.duplicated()].unique()
+    if len(duplicated_cpgs):
+        raise EpiclockError(
+            f"{path}: {len(duplicated_cpgs)} CpG IDs appear more than once "
+            f"(first: {', '.join(duplicated_cpgs[:5])})"
+        )
+    duplicated_samples = betas.columns[betas.columns.duplicated()].unique()
+    if len(duplicated_samples):
+        raise EpiclockError(
+            f"{path}: sample IDs appear more than once: {', '.join(duplicated_samples[:5])}"
+        )
+    return _as_float(betas, path)
+
+
+def _as_float(betas: pd.DataFrame, path: Path) -> pd.DataFrame:
+    try:
+        return betas.astype(np.float64)
+    except (ValueError, TypeError):
+        pass
+    # Slow path only to name the offending sample and value.
+    for sample_id in betas.columns:
+        column = pd.to_numeric(betas[sample_id], errors="coerce")
+        bad = column.isna() & betas[sample_id].notna()
+        if bad.any():
+            first_cpg = bad.index[bad.to_numpy()][0]
+            raise EpiclockError(
+                f"{path}: sample {sample_id!r} has {int(bad.sum())} non-numeric values "
+                f"(first at CpG {first_cpg}: {betas.at[first_cpg, sample_id]!r})"
+            )
+    raise EpiclockError(f"{path}: the beta matrix holds values that are not numbers")
+
+
+def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] = ("donor_age",)) -> pd.DataFrame:
+    """Read the tab-separated sample sheet; every column is text except the numeric ones named."""
+    path = Path(path)
+    if not path.is_file():
+        raise EpiclockError(f"{path}: sample sheet not found")
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise EpiclockError(f"{path}: cannot be parsed as a tab-separated sample sheet ({error})") from error
+    sheet.columns = [column.strip() for column in sheet.columns]
+    if SAMPLE_ID_COLUMN not in sheet.columns:
+        raise EpiclockError(
+            f"{path}: the sample sheet has no '{SAMPLE_ID_COLUMN}' column (columns: {', '.join(sheet.columns)})"
+        )
+    if sheet.empty:
+        raise EpiclockError(f"{path}: the sample sheet lists no samples")
+    sheet[SAMPLE_ID_COLUMN] = sheet[SAMPLE_ID_COLUMN].str.strip()
+    empty = sheet.index[sheet[SAMPLE_ID_COLUMN] == ""]
+    if len(empty):
+        raise EpiclockError(f"{path}: row {int(empty[0]) + 2} has an empty sample_id")
+    duplicated = sheet[SAMPLE_ID_COLUMN][sheet[SAMPLE_ID_COLUMN].duplicated()].unique()
+    if len(duplicated):
+        raise EpiclockError(f"{path}: duplicate sample_id values: {', '.join(duplicated[:10])}")
+    for column in numeric_columns:
+        if column not in sheet.columns:
+            continue
+        values = pd.to_numeric(sheet[column].replace("", np.nan), errors="coerce")
+        bad = values.isna() & (sheet[column] != "")
+        if bad.any():
+            row = sheet.loc[bad].iloc[0]
+            raise EpiclockError(
+                f"{path}: column '{column}' must be numeric; sample {row[SAMPLE_ID_COLUMN]!r} has {row[column]!r}"
+            )
+        sheet[column] = values
+    return sheet
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_tsv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a tidy table for people: tab-separated, no index, NA as empty, floats in full precision."""
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, sep="\t", index=False, na_rep="NA")
+
+
+def write_parquet(table: pd.DataFrame, path: str | os.PathLike, index: bool = False) -> None:
+    with atomic_path(path) as temporary:
+        table.to_parquet(temporary, index=index)
+
+
+def write_table(table: pd.DataFrame, tsv_path: str | os.PathLike, parquet_path: str | os.PathLike | None = None) -> None:
+    """Write the same tidy table as TSV (for people) and, when asked, Parquet (for machines)."""
+    write_tsv(table, tsv_path)
+    if parquet_path is not None:
+        write_parquet(table, parquet_path)
+
+
+def write_matrix(betas: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Store a CpG x sample matrix as Parquet (the CpG IDs kept as the index)."""
+    write_parquet(betas, path, index=True)
+
+
+def read_matrix(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError) as error:
+        raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error

@@ -1,0 +1,178 @@
+"""The self-contained HTML report: the answer first, then QC, clocks, contrasts, methods, provenance.
+
+Figures are inline SVG and styles are inline CSS, so the page opens anywhere without a network.
+Rendering is deterministic: the same tables give the same bytes (the run date comes from the
+provenance record, not from the clock at render time).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+
+from epiclock import clocks  # noqa: E402
+
+SIGNIFICANCE_LEVEL = 0.05
+
+
+@dataclass
+class ReportInputs:
+    qc: pd.DataFrame
+    predictions: pd.DataFrame
+    per_sample: pd.DataFrame
+    per_condition: pd.DataFrame
+    contrasts: pd.DataFrame
+    provenance: dict
+    config: dict
+
+
+def _svg(figure) -> str:
+    # A fixed hash salt and no date make matplotlib's SVG byte-identical across runs.
+    with matplotlib.rc_context({"svg.hashsalt": "epiclock", "svg.fonttype": "path"}):
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, condition_order: list[str]) -> str:
+    """DNAm age per condition: one point per sample, one line per donor through its condition means."""
+    table = per_sample[(per_sample["clock"] == clock)].dropna(subset=["dnam_age"])
+    positions = {condition: index for index, condition in enumerate(condition_order)}
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    donors = sorted(table[donor_column].unique())
+    colours = plt.get_cmap("tab10")
+    for donor_index, donor in enumerate(donors):
+        donor_rows = table[table[donor_column] == donor]
+        colour = colours(donor_index % 10)
+        x = donor_rows["condition"].map(positions).to_numpy(dtype=float)
+        jitter = (np.arange(len(x)) % 5 - 2) * 0.03
+        axis.scatter(x + jitter, donor_rows["dnam_age"], s=14, color=colour, alpha=0.8, label=str(donor))
+        means = donor_rows.groupby("condition")["dnam_age"].mean()
+        ordered = [condition for condition in condition_order if condition in means.index]
+        axis.plot([positions[c] for c in ordered], [means[c] for c in ordered], color=colour, linewidth=1, alpha=0.6)
+    axis.set_xticks(range(len(condition_order)), [c.replace("_", " ") for c in condition_order], rotation=15)
+    axis.set_ylabel(f"DNAm age ({clocks.get(clock).unit})" if clock in clocks.available() else "DNAm age")
+    axis.set_title(clock)
+    axis.grid(axis="y", alpha=0.3)
+    if donors:
+        axis.legend(title=donor_column, fontsize=7, title_fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _svg(figure)
+
+
+def forest_plot(contrasts: pd.DataFrame) -> str:
+    """Estimate and 95% CI for every contrast x clock."""
+    table = contrasts.reset_index(drop=True)
+    figure, axis = plt.subplots(figsize=(7.5, 0.45 * max(len(table), 2) + 1.0))
+    labels = [f"{row.contrast} | {row.clock}" for row in table.itertuples()]
+    y = np.arange(len(table))[::-1]
+    for y_position, row in zip(y, table.itertuples()):
+        if not math.isnan(row.ci_low):
+            axis.plot([row.ci_low, row.ci_high], [y_position, y_position], color="#1f4e79", linewidth=2)
+        axis.scatter([row.estimate_years], [y_position], color="#1f4e79", zorder=3)
+    axis.axvline(0, color="grey", linestyle="--", linewidth=1)
+    axis.set_yticks(y, labels, fontsize=8)
+    axis.set_xlabel("difference in DNAm age, years (95% CI)")
+    axis.grid(axis="x", alpha=0.3)
+    return _svg(figure)
+
+
+def _format_p(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
+
+
+def _format_years(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{value:+.2f}"
+
+
+def summary_sentences(contrasts: pd.DataFrame) -> list[dict]:
+    """One sentence per contrast and clock, flagged when q < 0.05."""
+    sentences = []
+    for row in contrasts.itertuples():
+        significant = not math.isnan(row.q_value) and row.q_value < SIGNIFICANCE_LEVEL
+        text = (f"{row.contrast}: {_format_years(row.estimate_years)} years under {row.clock} "
+                f"(95% CI {_format_years(row.ci_low)} to {_format_years(row.ci_high)}; "
+                f"p = {_format_p(row.p_value)}, q = {_format_p(row.q_value)}; {row.n_pairs} donor pairs)")
+        sentences.append({"text": text, "significant": significant, "note": row.note})
+    return sentences
+
+
+def methods_paragraph(config: dict, provenance: dict, clock_names: list[str]) -> str:
+    versions = provenance.get("software", {})
+    clock_texts = "; ".join(f"{clocks.get(name).title} ({clocks.get(name).citation}, doi:{clocks.get(name).doi})"
+                            for name in clock_names)
+    qc_config = config["qc"]
+    clock_config = config["clocks"]
+    return (
+        f"Beta values were imported from {config['input']['betas']} and checked per sample: samples with a call "
+        f"rate below {qc_config['min_call_rate']:g} or with more than {qc_config['max_out_of_range']} values outside "
+        f"[0, 1] were excluded. Normalisation: '{config['normalize']['method']}' (betas used as supplied). "
+        f"DNAm age was estimated with {clock_texts}. Clock CpGs absent from a sample were "
+        f"{'imputed with fixed per-CpG reference medians (so that no sample depends on the others of the run)' if clock_config['imputation'] == 'reference' else 'not imputed'}; "
+        f"a clock gave no age for a sample measuring fewer than {clock_config['min_coverage']:g} of its CpGs. "
+        "Delta age is DNAm age minus the donor's chronological age. Contrasts compare donor-level means of replicate "
+        "samples within donor (paired t-test, with 95% t confidence intervals and a Wilcoxon signed-rank test beside it); "
+        "q-values are Benjamini-Hochberg adjusted over all contrasts and clocks. "
+        f"Software: epiclock {versions.get('epiclock', '?')}, Python {versions.get('python', '?')}, "
+        f"Snakemake {versions.get('snakemake', '?')}, numpy {versions.get('numpy', '?')}, pandas {versions.get('pandas', '?')}, "
+        f"scipy {versions.get('scipy', '?')}."
+    )
+
+
+def render(inputs: ReportInputs) -> str:
+    config = inputs.config
+    design = config["design"]
+    clock_names = list(config["clocks"]["names"])
+    condition_order = list(dict.fromkeys(inputs.per_sample.sort_values("sample_id")["condition"]))
+    if design.get("condition_order"):
+        condition_order = [c for c in design["condition_order"] if c in condition_order] + \
+                          [c for c in condition_order if c not in design["condition_order"]]
+    clock_sections = []
+    for name in clock_names:
+        clock = clocks.get(name)
+        clock_sections.append({
+            "name": name, "clock": clock,
+            "plot": condition_plot(inputs.per_sample, name, design["donor_column"], condition_order),
+            "conditions": inputs.per_condition[inputs.per_condition["clock"] == name],
+            "contrasts": inputs.contrasts[inputs.contrasts["clock"] == name],
+        })
+    coverage = (inputs.predictions.groupby("clock")
+                .agg(samples=("sample_id", "size"), with_age=("dnam_age", lambda s: int(s.notna().sum())),
+                     min_coverage=("coverage", "min"), median_coverage=("coverage", "median"),
+                     max_imputed=("n_cpgs_imputed", "max"))
+                .reset_index())
+    no_age = inputs.predictions[inputs.predictions["dnam_age"].isna()]
+    environment = Environment(loader=PackageLoader("epiclock", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    environment.filters["years"] = _format_years
+    environment.filters["p"] = _format_p
+    environment.filters["num"] = lambda v, d=2: "NA" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+    template = environment.get_template("report.html.j2")
+    return template.render(
+        title=config.get("report", {}).get("title", "epiclock report"),
+        summary=summary_sentences(inputs.contrasts),
+        contrasts=inputs.contrasts,
+        forest=forest_plot(inputs.contrasts) if len(inputs.contrasts) else "",
+        qc=inputs.qc,
+        n_failed=int((~inputs.qc["passed"].astype(bool)).sum()),
+        clock_sections=clock_sections,
+        coverage=coverage,
+        no_age=no_age,
+        restricted=[clocks.get(name) for name in clock_names if clocks.get(name).restricted],
+        methods=methods_paragraph(config, inputs.provenance, clock_names),
+        provenance=inputs.provenance,
+    )
