@@ -40,7 +40,8 @@ def _open_text(path: Path):
     return open(path, "rt")
 
 
-def _detect_separator(path: Path) -> str:
+def _read_header(path: Path) -> tuple[str, list[str]]:
+    """The separator (tab or comma) and the header's field names, as written in the file."""
     try:
         with _open_text(path) as handle:
             first_line = handle.readline()
@@ -48,7 +49,8 @@ def _detect_separator(path: Path) -> str:
         raise EpiclockError(f"{path}: cannot be read as a text table ({error})") from error
     if not first_line.strip():
         raise EpiclockError(f"{path}: the file is empty; expected a beta matrix with a header line")
-    return "\t" if first_line.count("\t") >= first_line.count(",") else ","
+    separator = "\t" if first_line.count("\t") >= first_line.count(",") else ","
+    return separator, [field.strip().strip('"') for field in first_line.rstrip("\r\n").split(separator)]
 
 
 def read_beta_matrix(path: str | os.PathLike) -> pd.DataFrame:
@@ -62,23 +64,19 @@ def read_beta_matrix(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise EpiclockError(f"{path}: beta matrix not found")
-    separator = _detect_separator(path)
+    separator, header = _read_header(path)
+    # pandas renames repeated column names (S1, S1.1), so repeats are caught in the raw header.
+    named = [field for field in header if field]
+    repeated = sorted({field for field in named if named.count(field) > 1})
+    if repeated:
+        raise EpiclockError(f"{path}: sample IDs appear more than once in the header: {', '.join(repeated[:5])}")
     try:
-        table = pd.read_csv(path, sep=separator, index_col=0, low_memory=False)
+        table = pd.read_csv(path, sep=separator, low_memory=False)
     except (ValueError, pd.errors.ParserError, OSError, EOFError) as error:
         raise EpiclockError(f"{path}: cannot be parsed as a beta matrix ({error})") from error
-    if table.shape[0] == 0 or table.shape[1] == 0:
+    if table.shape[0] == 0 or table.shape[1] < 2:
         raise EpiclockError(f"{path}: the beta matrix has no data rows or no sample columns")
-
-    if _looks_like_probe_ids(table.index) >= 0.5:
-        betas = table
-    elif _looks_like_probe_ids(table.columns) >= 0.5:
-        betas = table.T
-    else:
-        raise EpiclockError(
-            f"{path}: found no Infinium probe IDs (cg/ch/rs...) in the first column or the header; "
-            "expected CpGs as rows or as columns"
-        )
+    betas = _orient(table, path)
     betas.index = betas.index.astype(str)
     betas.columns = betas.columns.astype(str)
     betas.index.name = "cpg_id"
@@ -96,6 +94,24 @@ def read_beta_matrix(path: str | os.PathLike) -> pd.DataFrame:
             f"{path}: sample IDs appear more than once: {', '.join(duplicated_samples[:5])}"
         )
     return _as_float(betas, path)
+
+
+def _orient(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """CpGs as the index and samples as columns, whichever way round the file has them.
+
+    Exported tables often carry leading row-number columns before the probe IDs (GEO's processed
+    beta tables have an unnamed index and 'Unnamed: 0' before ID_REF): those are dropped.
+    """
+    for position, column in enumerate(table.columns[:4]):
+        if _looks_like_probe_ids(pd.Index(table[column].astype(str))) >= 0.5:
+            betas = table.iloc[:, position + 1:].set_index(table[column])
+            return betas
+    if _looks_like_probe_ids(table.columns[1:]) >= 0.5:
+        return table.set_index(table.columns[0]).T
+    raise EpiclockError(
+        f"{path}: found no Infinium probe IDs (cg/ch/rs...) in the first columns or the header; "
+        "expected CpGs as rows or as columns"
+    )
 
 
 def _as_float(betas: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -213,7 +213,7 @@ def write_study(study: SimulatedStudy, out_dir: str | Path) -> dict[str, Path]:
     write_tsv(study.samples, paths["samples.tsv"])
     write_tsv(study.truth, paths["truth.tsv"])
     with atomic_path(paths["betas.tsv.gz"]) as temporary:
-        # mtime=0 keeps the file byte-identical for the same seed.
-        with gzip.GzipFile(temporary, "wb", mtime=0) as handle:
+        # No name and mtime 0 in the gzip header keep the file byte-identical for the same seed.
+        with open(temporary, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
             handle.write(study.betas.to_csv(sep="\t", float_format="%.8f", na_rep="NA").encode())
     return paths

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from epiclock import clocks, deltas, normalize, provenance, qc, report
 from epiclock.errors import EpiclockError
 from epiclock.io import (read_beta_matrix, read_matrix, read_sample_sheet, write_matrix, write_table,
                          write_text)
+
+# Each step imports only its own stage module: every Snakemake job is a fresh Python process, and
+# importing all stages (scikit-learn, matplotlib, scipy) would cost each job seconds.
 
 log = logging.getLogger("epiclock")
 
@@ -45,6 +47,8 @@ def import_betas(betas: str, matrix: str) -> None:
 
 
 def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: str, qc_config: dict) -> None:
+    from epiclock import qc
+
     sheet = read_sample_sheet(samples)
     betas = read_matrix(matrix)
     qc_table = qc.sample_qc(betas, sheet["sample_id"].tolist(), qc.QcThresholds.from_config(qc_config))
@@ -58,6 +62,8 @@ def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: st
 
 
 def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str) -> None:
+    from epiclock import normalize, qc
+
     passed = qc.passing_samples(pd.read_parquet(qc_table))
     betas = normalize.normalize(read_matrix(matrix, columns=None), passed, method=method)
     log.info("normalised %d samples with method '%s'", betas.shape[1], method)
@@ -65,6 +71,8 @@ def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str) ->
 
 
 def predict_clocks(matrix: str, predictions_tsv: str, predictions_parquet: str, clock_config: dict) -> None:
+    from epiclock import clocks
+
     betas = read_matrix(matrix)
     predictions = clocks.predict(betas, list(clock_config["names"]), imputation=clock_config["imputation"],
                                  min_coverage=float(clock_config["min_coverage"]))
@@ -75,6 +83,8 @@ def predict_clocks(matrix: str, predictions_tsv: str, predictions_parquet: str, 
 
 def compute_deltas(predictions: str, samples: str, design_config: dict, contrast_config: list[dict],
                    outputs: dict[str, str]) -> None:
+    from epiclock import deltas
+
     sheet = read_sample_sheet(samples)
     design = deltas.Design.from_config(design_config)
     contrasts = [deltas.Contrast.from_config(entry) for entry in contrast_config]
@@ -89,12 +99,16 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
 
 
 def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:
+    from epiclock import provenance
+
     record = provenance.build(config, inputs)
     write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", output)
 
 
 def write_report(qc_table: str, predictions: str, per_sample: str, per_condition: str, contrasts: str,
                  provenance_json: str, config: dict, output: str) -> None:
+    from epiclock import report
+
     inputs = report.ReportInputs(
         qc=pd.read_parquet(qc_table), predictions=pd.read_parquet(predictions),
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),

@@ -1,0 +1,35 @@
+# Two commands on a fresh machine with Python >= 3.11: `make run` (demo study -> report) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := resources/demo
+CORES ?= 2
+
+.PHONY: install run demo test bench clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO)/betas.tsv.gz: | $(STAMP)
+	$(BIN)/epiclock simulate --out $(DEMO)
+
+demo: $(DEMO)/betas.tsv.gz
+
+run: $(STAMP) $(DEMO)/betas.tsv.gz
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Report: $(CURDIR)/results/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/clocks.py
+	$(BIN)/python bench/workflow.py
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,26 @@
+import subprocess
+import sys
+
+from epiclock import cli
+
+
+def test_clocks_list_prints_each_clock(capsys):
+    assert cli.main(["clocks", "list"]) == 0
+    output = capsys.readouterr().out
+    assert output.splitlines()[0].split("\t")[:4] == ["name", "cpgs", "unit", "tissue"]
+    assert "horvath2013\t353\tyears" in output
+    assert "horvath_skin_blood2018\t391\tyears" in output
+
+
+def test_simulate_writes_the_study(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "epiclock.cli", "simulate", "--out", str(tmp_path), "--donors", "3",
+                             "--replicates", "1", "--background-cpgs", "100", "--seed", "4"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["betas.tsv.gz", "samples.tsv", "truth.tsv"]
+
+
+def test_errors_are_one_line_not_a_traceback(tmp_path, capsys):
+    assert cli.main(["simulate", "--out", str(tmp_path), "--donors", "2"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("epiclock: error: simulate: at least 3 donors") and "Traceback" not in error

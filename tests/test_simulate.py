@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from epiclock import EpiclockError, clocks, simulate
+from epiclock.io import read_beta_matrix
+
+
+def test_design_has_every_donor_condition_and_replicate(small_study):
+    samples = small_study.samples
+    assert len(samples) == 3 * 4 * 2
+    assert samples.groupby(["donor", "condition"]).size().eq(2).all()
+    assert set(samples["condition"]) == {c for c, _, _ in simulate.CONDITIONS}
+    assert samples.groupby("donor")["donor_age"].nunique().eq(1).all()
+    assert samples["chip"].value_counts().max() <= simulate.SAMPLES_PER_CHIP
+    assert samples["sample_id"].is_unique
+
+
+def test_every_clock_reads_the_planted_age_exactly(small_study):
+    good = small_study.truth.loc[~small_study.truth["simulated_failure"]]
+    predicted = clocks.predict(small_study.betas, clocks.available(), imputation="none", min_coverage=1.0)
+    merged = good.merge(predicted, on=["sample_id", "clock"])
+    assert len(merged) == len(good)
+    assert np.abs(merged["dnam_age"] - merged["true_dnam_age"]).max() < 1e-8
+
+
+def test_betas_are_bimodal_inside_the_unit_interval(small_study):
+    values = small_study.betas.to_numpy()
+    values = values[~np.isnan(values)]
+    assert values.min() >= simulate.BETA_FLOOR and values.max() <= simulate.BETA_CEILING
+    low, middle, high = (values < 0.2).mean(), ((values > 0.4) & (values < 0.6)).mean(), (values > 0.8).mean()
+    assert low > 0.2 and high > 0.2 and middle < 0.15
+    assert small_study.betas.shape[0] > 700 + 250    # clock CpGs plus background
+    assert small_study.betas.index.str.match(r"^cg\d{8}$").all()
+
+
+def test_planted_effect_is_recorded_and_parameterised():
+    parameters = simulate.StudyParameters(donors=3, replicates=1, seed=2, background_cpgs=100, failed_samples=0)
+    parameters.condition_effects["skin_bm_young_serum"] = -5.0
+    study = simulate.simulate_study(parameters)
+    effects = study.truth.groupby("condition")["planted_effect_years"].unique()
+    assert effects["skin_bm_young_serum"].tolist() == [-5.0]
+    assert effects["skin_bm_old_serum"].tolist() == [0.0]
+    assert not study.betas.isna().any().any()
+
+
+def test_failed_array_has_a_poor_call_rate(small_study):
+    failed = small_study.truth.loc[small_study.truth["simulated_failure"], "sample_id"].unique()
+    assert len(failed) == 1
+    assert small_study.betas[failed[0]].isna().mean() == pytest.approx(0.3, abs=0.05)
+
+
+def test_same_seed_same_bytes_and_readable_by_the_importer(tmp_path):
+    parameters = simulate.StudyParameters(donors=3, replicates=1, seed=11, background_cpgs=50)
+    first = simulate.write_study(simulate.simulate_study(parameters), tmp_path / "a")
+    second = simulate.write_study(simulate.simulate_study(parameters), tmp_path / "b")
+    for name in first:
+        assert first[name].read_bytes() == second[name].read_bytes()
+    betas = read_beta_matrix(first["betas.tsv.gz"])
+    assert betas.shape[1] == 12
+
+
+def test_demo_sample_sheet_is_the_default_simulation(project_root):
+    shipped = pd.read_csv(project_root / "config/samples.tsv", sep="\t", dtype=str)
+    simulated = simulate.simulate_study(simulate.StudyParameters()).samples.astype(str)
+    simulated["donor_age"] = simulated["donor_age"].astype(float).map(str)
+    pd.testing.assert_frame_equal(shipped, simulated.reset_index(drop=True), check_dtype=False)
+
+
+def test_bad_parameters_are_clear_errors():
+    with pytest.raises(EpiclockError, match="at least 3 donors"):
+        simulate.simulate_study(simulate.StudyParameters(donors=2))
+    with pytest.raises(EpiclockError, match="unknown conditions"):
+        simulate.simulate_study(simulate.StudyParameters(condition_effects={"skin_only": 1.0}))
+
+
+def test_correction_keeps_targets_inside_bounds():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 1, (2, 50))
+    start = rng.uniform(0.01, 0.99, 50)
+    targets = weights @ start + np.array([3.0, -2.0])
+    corrected = simulate.correct_to_targets(start, weights, targets)
+    assert weights @ corrected == pytest.approx(targets, abs=1e-9)
+    assert corrected.min() >= simulate.BETA_FLOOR and corrected.max() <= simulate.BETA_CEILING

@@ -1,0 +1,108 @@
+"""End-to-end: the Snakefile on a small simulated study, in a temporary directory."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from epiclock import simulate
+
+pytestmark = pytest.mark.workflow
+
+PLANTED_YOUNG_VS_OLD = -2.0
+
+
+def snakemake(project_root, workdir, *arguments, check=True):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(project_root / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2",
+               *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_rules(project_root, workdir) -> set[str]:
+    """Rules a dry run would execute."""
+    output = snakemake(project_root, workdir, "--dry-run", "--quiet", "rules").stdout
+    rules = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].isdigit() and fields[0] not in ("job", "total"):
+            rules.add(fields[0])
+    return rules
+
+
+@pytest.fixture(scope="module")
+def finished_run(project_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500)
+    paths = simulate.write_study(simulate.simulate_study(parameters), workdir / "data")
+    config = yaml.safe_load((project_root / "config/config.yaml").read_text())
+    config["samples"] = str(paths["samples.tsv"])
+    config["input"]["betas"] = str(paths["betas.tsv.gz"])
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(project_root, workdir)
+    return workdir
+
+
+def test_outputs_follow_the_contract(finished_run):
+    results = finished_run / "results"
+    qc_table = pd.read_csv(results / "qc/samples.tsv", sep="\t")
+    assert (~qc_table["passed"]).sum() == 1 and "call rate" in qc_table.loc[~qc_table["passed"], "reasons"].iloc[0]
+    predictions = pd.read_csv(results / "clocks/predictions.tsv", sep="\t")
+    assert list(predictions.columns[:2]) == ["sample_id", "clock"]
+    assert {"dnam_age", "n_cpgs_used", "n_cpgs_missing"} <= set(predictions.columns)
+    # The quarantined sample is excluded downstream.
+    failed = qc_table.loc[~qc_table["passed"], "sample_id"].iloc[0]
+    assert failed not in set(predictions["sample_id"])
+    contrasts = pd.read_csv(results / "deltas/contrasts.tsv", sep="\t")
+    assert list(contrasts.columns[:10]) == ["contrast", "clock", "estimate_years", "ci_low", "ci_high", "p_value",
+                                            "q_value", "n_pairs", "test", "p_wilcoxon"]
+    assert (results / "deltas/per_sample.tsv").is_file()
+    record = json.loads((results / "provenance.json").read_text())
+    assert set(record["inputs"]) == {str(finished_run / "data/samples.tsv"), str(finished_run / "data/betas.tsv.gz")}
+    assert record["software"]["snakemake"] != "not installed"
+    assert record["config"]["clocks"]["names"] == ["horvath2013", "horvath_skin_blood2018"]
+    html = (results / "report.html").read_text()
+    assert "young_vs_old_serum_with_bm" in html and html.count("<svg") >= 3
+    # Self-contained: nothing is loaded from elsewhere (SVG namespace URIs are names, not loads).
+    for external in ('src="http', "src='http", 'href="http', "<link", "<script src", "url(http", "@import"):
+        assert external not in html
+
+
+def test_planted_contrast_is_inside_the_confidence_interval(finished_run):
+    contrasts = pd.read_csv(finished_run / "results/deltas/contrasts.tsv", sep="\t")
+    rows = contrasts[contrasts["contrast"] == "young_vs_old_serum_with_bm"]
+    assert len(rows) == 2
+    for row in rows.itertuples():
+        assert row.ci_low <= PLANTED_YOUNG_VS_OLD <= row.ci_high, row
+
+
+def test_rerun_has_nothing_to_do(project_root, finished_run):
+    assert planned_rules(project_root, finished_run) == set()
+
+
+def test_changing_the_sample_sheet_reruns_only_what_reads_it(project_root, finished_run):
+    # Snakemake compares checksums of inputs whose mtime changed, so the sheet's content must change.
+    sheet = finished_run / "data/samples.tsv"
+    table = pd.read_csv(sheet, sep="\t", dtype=str)
+    table["operator"] = "AB"
+    table.to_csv(sheet, sep="\t", index=False)
+    planned = planned_rules(project_root, finished_run)
+    assert "import_betas" not in planned
+    assert {"sample_qc", "compute_deltas", "provenance", "report"} <= planned
+
+
+def test_a_bad_contrast_stops_before_any_job(project_root, finished_run, tmp_path):
+    config = yaml.safe_load((finished_run / "config.yaml").read_text())
+    config["contrasts"][0]["treated"]["serum"] = "yuong"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(project_root, tmp_path, check=False)
+    assert result.returncode != 0
+    assert "young_vs_old_serum_with_bm" in result.stderr + result.stdout
+    assert "serum='yuong'" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
