@@ -35,7 +35,7 @@ def test_report_has_every_section_and_a_figure_per_clock(report_inputs):
     assert "young_vs_old_serum_with_bm" in html
     assert "Licence notes" in html and "Clock Foundation" in html
     failed = report_inputs.qc.loc[~report_inputs.qc["passed"], "sample_id"].iloc[0]
-    assert re.search(rf'<tr class="failed"><td class="text">{failed}</td>', html)
+    assert re.search(rf"<table id=\"qc-failed\">.*<tr class=\"failed\"><td class=\"text\">{failed}</td>", html, re.S)
 
 
 def test_report_is_deterministic(report_inputs):

@@ -46,27 +46,41 @@ def _svg(figure) -> str:
 
 
 def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, condition_order: list[str]) -> str:
-    """DNAm age per condition: one point per sample, one line per donor through its condition means."""
+    """Left: DNAm age per condition, one point per sample, one line per donor through its condition
+    means. Right: the same donor lines relative to the donor's first condition, where a shift of a
+    year or two is visible against donors decades apart."""
     table = per_sample[(per_sample["clock"] == clock)].dropna(subset=["dnam_age"])
     positions = {condition: index for index, condition in enumerate(condition_order)}
-    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    figure, (ages_axis, change_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
     donors = sorted(table[donor_column].unique())
     colours = plt.get_cmap("tab10")
+    baseline_condition = condition_order[0] if condition_order else None
     for donor_index, donor in enumerate(donors):
         donor_rows = table[table[donor_column] == donor]
         colour = colours(donor_index % 10)
         x = donor_rows["condition"].map(positions).to_numpy(dtype=float)
         jitter = (np.arange(len(x)) % 5 - 2) * 0.03
-        axis.scatter(x + jitter, donor_rows["dnam_age"], s=14, color=colour, alpha=0.8, label=str(donor))
+        ages_axis.scatter(x + jitter, donor_rows["dnam_age"], s=14, color=colour, alpha=0.8, label=str(donor))
         means = donor_rows.groupby("condition")["dnam_age"].mean()
         ordered = [condition for condition in condition_order if condition in means.index]
-        axis.plot([positions[c] for c in ordered], [means[c] for c in ordered], color=colour, linewidth=1, alpha=0.6)
-    axis.set_xticks(range(len(condition_order)), [c.replace("_", " ") for c in condition_order], rotation=15)
-    axis.set_ylabel(f"DNAm age ({clocks.get(clock).unit})" if clock in clocks.available() else "DNAm age")
-    axis.set_title(clock)
-    axis.grid(axis="y", alpha=0.3)
+        ages_axis.plot([positions[c] for c in ordered], [means[c] for c in ordered], color=colour, linewidth=1,
+                       alpha=0.6)
+        if baseline_condition in means.index:
+            change_axis.plot([positions[c] for c in ordered], [means[c] - means[baseline_condition] for c in ordered],
+                             color=colour, linewidth=1, marker="o", markersize=3, alpha=0.8)
+    labels = [c.replace("_", " ") for c in condition_order]
+    unit = clocks.get(clock).unit if clock in clocks.available() else "years"
+    ages_axis.set_ylabel(f"DNAm age ({unit})")
+    ages_axis.set_title(f"{clock}: DNAm age per sample")
+    change_axis.set_ylabel(f"change vs {str(baseline_condition).replace('_', ' ')} ({unit})")
+    change_axis.set_title("within-donor change (donor means)")
+    change_axis.axhline(0, color="grey", linestyle="--", linewidth=1)
+    for axis in (ages_axis, change_axis):
+        axis.set_xticks(range(len(condition_order)), labels, rotation=15)
+        axis.grid(axis="y", alpha=0.3)
     if donors:
-        axis.legend(title=donor_column, fontsize=7, title_fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ages_axis.legend(title=donor_column, fontsize=7, title_fontsize=8, loc="best")
+    figure.tight_layout()
     return _svg(figure)
 
 
@@ -147,7 +161,8 @@ def render(inputs: ReportInputs) -> str:
         clock_sections.append({
             "name": name, "clock": clock,
             "plot": condition_plot(inputs.per_sample, name, design["donor_column"], condition_order),
-            "conditions": inputs.per_condition[inputs.per_condition["clock"] == name],
+            "conditions": inputs.per_condition[inputs.per_condition["clock"] == name].sort_values(
+                "condition", key=lambda column: column.map({c: i for i, c in enumerate(condition_order)})),
             "contrasts": inputs.contrasts[inputs.contrasts["clock"] == name],
         })
     coverage = (inputs.predictions.groupby("clock")
@@ -168,6 +183,7 @@ def render(inputs: ReportInputs) -> str:
         contrasts=inputs.contrasts,
         forest=forest_plot(inputs.contrasts) if len(inputs.contrasts) else "",
         qc=inputs.qc,
+        qc_failed=inputs.qc.loc[~inputs.qc["passed"].astype(bool)],
         n_failed=int((~inputs.qc["passed"].astype(bool)).sum()),
         clock_sections=clock_sections,
         coverage=coverage,
