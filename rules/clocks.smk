@@ -2,7 +2,12 @@ rule predict_clocks:
     input:
         matrix="results/normalize/betas.parquet",
     output:
-        predictions_tsv="results/clocks/predictions.tsv",
+        predictions_tsv=report(
+            "results/clocks/predictions.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Clocks",
+        ),
         predictions_parquet="results/clocks/predictions.parquet",
     params:
         clocks=config["clocks"],

@@ -45,6 +45,7 @@ def get_final_output():
         "results/deltas/per_condition.tsv",
         "results/deltas/contrasts.tsv",
         "results/provenance.json",
+        "results/figures",
         "results/report.html",
     ]
 

@@ -5,9 +5,19 @@ rule compute_deltas:
     output:
         per_sample_tsv="results/deltas/per_sample.tsv",
         per_sample_parquet="results/deltas/per_sample.parquet",
-        per_condition_tsv="results/deltas/per_condition.tsv",
+        per_condition_tsv=report(
+            "results/deltas/per_condition.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Deltas",
+        ),
         per_condition_parquet="results/deltas/per_condition.parquet",
-        contrasts_tsv="results/deltas/contrasts.tsv",
+        contrasts_tsv=report(
+            "results/deltas/contrasts.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Deltas",
+        ),
         contrasts_parquet="results/deltas/contrasts.parquet",
     params:
         design=config["design"],

@@ -3,7 +3,12 @@ rule sample_qc:
         matrix="results/import/betas.parquet",
         samples=config["samples"],
     output:
-        table_tsv="results/qc/samples.tsv",
+        table_tsv=report(
+            "results/qc/samples.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="QC",
+        ),
         table_parquet="results/qc/samples.parquet",
     params:
         qc=config["qc"],

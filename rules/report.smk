@@ -17,6 +17,31 @@ rule provenance:
         "../scripts/write_provenance.py"
 
 
+rule figures:
+    input:
+        per_sample="results/deltas/per_sample.parquet",
+        contrasts="results/deltas/contrasts.parquet",
+    output:
+        figure_dir=report(
+            directory("results/figures"),
+            patterns=["{name}.svg"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    params:
+        config=config,
+    log:
+        "logs/report/figures.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/epiclock.yaml"
+    script:
+        "../scripts/write_figures.py"
+
+
 rule report:
     input:
         qc_table="results/qc/samples.parquet",
@@ -25,8 +50,14 @@ rule report:
         per_condition="results/deltas/per_condition.parquet",
         contrasts="results/deltas/contrasts.parquet",
         provenance="results/provenance.json",
+        figure_dir="results/figures",
     output:
-        "results/report.html",
+        report(
+            "results/report.html",
+            caption="../report/report.rst",
+            category="Report",
+            labels={"file": "epiclock report"},
+        ),
     params:
         config=config,
     log:

@@ -9,6 +9,7 @@ run_step(
     per_condition=snakemake.input.per_condition,
     contrasts=snakemake.input.contrasts,
     provenance_json=snakemake.input.provenance,
+    figure_dir=snakemake.input.figure_dir,
     config=snakemake.params.config,
     output=snakemake.output[0],
 )

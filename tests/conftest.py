@@ -1,7 +1,10 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from epiclock import simulate
 
@@ -30,3 +33,38 @@ def small_study() -> simulate.SimulatedStudy:
     """A small simulated study: 3 donors x 4 conditions x 2 replicates, one failed array."""
     parameters = simulate.StudyParameters(donors=3, replicates=2, seed=7, background_cpgs=300)
     return simulate.simulate_study(parameters)
+
+
+def snakemake(project_root, workdir, *arguments, check=True):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(project_root / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2",
+               *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_rules(project_root, workdir) -> set[str]:
+    """Rules a dry run would execute."""
+    output = snakemake(project_root, workdir, "--dry-run", "--quiet", "rules").stdout
+    rules = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].isdigit() and fields[0] not in ("job", "total"):
+            rules.add(fields[0])
+    return rules
+
+
+@pytest.fixture(scope="session")
+def finished_run(project_root, tmp_path_factory):
+    """The workflow run once on a small simulated study (4 donors x 2 replicates), shared by the tests."""
+    workdir = tmp_path_factory.mktemp("run")
+    parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500)
+    paths = simulate.write_study(simulate.simulate_study(parameters), workdir / "data")
+    config = yaml.safe_load((project_root / "config/config.yaml").read_text())
+    config["samples"] = str(paths["samples.tsv"])
+    config["input"]["betas"] = str(paths["betas.tsv.gz"])
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(project_root, workdir)
+    return workdir

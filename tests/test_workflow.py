@@ -1,52 +1,17 @@
 """End-to-end: the Snakefile on a small simulated study, in a temporary directory."""
 
 import json
-import subprocess
-import sys
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
-from epiclock import simulate
+from conftest import planned_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
 PLANTED_YOUNG_VS_OLD = -2.0
-
-
-def snakemake(project_root, workdir, *arguments, check=True):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(project_root / "Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2",
-               *arguments]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def planned_rules(project_root, workdir) -> set[str]:
-    """Rules a dry run would execute."""
-    output = snakemake(project_root, workdir, "--dry-run", "--quiet", "rules").stdout
-    rules = set()
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) == 2 and fields[1].isdigit() and fields[0] not in ("job", "total"):
-            rules.add(fields[0])
-    return rules
-
-
-@pytest.fixture(scope="module")
-def finished_run(project_root, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500)
-    paths = simulate.write_study(simulate.simulate_study(parameters), workdir / "data")
-    config = yaml.safe_load((project_root / "config/config.yaml").read_text())
-    config["samples"] = str(paths["samples.tsv"])
-    config["input"]["betas"] = str(paths["betas.tsv.gz"])
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(project_root, workdir)
-    return workdir
 
 
 def test_outputs_follow_the_contract(finished_run):
@@ -84,6 +49,31 @@ def test_planted_contrast_is_inside_the_confidence_interval(finished_run):
 
 def test_rerun_has_nothing_to_do(project_root, finished_run):
     assert planned_rules(project_root, finished_run) == set()
+
+
+def _without_run_date(html: str) -> str:
+    return re.sub(r'<span id="run-date">[^<]*</span>', "", html)
+
+
+def test_report_is_byte_identical_but_for_the_run_date(project_root, finished_run):
+    report = finished_run / "results/report.html"
+    first = report.read_bytes()
+    snakemake(project_root, finished_run, "--forcerun", "figures")
+    assert report.read_bytes() == first
+    snakemake(project_root, finished_run, "--forcerun", "provenance")
+    second = report.read_text()
+    assert second != first.decode() or "run-date" not in second
+    assert _without_run_date(second) == _without_run_date(first.decode())
+
+
+def test_snakemake_report_has_the_annotated_outputs(project_root, finished_run, tmp_path):
+    archive = tmp_path / "report.zip"
+    snakemake(project_root, finished_run, "--report", str(archive))
+    import zipfile
+
+    names = zipfile.ZipFile(archive).namelist()
+    for expected in ("report.html", "contrasts.tsv", "predictions.tsv", "samples.tsv", "contrasts.forest.svg"):
+        assert any(name.endswith(expected) for name in names), expected
 
 
 def test_changing_the_sample_sheet_reruns_only_what_reads_it(project_root, finished_run):

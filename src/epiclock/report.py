@@ -33,6 +33,7 @@ class ReportInputs:
     contrasts: pd.DataFrame
     provenance: dict
     config: dict
+    figures: dict[str, str]     # figure name -> SVG text, as written by ``figures()``
 
 
 def _svg(figure) -> str:
@@ -125,6 +126,26 @@ def summary_sentences(contrasts: pd.DataFrame) -> list[dict]:
     return sentences
 
 
+def headlines(contrasts: pd.DataFrame, contrast_config: list[dict]) -> list[dict]:
+    """The answer at a glance: per contrast, its shift under every clock and how many clocks agree."""
+    descriptions = {entry["name"]: entry.get("description", "") for entry in contrast_config}
+    result = []
+    for name, rows in contrasts.groupby("contrast", sort=False):
+        significant = rows[rows["q_value"] < SIGNIFICANCE_LEVEL]
+        shifts = ", ".join(f"{_format_years(row.estimate_years)} y [{_format_years(row.ci_low)}, "
+                           f"{_format_years(row.ci_high)}] under {row.clock}" for row in rows.itertuples())
+        if len(significant) == 0:
+            verdict = "no clock shows a shift at q < 0.05"
+        else:
+            direction = "younger" if (significant["estimate_years"] < 0).all() else \
+                "older" if (significant["estimate_years"] > 0).all() else "mixed directions"
+            verdict = (f"shifts DNAm age ({direction}) under {len(significant)} of {len(rows)} clocks "
+                       f"(q <= {_format_p(float(significant['q_value'].max()))})")
+        result.append({"name": name, "description": descriptions.get(name, ""), "verdict": verdict,
+                       "shifts": shifts, "significant": len(significant) > 0})
+    return result
+
+
 def methods_paragraph(config: dict, provenance: dict, clock_names: list[str]) -> str:
     versions = provenance.get("software", {})
     clock_texts = "; ".join(f"{clocks.get(name).title} ({clocks.get(name).citation}, doi:{clocks.get(name).doi})"
@@ -147,20 +168,41 @@ def methods_paragraph(config: dict, provenance: dict, clock_names: list[str]) ->
     )
 
 
+def conditions_in_order(per_sample: pd.DataFrame, design_config: dict) -> list[str]:
+    """Conditions in the config's order, then any others in order of first appearance."""
+    present = list(dict.fromkeys(per_sample.sort_values("sample_id")["condition"]))
+    preferred = [c for c in design_config.get("condition_order") or [] if c in present]
+    return preferred + [c for c in present if c not in preferred]
+
+
+def condition_figure_name(clock: str) -> str:
+    return f"{clock}.conditions"
+
+
+FOREST_FIGURE = "contrasts.forest"
+
+
+def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict) -> dict[str, str]:
+    """Every figure of the report, by name: one per clock and the forest plot of contrasts."""
+    condition_order = conditions_in_order(per_sample, config["design"])
+    result = {condition_figure_name(name): condition_plot(per_sample, name, config["design"]["donor_column"],
+                                                          condition_order)
+              for name in config["clocks"]["names"]}
+    if len(contrasts):
+        result[FOREST_FIGURE] = forest_plot(contrasts)
+    return result
+
+
 def render(inputs: ReportInputs) -> str:
     config = inputs.config
-    design = config["design"]
     clock_names = list(config["clocks"]["names"])
-    condition_order = list(dict.fromkeys(inputs.per_sample.sort_values("sample_id")["condition"]))
-    if design.get("condition_order"):
-        condition_order = [c for c in design["condition_order"] if c in condition_order] + \
-                          [c for c in condition_order if c not in design["condition_order"]]
+    condition_order = conditions_in_order(inputs.per_sample, config["design"])
     clock_sections = []
     for name in clock_names:
         clock = clocks.get(name)
         clock_sections.append({
             "name": name, "clock": clock,
-            "plot": condition_plot(inputs.per_sample, name, design["donor_column"], condition_order),
+            "plot": inputs.figures[condition_figure_name(name)],
             "conditions": inputs.per_condition[inputs.per_condition["clock"] == name].sort_values(
                 "condition", key=lambda column: column.map({c: i for i, c in enumerate(condition_order)})),
             "contrasts": inputs.contrasts[inputs.contrasts["clock"] == name],
@@ -180,8 +222,9 @@ def render(inputs: ReportInputs) -> str:
     return template.render(
         title=config.get("report", {}).get("title", "epiclock report"),
         summary=summary_sentences(inputs.contrasts),
+        headlines=headlines(inputs.contrasts, config.get("contrasts", [])),
         contrasts=inputs.contrasts,
-        forest=forest_plot(inputs.contrasts) if len(inputs.contrasts) else "",
+        forest=inputs.figures.get(FOREST_FIGURE, ""),
         qc=inputs.qc,
         qc_failed=inputs.qc.loc[~inputs.qc["passed"].astype(bool)],
         n_failed=int((~inputs.qc["passed"].astype(bool)).sum()),

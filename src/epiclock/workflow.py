@@ -105,15 +105,25 @@ def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:
     write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", output)
 
 
-def write_report(qc_table: str, predictions: str, per_sample: str, per_condition: str, contrasts: str,
-                 provenance_json: str, config: dict, output: str) -> None:
+def write_figures(per_sample: str, contrasts: str, config: dict, figure_dir: str) -> None:
     from epiclock import report
 
+    rendered = report.figures(pd.read_parquet(per_sample), pd.read_parquet(contrasts), config)
+    Path(figure_dir).mkdir(parents=True, exist_ok=True)
+    for name, svg in rendered.items():
+        write_text(svg, Path(figure_dir) / f"{name}.svg")
+
+
+def write_report(qc_table: str, predictions: str, per_sample: str, per_condition: str, contrasts: str,
+                 provenance_json: str, figure_dir: str, config: dict, output: str) -> None:
+    from epiclock import report
+
+    figures = {path.stem: path.read_text(encoding="utf-8") for path in sorted(Path(figure_dir).glob("*.svg"))}
     inputs = report.ReportInputs(
         qc=pd.read_parquet(qc_table), predictions=pd.read_parquet(predictions),
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
         contrasts=pd.read_parquet(contrasts), provenance=json.loads(Path(provenance_json).read_text()),
-        config=config,
+        config=config, figures=figures,
     )
     write_text(report.render(inputs), output)
     log.info("report written to %s", output)

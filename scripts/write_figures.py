@@ -1,0 +1,10 @@
+from epiclock.workflow import run_step, write_figures
+
+run_step(
+    snakemake,
+    write_figures,
+    per_sample=snakemake.input.per_sample,
+    contrasts=snakemake.input.contrasts,
+    config=snakemake.params.config,
+    figure_dir=snakemake.output.figure_dir,
+)
