@@ -36,6 +36,8 @@ TABLE_BEGIN = "!series_matrix_table_begin"
 TABLE_END = "!series_matrix_table_end"
 GENOMESTUDIO_OFFSET = 100.0
 CHARACTERISTICS_PREFIX = "characteristics_"
+# How GEO tables write a missing value.
+MISSING_VALUES = ("", "null", "NULL", "NA", "NaN")
 
 _SIGNAL_COLUMN = re.compile(
     r"^(?P<sample>.+?)[ ._-]+(?P<kind>unmethylated[ ._-]*signal|methylated[ ._-]*signal|detection[ ._-]*p[ ._-]*val(?:ue)?)$",
@@ -164,19 +166,29 @@ def _series_betas(block: str, path: Path) -> pd.DataFrame:
             "series' supplementary files"
         )
     try:
-        table = pd.read_csv(io.StringIO(block), sep="\t", quotechar='"', index_col=0, dtype=str,
-                            keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise EpiclockError(f"{path}: the series matrix table cannot be parsed ({error})") from error
-    table.index = table.index.astype(str).str.strip()
-    table.index.name = "cpg_id"
-    table.columns = table.columns.astype(str).str.strip()
-    return _numeric(table, path, "beta")
+        # A clean table parses straight to floats; only a table with a bad cell is read again as text
+        # to name that cell.
+        betas = pd.read_csv(io.StringIO(block), sep="\t", quotechar='"', index_col=0, keep_default_na=False,
+                            na_values=list(MISSING_VALUES))
+        if not all(dtype.kind in "fi" for dtype in betas.dtypes):
+            raise ValueError("non-numeric cells")
+        betas = betas.astype(np.float64)
+    except ValueError:
+        try:
+            text = pd.read_csv(io.StringIO(block), sep="\t", quotechar='"', index_col=0, dtype=str,
+                               keep_default_na=False)
+        except (ValueError, pd.errors.ParserError) as error:
+            raise EpiclockError(f"{path}: the series matrix table cannot be parsed ({error})") from error
+        betas = _numeric(text, path, "beta")
+    betas.index = betas.index.astype(str).str.strip()
+    betas.index.name = "cpg_id"
+    betas.columns = betas.columns.astype(str).str.strip()
+    return betas
 
 
 def _numeric(table: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
     """Text cells to float64; empty, 'null' and 'NA' are missing; anything else non-numeric is an error."""
-    values = table.replace({"": np.nan, "null": np.nan, "NA": np.nan, "NaN": np.nan})
+    values = table.replace({missing: np.nan for missing in MISSING_VALUES})
     numbers = values.apply(pd.to_numeric, errors="coerce").astype(np.float64)
     bad = numbers.isna() & values.notna()
     if bad.to_numpy().any():

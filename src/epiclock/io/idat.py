@@ -83,7 +83,8 @@ class Idat:
 
     ``mid_block``, ``run_info`` and ``red_green`` are None when the file has no such section;
     ``strings`` maps each string section present (401-410, 510) to its text. Two Idats are equal
-    when every section is equal; ``source`` (where it was read from) does not take part.
+    when every section is equal; ``source`` (where it was read from) does not take part. Arrays
+    read from a file are read-only views on its bytes: copy one before changing it.
     """
 
     addresses: np.ndarray

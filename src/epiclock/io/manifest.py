@@ -94,8 +94,11 @@ def load_manifest(path: str | os.PathLike, cache_dir: str | os.PathLike | None =
     if probes_cache.is_file() and controls_cache.is_file():
         return Manifest(pd.read_parquet(probes_cache), pd.read_parquet(controls_cache), str(path))
     manifest = parse_manifest(path)
-    write_parquet(manifest.probes, probes_cache)
-    write_parquet(manifest.controls, controls_cache)
+    try:
+        write_parquet(manifest.probes, probes_cache)
+        write_parquet(manifest.controls, controls_cache)
+    except OSError as error:
+        raise EpiclockError(f"{cache_dir}: cannot write the manifest cache ({error}); choose a writable cache_dir") from error
     return manifest
 
 

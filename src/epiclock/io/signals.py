@@ -6,7 +6,9 @@ The channel assignment is minfi's ``preprocessRaw``:
 - type I probes have two bead types in one colour: methylated = address B, unmethylated = address A,
   both read in the probe's colour channel (Red or Grn).
 
-No background correction or dye-bias normalisation is applied: these are the raw signals.
+No background correction or dye-bias normalisation is applied: these are the raw signals. Every
+probe of the table is computed, SNP (rs) probes included; minfi's MethylSet leaves those out, so
+select the cg/ch rows where a result must match minfi's row set.
 """
 
 from __future__ import annotations
