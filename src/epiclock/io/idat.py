@@ -39,6 +39,8 @@ except ImportError:  # the pure-zlib path is slower but gives the same bytes
     _isal_gzip = None
     _IsalError = zlib.error
 
+ISAL_AVAILABLE = _isal_gzip is not None
+
 IDAT_MAGIC = b"IDAT"
 SUPPORTED_VERSION = 3
 GZIP_MAGIC = b"\x1f\x8b"
