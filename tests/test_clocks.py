@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +7,7 @@ import pytest
 from epiclock import EpiclockError, clocks, provenance
 
 RNG = np.random.default_rng(3)
+FIXTURES = "tests/fixtures/biolearn"
 
 
 def _random_betas(cpg_ids, n_samples=4):
@@ -91,7 +94,7 @@ def test_a_samples_age_does_not_depend_on_the_other_samples():
 
 
 def test_unknown_clock_and_imputation_are_clear_errors():
-    with pytest.raises(EpiclockError, match="unknown clock 'hannum'; available clocks: horvath2013"):
+    with pytest.raises(EpiclockError, match="unknown clock 'hannum'; available clocks: cortical2020, dnamtl2019"):
         clocks.get("hannum")
     with pytest.raises(EpiclockError, match="unknown imputation 'mean'"):
         clocks.get("horvath2013").predict(_random_betas(["cg00000029"]), imputation="mean")
@@ -100,8 +103,9 @@ def test_unknown_clock_and_imputation_are_clear_errors():
 def test_predict_long_table_matches_the_output_contract():
     betas = _random_betas(clocks.get("horvath2013").cpg_ids + clocks.get("horvath_skin_blood2018").cpg_ids, 3)
     table = clocks.predict(betas.loc[~betas.index.duplicated()], clocks.available())
-    assert {"sample_id", "clock", "dnam_age", "n_cpgs_used", "n_cpgs_missing"} <= set(table.columns)
-    assert len(table) == 6
+    assert list(table.columns) == ["sample_id", "clock", "dnam_age", "unit", "n_cpgs", "n_cpgs_used",
+                                   "n_cpgs_missing", "n_cpgs_imputed", "coverage", "status"]
+    assert len(table) == 3 * len(clocks.available())
 
 
 def test_vendored_files_match_their_recorded_checksums():
@@ -120,3 +124,285 @@ def test_linear_clock_fit_follows_scikit_learn_conventions():
     assert model.get_params()["transform"] == "anti_trafo"
     assert list(model.feature_names_in_) == cpg_ids
     assert np.abs(model.predict(X) - ages).mean() < 1.5
+
+
+# --- The clock library: definitions, agreement with biolearn, preprocessing, EPICv2, coverage ---
+
+PUBLISHED = {
+    # name: (CpGs, intercept, transform, unit)
+    "horvath2013": (353, 0.695507258, "anti_trafo", "years"),
+    "horvath_skin_blood2018": (391, -0.447119319, "anti_trafo", "years"),
+    "hannum2013": (71, 0.0, "linear", "years"),
+    "phenoage2018": (513, 60.664, "linear", "years"),
+    "zhang2019_en": (514, 65.79295, "linear", "years"),
+    "lin2016": (99, 12.2169841, "linear", "years"),
+    "weidner2014": (3, 38.0, "linear", "years"),
+    "vidal_bralo2016": (8, 84.7, "linear", "years"),
+    "dnamtl2019": (140, 7.924780053, "linear", "kb"),
+    "pedbe2020": (94, -2.1, "anti_trafo", "years"),
+    "cortical2020": (347, 0.577682570446177, "anti_trafo", "years"),
+    "dunedinpace2022": (173, -1.949859, "pace", "years/year"),
+}
+
+# Where biolearn 0.9.1's definition differs from the paper, biolearn's output is moved onto the
+# paper's definition through the clock's transform before comparing (never a looser tolerance):
+# Horvath 2013's intercept is rounded to 0.696 there, and DNAmTL's intercept has the wrong sign.
+BIOLEARN_INTERCEPT = {"horvath2013": 0.696, "dnamtl2019": -7.924780053}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_clock_has_its_published_size_intercept_transform_and_unit(name):
+    n_cpgs, intercept, transform, unit = PUBLISHED[name]
+    clock = clocks.get(name)
+    assert len(clock.cpg_ids) == n_cpgs == len(set(clock.cpg_ids))
+    assert clock.model.intercept_ == intercept
+    assert (clock.model.transform, clock.unit) == (transform, unit)
+    assert clock.doi.startswith("10.") and clock.licence and clock.citation
+
+
+def test_every_shipped_clock_is_listed_with_its_licence_status():
+    assert set(clocks.available()) == set(PUBLISHED)
+    table = clocks.describe().set_index("name")
+    assert list(table.columns[:3]) == ["cpgs", "unit", "tissue"]
+    assert {"citation", "restricted"} <= set(table.columns)
+    restricted = set(table.index[table["restricted"]])
+    assert {"phenoage2018", "horvath_skin_blood2018", "dnamtl2019", "dunedinpace2022"} <= restricted
+    assert not {"horvath2013", "hannum2013"} & restricted
+    assert table.loc["dunedinpace2022", "unit"] == "years/year" and table.loc["dnamtl2019", "unit"] == "kb"
+
+
+def test_only_clocks_linear_in_betas_are_planted_by_the_simulator():
+    assert clocks.for_simulation() == ["horvath2013", "horvath_skin_blood2018"]
+    for name in clocks.for_simulation():
+        clock = clocks.get(name)
+        assert clock.preprocessing is None and clock.unit == "years"
+
+
+@functools.lru_cache(maxsize=1)
+def _biolearn_fixture(root):
+    betas = pd.read_csv(root / FIXTURES / "betas.tsv.gz", sep="\t", index_col="cpg_id")
+    expected = pd.read_csv(root / FIXTURES / "predictions.tsv", sep="\t")
+    predicted = clocks.predict(betas, clocks.available(), imputation="none", min_coverage=1.0)
+    return betas, expected.merge(predicted, on=["sample_id", "clock"], validate="one_to_one")
+
+
+def _on_the_papers_definition(name: str, biolearn_values: np.ndarray) -> np.ndarray:
+    if name not in BIOLEARN_INTERCEPT:
+        return biolearn_values
+    shift = clocks.get(name).model.intercept_ - BIOLEARN_INTERCEPT[name]
+    forward, inverse = clocks.TRANSFORMS[clocks.get(name).model.transform]
+    return forward(inverse(biolearn_values) + shift)
+
+
+def test_biolearn_fixture_holds_every_cpg_of_every_clock(project_root):
+    betas, merged = _biolearn_fixture(project_root)
+    needed = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
+    needed |= set(clocks.get("dunedinpace2022").preprocessing.target.index)
+    assert needed <= set(betas.index) and betas.shape[1] == 12
+    assert sorted(merged["clock"].unique()) == clocks.available() and len(merged) == 12 * len(clocks.available())
+    assert (project_root / FIXTURES / "README.md").is_file() and (project_root / FIXTURES / "make_fixtures.py").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_clock_equals_biolearn(project_root, name):
+    _, merged = _biolearn_fixture(project_root)
+    rows = merged[merged["clock"] == name]
+    assert (rows["status"] == "ok").all()
+    expected = _on_the_papers_definition(name, rows["prediction"].to_numpy())
+    assert np.abs(rows["dnam_age"].to_numpy() - expected).max() < 1e-6
+
+
+def test_biolearn_corrections_are_real_differences(project_root):
+    # Without the corrections the two definitions disagree, so the corrections are not decoration.
+    _, merged = _biolearn_fixture(project_root)
+    for name in BIOLEARN_INTERCEPT:
+        rows = merged[merged["clock"] == name]
+        assert np.abs(rows["dnam_age"] - rows["prediction"]).min() > 1e-3
+    telomere = merged.loc[merged["clock"] == "dnamtl2019", "dnam_age"]
+    assert telomere.between(4, 10).all()   # kb; biolearn's sign reads negative lengths
+
+
+def _array_like_betas(n_background=21_000, n_samples=3, seed=5):
+    """Betas over every clock CpG plus enough other probes to stand for a whole array."""
+    rng = np.random.default_rng(seed)
+    reference = clocks.reference_medians()
+    needed = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
+    needed |= set(clocks.get("dunedinpace2022").preprocessing.target.index)
+    others = reference.index.difference(sorted(needed))
+    chosen = sorted(needed | set(rng.choice(others.to_numpy(), n_background - len(needed) + 2000, replace=False)))
+    base = reference.reindex(chosen).fillna(0.5).clip(0.02, 0.98).to_numpy()
+    m_values = np.log(base / (1 - base))[:, None] + rng.normal(0, 0.4, (len(chosen), n_samples))
+    return pd.DataFrame(1 / (1 + np.exp(-m_values)), index=pd.Index(chosen, name="cpg_id"),
+                        columns=[f"A{i}" for i in range(n_samples)])
+
+
+def test_zhang_standardises_each_sample_over_all_its_probes():
+    clock = clocks.get("zhang2019_en")
+    betas = _array_like_betas()
+    betas.iloc[5, 0] = np.nan   # an unmeasured non-clock probe: left out of that sample's statistics
+    coefficients = pd.Series(clock.model.coef_, index=clock.cpg_ids)
+    column = betas["A0"]
+    scaled = (column.loc[clock.cpg_ids] - column.mean()) / column.std(ddof=1)   # pandas skips the NaN
+    expected = 65.79295 + (scaled * coefficients).sum()
+    result = clock.predict(betas)
+    assert result["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-9)
+    assert (result["status"] == "ok").all()
+
+
+def test_zhang_reads_the_reference_profile_as_clocks_yaml_documents():
+    # The whole 450k reference profile as one sample: 41.8 years. Standardised over the clock's 514
+    # CpGs only, the same profile would read 7.9 years younger; that is why the whole array is used.
+    clock = clocks.get("zhang2019_en")
+    profile = clocks.reference_medians().to_frame("reference")
+    assert clock.predict(profile)["dnam_age"].iloc[0] == pytest.approx(41.82, abs=0.01)
+    own = profile["reference"].loc[clock.cpg_ids]
+    clock_only = 65.79295 + float(((own - own.mean()) / own.std()).to_numpy() @ clock.model.coef_)
+    assert clock_only == pytest.approx(41.82 - 7.9, abs=0.01)
+
+
+def test_zhang_needs_a_whole_array_not_a_clock_excerpt():
+    clock = clocks.get("zhang2019_en")
+    excerpt = _random_betas(clock.cpg_ids, 2)
+    result = clock.predict(excerpt)
+    assert result["dnam_age"].isna().all()
+    assert result["status"].str.contains("514 probes measured in the sample, fewer than the 20000").all()
+
+
+@pytest.mark.parametrize("name", ["zhang2019_en", "dunedinpace2022"])
+def test_preprocessed_clocks_never_depend_on_the_other_samples(name):
+    clock = clocks.get(name)
+    betas = _array_like_betas(n_samples=4)
+    alone = clock.predict(betas[["A0"]])["dnam_age"].iloc[0]
+    together = clock.predict(betas)["dnam_age"].iloc[0]
+    others = betas[["A1", "A2", "A3"]] * 0.3
+    with_different_others = clock.predict(pd.concat([betas[["A0"]], others], axis=1))["dnam_age"].iloc[0]
+    # Equal up to the summation order of a matrix product of another shape.
+    assert np.isfinite(alone)
+    assert together == pytest.approx(alone, abs=1e-12) and with_different_others == pytest.approx(alone, abs=1e-12)
+
+
+def test_dunedinpace_quantile_normalises_onto_the_gold_standard():
+    clock = clocks.get("dunedinpace2022")
+    target = clock.preprocessing.target
+    # A sample that already is the gold standard maps onto itself.
+    gold = pd.DataFrame({"G": target})
+    expected = -1.949859 + float(target.loc[clock.cpg_ids].to_numpy() @ clock.model.coef_)
+    assert clock.predict(gold)["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    # Any order-preserving distortion of the sample leaves the score unchanged.
+    distorted = gold ** 3 * 0.5
+    assert clock.predict(distorted)["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
+
+
+def _epicv2_ids(cpg_ids, rng):
+    return [f"{cpg}_{rng.choice(['TC', 'BC', 'TO', 'BO'])}{rng.integers(1, 3)}{rng.integers(1, 3)}" for cpg in cpg_ids]
+
+
+def test_dunedinpace_on_epicv2_without_its_29_absent_probes():
+    # 29 of the 173 model probes are absent on EPICv2 (DunedinPACE issue #25). Which 29 does not
+    # change the rule: 144/173 = 0.83 meets the clock's 0.8, so 'reference' gives a score with the
+    # 29 filled from the gold-standard means and says so; 'none' gives no score and says why.
+    clock = clocks.get("dunedinpace2022")
+    rng = np.random.default_rng(25)
+    betas = _array_like_betas(n_samples=2)
+    absent = rng.choice(clock.cpg_ids, 29, replace=False)
+    epicv2 = betas.drop(index=absent)
+    epicv2.index = _epicv2_ids(epicv2.index, rng)
+
+    filled = clock.predict(epicv2, imputation="reference")
+    assert filled["dnam_age"].notna().all()
+    assert (filled["n_cpgs_used"] == 144).all() and (filled["n_cpgs_imputed"] == 29).all()
+    assert filled["coverage"].iloc[0] == pytest.approx(144 / 173)
+    assert filled["status"].str.startswith("ok (29 CpGs imputed from the clock's own reference").all()
+    by_hand = betas.copy()
+    by_hand.loc[absent] = clock.imputation_reference.loc[absent].to_numpy()[:, None]
+    assert filled["dnam_age"].to_numpy() == pytest.approx(clock.predict(by_hand)["dnam_age"].to_numpy(), abs=1e-12)
+
+    strict = clock.predict(epicv2, imputation="none")
+    assert strict["dnam_age"].isna().all()
+    assert strict["status"].str.contains("29 CpGs unmeasured and imputation is 'none'").all()
+    # The clock's own 0.8 holds even when the run asks for less.
+    fewer = clock.predict(betas.drop(index=clock.cpg_ids[:40]), min_coverage=0.5)
+    assert fewer["dnam_age"].isna().all() and fewer["status"].str.contains("133 of 173 CpGs measured, below the minimum coverage 0.8").all()
+
+
+def test_dunedinpace_needs_most_of_its_normalisation_probes():
+    clock = clocks.get("dunedinpace2022")
+    betas = _array_like_betas(n_samples=1)
+    background = clock.preprocessing.target.index.difference(clock.cpg_ids)
+    sparse = betas.drop(index=background[:5000])
+    result = clock.predict(sparse)
+    assert np.isnan(result["dnam_age"].iloc[0])
+    assert "15000 of 20000 normalisation probes measured, below the minimum coverage 0.8" in result["status"].iloc[0]
+    some = clock.predict(betas.drop(index=background[:10]))
+    assert some["status"].iloc[0] == "ok (10 of 20000 normalisation probes set to their target value)"
+
+
+def test_few_cpg_clocks_require_every_cpg():
+    clock = clocks.get("weidner2014")
+    betas = _random_betas(clock.cpg_ids, 2)
+    assert clock.predict(betas)["dnam_age"].notna().all()
+    result = clock.predict(betas.iloc[1:], min_coverage=0.5)
+    assert result["dnam_age"].isna().all()
+    assert result["status"].str.contains("2 of 3 CpGs measured, below the minimum coverage 1").all()
+    # A stricter run-level minimum applies to clocks whose own is looser.
+    horvath = clocks.get("horvath2013")
+    partial = _random_betas(horvath.cpg_ids[:330], 1)
+    assert horvath.predict(partial, min_coverage=0.9)["dnam_age"].notna().all()
+    assert horvath.predict(partial, min_coverage=0.95)["dnam_age"].isna().all()
+
+
+def test_epicv2_probe_ids_collapse_to_cpg_ids():
+    betas = pd.DataFrame({"S1": [0.2, 0.4, np.nan, 0.9, 0.5], "S2": [np.nan, 0.6, 0.3, 0.1, 0.7]},
+                         index=["cg00000029_TC21", "cg00000029_TC22", "cg00000108_BO11", "cg00000108_BC12",
+                                "ch.2.30415474F_TC11"])
+    mean = clocks.collapse_replicate_probes(betas)
+    assert list(mean.index) == ["cg00000029", "cg00000108", "ch.2.30415474F"]
+    assert mean.loc["cg00000029"].tolist() == pytest.approx([0.3, 0.6])
+    assert mean.loc["cg00000108"].tolist() == pytest.approx([0.9, 0.2])
+    first = clocks.collapse_replicate_probes(betas, "first")
+    assert first.loc["cg00000029"].tolist() == pytest.approx([0.2, 0.6])   # first measured replicate
+    assert first.loc["cg00000108"].tolist() == pytest.approx([0.9, 0.3])
+    plain = _random_betas(["cg00000029", "cg00000108"], 2)
+    assert clocks.collapse_replicate_probes(plain) is plain
+    with pytest.raises(EpiclockError, match="unknown replicate method 'median'"):
+        clocks.collapse_replicate_probes(betas, "median")
+
+
+def test_predict_reads_epicv2_matrices_like_collapsed_ones():
+    clock = clocks.get("horvath_skin_blood2018")
+    betas = _random_betas(clock.cpg_ids, 3)
+    rng = np.random.default_rng(0)
+    replicate = betas + rng.normal(0, 0.01, betas.shape)
+    epicv2 = pd.concat([betas, replicate])
+    epicv2.index = _epicv2_ids(betas.index, rng) + [f"{cpg}_TC99" for cpg in betas.index]
+    averaged = clock.predict((betas + replicate) / 2)["dnam_age"].to_numpy()
+    assert clock.predict(epicv2)["dnam_age"].to_numpy() == pytest.approx(averaged, abs=1e-9)
+    table = clocks.predict(epicv2, [clock.name], replicates="first")
+    assert table["dnam_age"].to_numpy() == pytest.approx(clock.predict(betas)["dnam_age"].to_numpy(), abs=1e-9)
+
+
+def test_coverage_table_says_what_each_clock_measured():
+    horvath = clocks.get("horvath2013")
+    betas = _random_betas(horvath.cpg_ids[:300] + clocks.get("hannum2013").cpg_ids, 2)
+    table = clocks.coverage_table(betas.loc[~betas.index.duplicated()], ["horvath2013", "hannum2013", "weidner2014"])
+    assert list(table.columns) == ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]
+    row = table.set_index(["sample_id", "clock"]).loc[("S0", "horvath2013")]
+    measured = len(set(horvath.cpg_ids[:300]) | (set(horvath.cpg_ids) & set(clocks.get("hannum2013").cpg_ids)))
+    assert (row["n_cpgs"], row["n_measured"], row["n_imputed"]) == (353, measured, 353 - measured)
+    weidner = table[table["clock"] == "weidner2014"]
+    assert (weidner["n_measured"] == 0).all() and weidner["status"].str.startswith("no age").all()
+
+
+def test_a_bad_clock_definition_names_the_clock_and_field(monkeypatch):
+    registry = dict(clocks._registry())
+    registry["broken"] = {**registry["hannum2013"], "unit": "years/year"}
+    monkeypatch.setattr(clocks, "_registry", lambda: registry)
+    clocks.get.cache_clear()
+    try:
+        with pytest.raises(EpiclockError, match="clock broken: unit 'years/year' does not fit transform 'linear'"):
+            clocks.get("broken")
+        registry["broken"] = {key: value for key, value in registry["hannum2013"].items() if key != "doi"}
+        with pytest.raises(EpiclockError, match="clock broken: missing field"):
+            clocks.get("broken")
+    finally:
+        clocks.get.cache_clear()
