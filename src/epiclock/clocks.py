@@ -185,6 +185,8 @@ class _BetaMatrix:
         # A frame with one float block stores samples as rows: .T of its values is then a view.
         self.by_sample = betas.to_numpy(dtype=float).T
         self._statistics = None
+        self._gathered_index: pd.Index | None = None
+        self._gathered: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -193,12 +195,28 @@ class _BetaMatrix:
     def positions(self, cpg_ids) -> np.ndarray:
         return self.index.get_indexer(cpg_ids)
 
-    def take(self, cpg_ids) -> np.ndarray:
-        """Samples x ``cpg_ids`` values, NaN where the matrix lacks a CpG."""
+    def gather(self, cpg_ids) -> None:
+        """Copy the columns of ``cpg_ids`` into one compact array that later ``take`` calls read.
+
+        Each sample's values are contiguous and a clock's CpGs are scattered among them: reading the
+        wide matrix once for all clocks, rather than once per clock, is what keeps many clocks cheap.
+        """
+        self._gathered_index = pd.Index(cpg_ids)
+        self._gathered = self._take_from_matrix(self._gathered_index)
+
+    def _take_from_matrix(self, cpg_ids) -> np.ndarray:
         positions = self.positions(cpg_ids)
-        values = self.by_sample[:, np.maximum(positions, 0)]
+        values = self.by_sample.take(np.maximum(positions, 0), axis=1)
         values[:, positions < 0] = np.nan
         return values
+
+    def take(self, cpg_ids) -> np.ndarray:
+        """Samples x ``cpg_ids`` values, NaN where the matrix lacks a CpG."""
+        if self._gathered_index is not None:
+            columns = self._gathered_index.get_indexer(cpg_ids)
+            if (columns >= 0).all():
+                return self._gathered.take(columns, axis=1)
+        return self._take_from_matrix(cpg_ids)
 
     def sample_statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per sample over every measured probe: count, mean and SD (n - 1, as R's scale())."""
@@ -235,26 +253,34 @@ def quantile_normalise(matrix: "_BetaMatrix", target: pd.Series, cpg_ids, values
     sorted_target = np.sort(target_values)
     n_target = len(target_values)
     positions = matrix.positions(target.index)
-    present = positions >= 0
+    present = np.flatnonzero(positions >= 0)
+    absent = np.flatnonzero(positions < 0)
+    sources = positions[present]
     own_columns = target.index.get_indexer(cpg_ids)
     normalised = np.empty_like(values)
     n_measured = np.empty(matrix.n_samples, dtype=int)
     for start in range(0, matrix.n_samples, QUANTILE_BLOCK_SAMPLES):
         stop = min(start + QUANTILE_BLOCK_SAMPLES, matrix.n_samples)
-        block = np.empty((stop - start, n_target))
-        block[:, present] = matrix.by_sample[start:stop][:, positions[present]]
-        block[:, ~present] = np.nan
+        rows = matrix.by_sample[start:stop]
+        if len(absent):
+            block = np.empty((stop - start, n_target))
+            block[:, present] = rows.take(sources, axis=1)
+            block[:, absent] = np.nan
+        else:
+            block = rows.take(sources, axis=1)
         unmeasured = np.isnan(block)
         n_measured[start:stop] = n_target - unmeasured.sum(axis=1)
-        np.copyto(block, np.broadcast_to(target_values, block.shape), where=unmeasured)
-        block[:, own_columns] = values[start:stop]
-        ordered = np.sort(block, axis=1)
-        own = block[:, own_columns]
-        below = np.empty(own.shape, dtype=int)
-        up_to = np.empty(own.shape, dtype=int)
+        if unmeasured.any():
+            np.copyto(block, np.broadcast_to(target_values, block.shape), where=unmeasured)
+        own = values[start:stop]
+        block[:, own_columns] = own
+        block.sort(axis=1)
+        # Values below v, and values up to v (those below the next float after v): one search per sample.
+        queries = np.concatenate([own, np.nextafter(own, np.inf)], axis=1)
+        counts = np.empty(queries.shape, dtype=int)
         for row in range(stop - start):
-            below[row] = np.searchsorted(ordered[row], own[row], side="left")
-            up_to[row] = np.searchsorted(ordered[row], own[row], side="right")
+            counts[row] = np.searchsorted(block[row], queries[row], side="left")
+        below, up_to = counts[:, :own.shape[1]], counts[:, own.shape[1]:]
         rank = (below + 1 + up_to) / 2
         floor = np.floor(rank).astype(int)
         halfway = (rank - floor) > 0.4
@@ -499,6 +525,8 @@ def predict(betas: pd.DataFrame, names: list[str], imputation: str = "reference"
         raise EpiclockError("no samples to predict: every sample was excluded before the clocks")
     chosen = [get(name) for name in names]
     matrix = _BetaMatrix(collapse_replicate_probes(betas, replicates))
+    if len(chosen) > 1:
+        matrix.gather(sorted(set().union(*(clock.cpg_ids for clock in chosen))))
     frames = [clock._predict(matrix, imputation, min_coverage, None) for clock in chosen]
     return pd.concat(frames, ignore_index=True)
 
