@@ -1,6 +1,30 @@
+rule train_clock:
+    input:
+        betas=lambda wildcards: CUSTOM_CLOCKS[wildcards.name]["betas"],
+        ages=lambda wildcards: CUSTOM_CLOCKS[wildcards.name]["ages"],
+    output:
+        coefficients="results/training/{name}/coefficients.tsv",
+        definition="results/training/{name}/clock.yaml",
+        card="results/training/{name}/model_card.json",
+        cv_predictions="results/training/{name}/cv_predictions.tsv",
+    params:
+        settings=lambda wildcards: CUSTOM_CLOCKS[wildcards.name],
+    log:
+        "logs/training/{name}.log",
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, input, attempt: max(2000, int(30 * input.size_mb) + 1000) * attempt,
+        runtime=120,
+    conda:
+        "../envs/epiclock.yaml"
+    script:
+        "../scripts/train_clock.py"
+
+
 rule predict_clocks:
     input:
         matrix="results/normalize/betas.parquet",
+        custom=custom_clock_files("clock.yaml"),
     output:
         predictions_tsv=report(
             "results/clocks/predictions.tsv",
@@ -9,8 +33,16 @@ rule predict_clocks:
             subcategory="Clocks",
         ),
         predictions_parquet="results/clocks/predictions.parquet",
+        coverage_tsv=report(
+            "results/clocks/coverage.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Clocks",
+        ),
+        coverage_parquet="results/clocks/coverage.parquet",
     params:
         clocks=config["clocks"],
+        custom_dirs=custom_clock_dirs(),
     log:
         "logs/clocks/predictions.log",
     threads: 1

@@ -23,8 +23,17 @@ validate(config, schema="../config/schemas/config.schema.yaml", set_default=True
 try:
     samples = read_sample_sheet(config["samples"])
     validate(samples, schema="../config/schemas/samples.schema.yaml")
+    CUSTOM_CLOCKS = {entry["name"]: entry for entry in config["custom_clocks"]}
+    clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_clocks.available()))
+    if clashing:
+        raise EpiclockError(f"config 'custom_clocks': {', '.join(clashing)} would hide a shipped clock; rename")
     for clock_name in config["clocks"]["names"]:
-        epiclock_clocks.get(clock_name)
+        if clock_name not in CUSTOM_CLOCKS:
+            try:
+                epiclock_clocks.get(clock_name)
+            except EpiclockError as error:
+                raise EpiclockError(f"config 'clocks.names': {error}; custom clocks: "
+                                    f"{', '.join(CUSTOM_CLOCKS) or 'none'}") from None
     design = epiclock_deltas.Design.from_config(config["design"])
     epiclock_deltas.check_design(samples, design, source=config["samples"])
     epiclock_deltas.check_contrasts(
@@ -41,6 +50,7 @@ def get_final_output():
     return [
         "results/qc/samples.tsv",
         "results/clocks/predictions.tsv",
+        "results/clocks/coverage.tsv",
         "results/deltas/per_sample.tsv",
         "results/deltas/per_condition.tsv",
         "results/deltas/contrasts.tsv",
@@ -48,6 +58,15 @@ def get_final_output():
         "results/figures",
         "results/report.html",
     ]
+
+
+def custom_clock_dirs():
+    """Custom clocks used in this run -> the directory their training writes."""
+    return {name: f"results/training/{name}" for name in config["clocks"]["names"] if name in CUSTOM_CLOCKS}
+
+
+def custom_clock_files(filename):
+    return [f"{directory}/{filename}" for directory in custom_clock_dirs().values()]
 
 
 def input_files():

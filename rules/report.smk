@@ -21,6 +21,8 @@ rule figures:
     input:
         per_sample="results/deltas/per_sample.parquet",
         contrasts="results/deltas/contrasts.parquet",
+        custom_cv=custom_clock_files("cv_predictions.tsv"),
+        custom_definitions=custom_clock_files("clock.yaml"),
     output:
         figure_dir=report(
             directory("results/figures"),
@@ -30,6 +32,7 @@ rule figures:
         ),
     params:
         config=config,
+        custom_dirs=custom_clock_dirs(),
     log:
         "logs/report/figures.log",
     threads: 1
@@ -51,6 +54,8 @@ rule report:
         contrasts="results/deltas/contrasts.parquet",
         provenance="results/provenance.json",
         figure_dir="results/figures",
+        custom_cards=custom_clock_files("model_card.json"),
+        custom_definitions=custom_clock_files("clock.yaml"),
     output:
         report(
             "results/report.html",
@@ -60,6 +65,7 @@ rule report:
         ),
     params:
         config=config,
+        custom_dirs=custom_clock_dirs(),
     log:
         "logs/report/report.log",
     threads: 1

@@ -6,5 +6,8 @@ run_step(
     matrix=snakemake.input.matrix,
     predictions_tsv=snakemake.output.predictions_tsv,
     predictions_parquet=snakemake.output.predictions_parquet,
+    coverage_tsv=snakemake.output.coverage_tsv,
+    coverage_parquet=snakemake.output.coverage_parquet,
     clock_config=snakemake.params.clocks,
+    custom_dirs=snakemake.params.custom_dirs,
 )

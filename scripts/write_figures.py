@@ -7,4 +7,5 @@ run_step(
     contrasts=snakemake.input.contrasts,
     config=snakemake.params.config,
     figure_dir=snakemake.output.figure_dir,
+    custom_dirs=snakemake.params.custom_dirs,
 )

@@ -12,4 +12,5 @@ run_step(
     figure_dir=snakemake.input.figure_dir,
     config=snakemake.params.config,
     output=snakemake.output[0],
+    custom_dirs=snakemake.params.custom_dirs,
 )

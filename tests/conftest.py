@@ -61,10 +61,15 @@ def finished_run(project_root, tmp_path_factory):
     """The workflow run once on a small simulated study (4 donors x 2 replicates), shared by the tests."""
     workdir = tmp_path_factory.mktemp("run")
     parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500)
-    paths = simulate.write_study(simulate.simulate_study(parameters), workdir / "data")
+    study = simulate.simulate_study(parameters)
+    paths = simulate.write_study(study, workdir / "data")
+    cohort = simulate.simulate_reference_cohort(n_samples=60, seed=5, cpg_ids=study.betas.index)
+    cohort_paths = simulate.write_reference_cohort(cohort, workdir / "data/reference_cohort")
     config = yaml.safe_load((project_root / "config/config.yaml").read_text())
     config["samples"] = str(paths["samples.tsv"])
     config["input"]["betas"] = str(paths["betas.tsv.gz"])
+    (custom_clock,) = config["custom_clocks"]
+    custom_clock.update(betas=str(cohort_paths["betas.tsv.gz"]), ages=str(cohort_paths["ages.tsv"]), top_k=300)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(project_root, workdir)
     return workdir

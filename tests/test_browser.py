@@ -7,7 +7,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-SECTIONS = ("summary", "qc", "coverage", "clocks", "contrasts", "methods", "provenance")
+SECTIONS = ("summary", "qc", "coverage", "clocks", "contrasts", "custom-clocks", "methods", "provenance")
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,13 @@ def test_report_renders_every_section_and_figure(browser, finished_run, tmp_path
         assert element.is_displayed(), section
         assert element.find_element(By.TAG_NAME, "h2").text.strip()
     summary = browser.find_element(By.ID, "summary").text
-    assert "young_vs_old_serum_with_bm" in summary and "years" not in ("",) and "q <=" in summary
+    assert "young_vs_old_serum_with_bm" in summary and "q <=" in summary
 
     figures = browser.find_elements(By.CSS_SELECTOR, "figure svg")
     n_clocks = len(browser.find_elements(By.CSS_SELECTOR, "#clocks .clock"))
-    assert n_clocks >= 2 and len(figures) == n_clocks + 1
+    n_custom = len(browser.find_elements(By.CSS_SELECTOR, "#custom-clocks .custom-clock"))
+    assert n_clocks >= 2 and n_custom == 1
+    assert len(figures) == n_clocks + 1 + n_custom     # per clock, the forest plot, per custom clock
     for figure in figures:
         browser.execute_script("arguments[0].scrollIntoView();", figure)
         size = browser.execute_script(

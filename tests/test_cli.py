@@ -17,7 +17,9 @@ def test_simulate_writes_the_study(tmp_path):
                              "--replicates", "1", "--background-cpgs", "100", "--seed", "4"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["betas.tsv.gz", "samples.tsv", "truth.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["betas.tsv.gz", "reference_cohort", "samples.tsv", "truth.tsv"]
+    assert sorted(p.name for p in (tmp_path / "reference_cohort").iterdir()) == [
+        "ages.tsv", "betas.tsv.gz", "planted_cpgs.tsv"]
 
 
 def test_errors_are_one_line_not_a_traceback(tmp_path, capsys):

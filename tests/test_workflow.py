@@ -31,7 +31,11 @@ def test_outputs_follow_the_contract(finished_run):
     record = json.loads((results / "provenance.json").read_text())
     assert set(record["inputs"]) == {str(finished_run / "data/samples.tsv"), str(finished_run / "data/betas.tsv.gz")}
     assert record["software"]["snakemake"] != "not installed"
-    assert record["config"]["clocks"]["names"] == ["horvath2013", "horvath_skin_blood2018"]
+    assert record["config"]["clocks"]["names"] == ["horvath2013", "horvath_skin_blood2018", "skin_demo"]
+    card = json.loads((results / "training/skin_demo/model_card.json").read_text())
+    assert card["n_samples"] == 60 and card["outer_cv"]["mae_years"] < 5
+    coverage = pd.read_csv(results / "clocks/coverage.tsv", sep="\t")
+    assert set(coverage["clock"]) == {"horvath2013", "horvath_skin_blood2018", "skin_demo"}
     html = (results / "report.html").read_text()
     assert "young_vs_old_serum_with_bm" in html and html.count("<svg") >= 3
     # Self-contained: nothing is loaded from elsewhere (SVG namespace URIs are names, not loads).
@@ -42,7 +46,7 @@ def test_outputs_follow_the_contract(finished_run):
 def test_planted_contrast_is_inside_the_confidence_interval(finished_run):
     contrasts = pd.read_csv(finished_run / "results/deltas/contrasts.tsv", sep="\t")
     rows = contrasts[contrasts["contrast"] == "young_vs_old_serum_with_bm"]
-    assert len(rows) == 2
+    assert len(rows) == 3     # two published clocks and the custom clock trained in the run
     for row in rows.itertuples():
         assert row.ci_low <= PLANTED_YOUNG_VS_OLD <= row.ci_high, row
 

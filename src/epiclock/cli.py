@@ -21,6 +21,13 @@ def _simulate(arguments: argparse.Namespace) -> int:
     paths = simulate.write_study(study, arguments.out)
     print(f"simulated {study.samples.shape[0]} samples x {study.betas.shape[0]} CpGs "
           f"({arguments.donors} donors, {arguments.replicates} replicates) into {arguments.out}")
+    if arguments.reference_samples:
+        # Same array as the study: the cohort measures the study's CpGs.
+        cohort = simulate.simulate_reference_cohort(n_samples=arguments.reference_samples, seed=arguments.seed,
+                                                    cpg_ids=study.betas.index)
+        cohort_paths = simulate.write_reference_cohort(cohort, f"{arguments.out}/reference_cohort")
+        paths.update({f"reference_cohort/{name}": path for name, path in cohort_paths.items()})
+        print(f"simulated a reference cohort of {arguments.reference_samples} samples for training a custom clock")
     for path in paths.values():
         print(f"  {path}")
     return 0
@@ -48,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="planted DNAm-age effect (years) of young serum with bone marrow")
     simulate.add_argument("--background-cpgs", type=int, default=5000, help="CpGs beside the clock CpGs")
     simulate.add_argument("--failed-samples", type=int, default=1, help="arrays with a poor call rate")
+    simulate.add_argument("--reference-samples", type=int, default=150,
+                          help="size of a reference cohort of known ages for training a custom clock (0: none)")
     simulate.set_defaults(handler=_simulate)
 
     clocks = commands.add_parser("clocks", help="the shipped clocks")

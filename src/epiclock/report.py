@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib
 
@@ -34,6 +34,8 @@ class ReportInputs:
     provenance: dict
     config: dict
     figures: dict[str, str]     # figure name -> SVG text, as written by ``figures()``
+    clocks: dict[str, clocks.Clock]            # every clock of the run, shipped and custom, by name
+    custom_cards: dict[str, dict] = field(default_factory=dict)   # custom clock -> its model card
 
 
 def _svg(figure) -> str:
@@ -46,7 +48,8 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, condition_order: list[str]) -> str:
+def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, condition_order: list[str],
+                   unit: str = "years") -> str:
     """Left: DNAm age per condition, one point per sample, one line per donor through its condition
     means. Right: the same donor lines relative to the donor's first condition, where a shift of a
     year or two is visible against donors decades apart."""
@@ -70,7 +73,6 @@ def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, cond
             change_axis.plot([positions[c] for c in ordered], [means[c] - means[baseline_condition] for c in ordered],
                              color=colour, linewidth=1, marker="o", markersize=3, alpha=0.8)
     labels = [c.replace("_", " ") for c in condition_order]
-    unit = clocks.get(clock).unit if clock in clocks.available() else "years"
     ages_axis.set_ylabel(f"DNAm age ({unit})")
     ages_axis.set_title(f"{clock}: DNAm age per sample")
     change_axis.set_ylabel(f"change vs {str(baseline_condition).replace('_', ' ')} ({unit})")
@@ -146,10 +148,10 @@ def headlines(contrasts: pd.DataFrame, contrast_config: list[dict]) -> list[dict
     return result
 
 
-def methods_paragraph(config: dict, provenance: dict, clock_names: list[str]) -> str:
+def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, clocks.Clock]) -> str:
     versions = provenance.get("software", {})
-    clock_texts = "; ".join(f"{clocks.get(name).title} ({clocks.get(name).citation}, doi:{clocks.get(name).doi})"
-                            for name in clock_names)
+    clock_texts = "; ".join(f"{clock.title} ({clock.citation}{', doi:' + clock.doi if clock.doi else ''})"
+                            for clock in run_clocks.values())
     qc_config = config["qc"]
     clock_config = config["clocks"]
     return (
@@ -182,14 +184,42 @@ def condition_figure_name(clock: str) -> str:
 FOREST_FIGURE = "contrasts.forest"
 
 
-def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict) -> dict[str, str]:
-    """Every figure of the report, by name: one per clock and the forest plot of contrasts."""
+def training_figure_name(clock: str) -> str:
+    return f"{clock}.training"
+
+
+def training_plot(cv_predictions: pd.DataFrame, clock: str) -> str:
+    """A custom clock's honest error: outer cross-validation predictions against age, and residuals."""
+    figure, (fit_axis, residual_axis) = plt.subplots(1, 2, figsize=(11, 4.0))
+    ages, predicted = cv_predictions["age"], cv_predictions["predicted_age"]
+    fit_axis.scatter(ages, predicted, s=10, alpha=0.7, color="#1f4e79")
+    limits = [min(ages.min(), predicted.min()), max(ages.max(), predicted.max())]
+    fit_axis.plot(limits, limits, color="grey", linestyle="--", linewidth=1)
+    fit_axis.set_xlabel("age (years)")
+    fit_axis.set_ylabel("predicted age, outer CV (years)")
+    fit_axis.set_title(f"{clock}: observed vs predicted")
+    residual_axis.scatter(ages, cv_predictions["residual"], s=10, alpha=0.7, color="#1f4e79")
+    residual_axis.axhline(0, color="grey", linestyle="--", linewidth=1)
+    residual_axis.set_xlabel("age (years)")
+    residual_axis.set_ylabel("predicted - age (years)")
+    residual_axis.set_title("residuals against age")
+    for axis in (fit_axis, residual_axis):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, units: dict[str, str],
+            cv_predictions: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
+    """Every figure of the report, by name: one per clock, the forest plot, one per custom clock's training."""
     condition_order = conditions_in_order(per_sample, config["design"])
     result = {condition_figure_name(name): condition_plot(per_sample, name, config["design"]["donor_column"],
-                                                          condition_order)
+                                                          condition_order, units.get(name, "years"))
               for name in config["clocks"]["names"]}
     if len(contrasts):
         result[FOREST_FIGURE] = forest_plot(contrasts)
+    for name, table in (cv_predictions or {}).items():
+        result[training_figure_name(name)] = training_plot(table, name)
     return result
 
 
@@ -199,7 +229,7 @@ def render(inputs: ReportInputs) -> str:
     condition_order = conditions_in_order(inputs.per_sample, config["design"])
     clock_sections = []
     for name in clock_names:
-        clock = clocks.get(name)
+        clock = inputs.clocks[name]
         clock_sections.append({
             "name": name, "clock": clock,
             "plot": inputs.figures[condition_figure_name(name)],
@@ -231,7 +261,9 @@ def render(inputs: ReportInputs) -> str:
         clock_sections=clock_sections,
         coverage=coverage,
         no_age=no_age,
-        restricted=[clocks.get(name) for name in clock_names if clocks.get(name).restricted],
-        methods=methods_paragraph(config, inputs.provenance, clock_names),
+        restricted=[inputs.clocks[name] for name in clock_names if inputs.clocks[name].restricted],
+        methods=methods_paragraph(config, inputs.provenance, {name: inputs.clocks[name] for name in clock_names}),
+        custom_cards=[{"name": name, "card": card, "plot": inputs.figures.get(training_figure_name(name), "")}
+                      for name, card in inputs.custom_cards.items()],
         provenance=inputs.provenance,
     )

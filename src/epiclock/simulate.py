@@ -1,7 +1,9 @@
 """Simulated studies with known truth, shaped like the skin / bone-marrow serum co-culture study.
 
-Skin models from several donors of known age are cultured alone, with bone marrow (BM), and with
-BM plus serum from young or old donors, in replicates spread over 8-sample chips. Each sample has a
+Skin models from several donors of known age are cultured alone, with young or old donor serum,
+with bone marrow (BM), and with BM plus young or old serum, in replicates spread over 8-sample chips.
+The serum-without-BM conditions make the study's key claim testable as an interaction: the effect
+of young vs old serum with BM minus the same effect without BM. Each sample has a
 true DNAm age per clock (donor age + a donor-specific model offset + the planted condition effect +
 biological and technical noise); betas start from a real per-CpG reference profile with sample-level
 variation and are then corrected, with the smallest change that stays inside (0, 1), so that every
@@ -10,7 +12,6 @@ shipped clock reads exactly its true age. ``truth.tsv`` records those ages and t
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +20,13 @@ import pandas as pd
 
 from epiclock import clocks
 from epiclock.errors import EpiclockError
-from epiclock.io import atomic_path, write_tsv
+from epiclock.io import write_beta_matrix, write_tsv
 
 # (condition, bone_marrow, serum) of the co-culture design.
 CONDITIONS = (
     ("skin_alone", "no", "none"),
+    ("skin_young_serum", "no", "young"),
+    ("skin_old_serum", "no", "old"),
     ("skin_bm", "yes", "none"),
     ("skin_bm_young_serum", "yes", "young"),
     ("skin_bm_old_serum", "yes", "old"),
@@ -41,7 +44,8 @@ class StudyParameters:
     seed: int = 1
     # Planted effects on DNAm age in years, per condition, against skin alone.
     condition_effects: dict[str, float] = field(default_factory=lambda: {
-        "skin_alone": 0.0, "skin_bm": 0.0, "skin_bm_young_serum": -2.0, "skin_bm_old_serum": 0.0,
+        "skin_alone": 0.0, "skin_young_serum": 0.0, "skin_old_serum": 0.0,
+        "skin_bm": 0.0, "skin_bm_young_serum": -2.0, "skin_bm_old_serum": 0.0,
     })
     donor_age_range: tuple[float, float] = (22.0, 75.0)
     donor_offset_sd: float = 3.0       # skin models read older or younger than their donor
@@ -50,6 +54,7 @@ class StudyParameters:
     chip_sd: float = 0.3               # chip (batch) effect, all clocks
     clock_offsets: dict[str, float] = field(default_factory=lambda: {"horvath2013": 2.0})
     background_cpgs: int = 5000
+    age_signal_cpgs: int = 100         # CpGs carrying a tissue age signal (see age_signal); 0: none
     failed_samples: int = 1            # arrays with a poor call rate, for QC to catch
     failed_missing_fraction: float = 0.3
 
@@ -115,6 +120,7 @@ def true_ages(samples: pd.DataFrame, parameters: StudyParameters, clock_names: l
         frames.append(pd.DataFrame({
             "sample_id": samples["sample_id"].to_numpy(), "clock": name, "true_dnam_age": reading,
             "condition": samples["condition"].to_numpy(), "planted_effect_years": effect,
+            "tissue_age": biological + technical,
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -169,7 +175,8 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     parameters = parameters or StudyParameters()
     parameters.validate()
     rng = np.random.default_rng(parameters.seed)
-    clock_names = clocks.available()
+    # Only clocks whose reading is linear in the betas can be planted exactly (clocks.yaml says which).
+    clock_names = clocks.for_simulation()
     shipped = [clocks.get(name) for name in clock_names]
 
     samples = design_samples(parameters, rng)
@@ -180,8 +187,14 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     candidates = reference.index.difference(clock_cpgs)
     candidates = candidates[candidates.str.startswith("cg")]
     background = rng.choice(candidates.to_numpy(), size=min(parameters.background_cpgs, len(candidates)), replace=False)
-    cpg_ids = pd.Index(sorted(set(clock_cpgs) | set(background)), name="cpg_id")
+    signal = age_signal(parameters.age_signal_cpgs) if parameters.age_signal_cpgs else pd.Series(dtype=float)
+    cpg_ids = pd.Index(sorted(set(clock_cpgs) | set(background) | set(signal.index)), name="cpg_id")
     values = baseline_betas(cpg_ids, samples, rng)
+    # The tissue age signal follows each sample's age, as a custom clock trained on a cohort expects.
+    tissue_age = truth.drop_duplicates("sample_id").set_index("sample_id").loc[samples["sample_id"], "tissue_age"]
+    signal_rows = cpg_ids.get_indexer(signal.index)
+    values[signal_rows] = _expit(_logit(values[signal_rows]) + signal.to_numpy()[:, None]
+                                 * (tissue_age.to_numpy() - AGE_SIGNAL_CENTRE)[None, :])
 
     # Clock CpGs are corrected so that every clock reads its true age exactly.
     clock_rows = cpg_ids.get_indexer(clock_cpgs)
@@ -212,8 +225,71 @@ def write_study(study: SimulatedStudy, out_dir: str | Path) -> dict[str, Path]:
     paths = {name: out_dir / name for name in ("samples.tsv", "betas.tsv.gz", "truth.tsv")}
     write_tsv(study.samples, paths["samples.tsv"])
     write_tsv(study.truth, paths["truth.tsv"])
-    with atomic_path(paths["betas.tsv.gz"]) as temporary:
-        # No name and mtime 0 in the gzip header keep the file byte-identical for the same seed.
-        with open(temporary, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
-            handle.write(study.betas.to_csv(sep="\t", float_format="%.8f", na_rep="NA").encode())
+    write_beta_matrix(study.betas, paths["betas.tsv.gz"])
     return paths
+
+
+def write_reference_cohort(cohort: "ReferenceCohort", out_dir: str | Path) -> dict[str, Path]:
+    """betas.tsv.gz, ages.tsv (sample_id, age) and planted_cpgs.tsv (the CpGs that carry the age signal)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("betas.tsv.gz", "ages.tsv", "planted_cpgs.tsv")}
+    write_beta_matrix(cohort.betas, paths["betas.tsv.gz"])
+    write_tsv(cohort.ages.reset_index(), paths["ages.tsv"])
+    write_tsv(cohort.signal.reset_index(), paths["planted_cpgs.tsv"])
+    return paths
+
+
+# A tissue-specific age signal, as a custom clock would learn it: the same CpGs and slopes in every
+# simulated data set (a fixed seed), so a clock trained on a simulated reference cohort applies to
+# a simulated study.
+AGE_SIGNAL_SEED = 20_250_707
+AGE_SIGNAL_CENTRE = 50.0
+
+
+def age_signal(n_cpgs: int) -> pd.Series:
+    """Slopes (M-value units per year) of the CpGs that carry the simulated tissue age signal."""
+    rng = np.random.default_rng(AGE_SIGNAL_SEED)
+    shipped = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
+    reference = clocks.reference_medians()
+    # Intermediate methylation, where a CpG can move both ways, away from every shipped clock.
+    pool = reference.index[(reference > 0.2) & (reference < 0.8) & reference.index.str.startswith("cg")]
+    pool = pool.difference(sorted(shipped))
+    chosen = np.sort(rng.choice(pool.to_numpy(), size=n_cpgs, replace=False))
+    slopes = rng.choice([-1.0, 1.0], n_cpgs) * rng.uniform(0.01, 0.04, n_cpgs)
+    return pd.Series(slopes, index=pd.Index(chosen, name="cpg_id"), name="slope_per_year")
+
+
+@dataclass
+class ReferenceCohort:
+    betas: pd.DataFrame     # CpG x sample
+    ages: pd.Series         # by sample_id
+    signal: pd.Series       # planted CpGs -> slope per year (M-value scale)
+
+
+def simulate_reference_cohort(n_samples: int = 150, signal_cpgs: int = 100, background_cpgs: int = 2000,
+                              noise_sd: float = 0.4, age_range: tuple[float, float] = (18.0, 85.0),
+                              seed: int = 1, cpg_ids: pd.Index | None = None) -> ReferenceCohort:
+    """A cohort of known ages (for training a custom clock) whose ``signal_cpgs`` CpGs track age.
+
+    ``cpg_ids``: measure exactly these CpGs (plus the signal ones), as a cohort run on the same
+    array as the study would; otherwise ``background_cpgs`` random ones.
+    """
+    if n_samples < 10 or signal_cpgs < 1:
+        raise EpiclockError("simulate: a reference cohort needs at least 10 samples and 1 signal CpG")
+    rng = np.random.default_rng(seed)
+    signal = age_signal(signal_cpgs)
+    reference = clocks.reference_medians()
+    if cpg_ids is None:
+        candidates = reference.index[reference.index.str.startswith("cg")].difference(signal.index)
+        cpg_ids = rng.choice(candidates.to_numpy(), size=min(background_cpgs, len(candidates)), replace=False)
+    cpg_ids = pd.Index(sorted(set(signal.index) | set(cpg_ids)), name="cpg_id")
+    ages = np.round(rng.uniform(*age_range, n_samples), 1)
+    base = _logit(np.clip(reference.reindex(cpg_ids).to_numpy(), 0.02, 0.98))
+    slopes = signal.reindex(cpg_ids, fill_value=0.0).to_numpy()
+    m_values = (base[:, None] + slopes[:, None] * (ages[None, :] - AGE_SIGNAL_CENTRE)
+                + rng.normal(0, noise_sd, (len(cpg_ids), n_samples)))
+    sample_ids = [f"REF{i + 1:04d}" for i in range(n_samples)]
+    betas = pd.DataFrame(_expit(m_values), index=cpg_ids, columns=sample_ids)
+    return ReferenceCohort(betas=betas, ages=pd.Series(ages, index=pd.Index(sample_ids, name="sample_id"), name="age"),
+                           signal=signal)

@@ -70,15 +70,55 @@ def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str) ->
     write_matrix(betas, normalized)
 
 
-def predict_clocks(matrix: str, predictions_tsv: str, predictions_parquet: str, clock_config: dict) -> None:
+def predict_clocks(matrix: str, predictions_tsv: str, predictions_parquet: str, coverage_tsv: str,
+                   coverage_parquet: str, clock_config: dict, custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import clocks
 
     betas = read_matrix(matrix)
-    predictions = clocks.predict(betas, list(clock_config["names"]), imputation=clock_config["imputation"],
-                                 min_coverage=float(clock_config["min_coverage"]))
+    custom_dirs = custom_dirs or {}
+    names = list(clock_config["names"])
+    options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
+               "replicates": clock_config["replicates"]}
+    shipped = clocks.predict(betas, [name for name in names if name not in custom_dirs], **options)
+    custom = [clock.predict(betas, **options)
+              for name, clock in resolve_clocks([n for n in names if n in custom_dirs], custom_dirs).items()]
+    predictions = pd.concat([shipped, *custom], ignore_index=True)
+    order = {name: index for index, name in enumerate(names)}
+    predictions = predictions.sort_values("clock", key=lambda column: column.map(order), kind="stable")
+    predictions = predictions.reset_index(drop=True)
     for row in predictions.loc[predictions["dnam_age"].isna()].itertuples():
         log.warning("%s / %s: %s", row.sample_id, row.clock, row.status)
     write_table(predictions, predictions_tsv, predictions_parquet)
+    coverage = predictions.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})[
+        ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]]
+    write_table(coverage, coverage_tsv, coverage_parquet)
+
+
+def train_custom_clock(name: str, betas: str, ages: str, settings: dict, out_dir: str, threads: int = 1) -> None:
+    from epiclock import provenance, training
+
+    betas_table = read_beta_matrix(betas)
+    age_table = pd.read_csv(ages, sep="\t", dtype={"sample_id": str})
+    age_column = settings.get("age_column", "age")
+    for column in ("sample_id", age_column):
+        if column not in age_table.columns:
+            raise EpiclockError(f"{ages}: custom clock '{name}' needs a '{column}' column "
+                                f"(columns: {', '.join(age_table.columns)})")
+    age_values = pd.to_numeric(age_table[age_column], errors="coerce")
+    if age_values.isna().any():
+        bad = age_table.loc[age_values.isna(), "sample_id"].iloc[0]
+        raise EpiclockError(f"{ages}: sample {bad!r} has no numeric '{age_column}'")
+    estimator = training.ElasticNetClock(
+        transform=settings.get("transform", "anti_trafo"), top_k=int(settings.get("top_k", 5000)),
+        l1_ratios=tuple(settings.get("l1_ratios", (0.5,))), n_alphas=int(settings.get("n_alphas", 30)),
+        inner_folds=int(settings.get("inner_folds", 5)), random_state=int(settings.get("seed", 0)), n_jobs=threads,
+    )
+    trained = training.train_clock(name, betas_table, pd.Series(age_values.to_numpy(), index=age_table["sample_id"]),
+                                   estimator, outer_folds=int(settings.get("outer_folds", 5)),
+                                   training_files={"betas": betas, "ages": ages})
+    log.info("clock %s: %d CpGs kept, outer-CV MAE %.2f years", name, trained.card["n_cpgs_kept"],
+             trained.card["outer_cv"]["mae_years"])
+    training.write_trained_clock(trained, out_dir, provenance.software_versions())
 
 
 def compute_deltas(predictions: str, samples: str, design_config: dict, contrast_config: list[dict],
@@ -105,25 +145,43 @@ def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:
     write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", output)
 
 
-def write_figures(per_sample: str, contrasts: str, config: dict, figure_dir: str) -> None:
+def resolve_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
+    """Every clock of the run by name: shipped ones from the package, custom ones from their training output."""
+    from epiclock import clocks, training
+
+    return {name: training.load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else clocks.get(name)
+            for name in names}
+
+
+def write_figures(per_sample: str, contrasts: str, config: dict, figure_dir: str,
+                  custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import report
 
-    rendered = report.figures(pd.read_parquet(per_sample), pd.read_parquet(contrasts), config)
+    custom_dirs = custom_dirs or {}
+    run_clocks = resolve_clocks(list(config["clocks"]["names"]), custom_dirs)
+    cv_predictions = {name: pd.read_csv(Path(directory) / "cv_predictions.tsv", sep="\t")
+                      for name, directory in custom_dirs.items()}
+    rendered = report.figures(pd.read_parquet(per_sample), pd.read_parquet(contrasts), config,
+                              {name: clock.unit for name, clock in run_clocks.items()}, cv_predictions)
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     for name, svg in rendered.items():
         write_text(svg, Path(figure_dir) / f"{name}.svg")
 
 
 def write_report(qc_table: str, predictions: str, per_sample: str, per_condition: str, contrasts: str,
-                 provenance_json: str, figure_dir: str, config: dict, output: str) -> None:
+                 provenance_json: str, figure_dir: str, config: dict, output: str,
+                 custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import report
 
+    custom_dirs = custom_dirs or {}
     figures = {path.stem: path.read_text(encoding="utf-8") for path in sorted(Path(figure_dir).glob("*.svg"))}
+    cards = {name: json.loads((Path(directory) / "model_card.json").read_text()) for name, directory in custom_dirs.items()}
     inputs = report.ReportInputs(
         qc=pd.read_parquet(qc_table), predictions=pd.read_parquet(predictions),
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
         contrasts=pd.read_parquet(contrasts), provenance=json.loads(Path(provenance_json).read_text()),
-        config=config, figures=figures,
+        config=config, figures=figures, clocks=resolve_clocks(list(config["clocks"]["names"]), custom_dirs),
+        custom_cards=cards,
     )
     write_text(report.render(inputs), output)
     log.info("report written to %s", output)

@@ -177,6 +177,12 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
@@ -186,6 +192,8 @@ def atomic_path(path: str | os.PathLike):
     os.close(descriptor)
     try:
         yield Path(temporary)
+        # mkstemp creates the file private (0600); give it the permissions a plain open() would.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -202,6 +210,13 @@ def write_tsv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a tidy table for people: tab-separated, no index, NA as empty, floats in full precision."""
     with atomic_path(path) as temporary:
         table.to_csv(temporary, sep="\t", index=False, na_rep="NA")
+
+
+def write_beta_matrix(betas: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.8f") -> None:
+    """A CpG x sample matrix as gzipped TSV, byte-identical for identical input (no name or time in the header)."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+            handle.write(betas.to_csv(sep="\t", float_format=float_format, na_rep="NA").encode())
 
 
 def write_parquet(table: pd.DataFrame, path: str | os.PathLike, index: bool = False) -> None:

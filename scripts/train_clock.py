@@ -1,0 +1,12 @@
+from epiclock.workflow import run_step, train_custom_clock
+
+run_step(
+    snakemake,
+    train_custom_clock,
+    name=snakemake.wildcards.name,
+    betas=snakemake.input.betas,
+    ages=snakemake.input.ages,
+    settings=snakemake.params.settings,
+    out_dir=str(snakemake.output.definition).rsplit("/", 1)[0],
+    threads=snakemake.threads,
+)
