@@ -8,7 +8,8 @@ from epiclock.io import read_beta_matrix
 
 def test_design_has_every_donor_condition_and_replicate(small_study):
     samples = small_study.samples
-    assert len(samples) == 3 * 4 * 2
+    assert len(samples) == 3 * len(simulate.CONDITIONS) * 2
+    assert len(simulate.CONDITIONS) == 6
     assert samples.groupby(["donor", "condition"]).size().eq(2).all()
     assert set(samples["condition"]) == {c for c, _, _ in simulate.CONDITIONS}
     assert samples.groupby("donor")["donor_age"].nunique().eq(1).all()
@@ -57,7 +58,7 @@ def test_same_seed_same_bytes_and_readable_by_the_importer(tmp_path):
     for name in first:
         assert first[name].read_bytes() == second[name].read_bytes()
     betas = read_beta_matrix(first["betas.tsv.gz"])
-    assert betas.shape[1] == 12
+    assert betas.shape[1] == 3 * len(simulate.CONDITIONS)
 
 
 def test_demo_sample_sheet_is_the_default_simulation(project_root):
