@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -66,6 +67,8 @@ def test_difference_of_differences():
     result = deltas.contrast_table(table, [interaction], DESIGN).iloc[0]
     assert result["estimate_years"] == pytest.approx(2 * np.mean([-2.5, -2.5, -1.5, -2.5]))
     assert result["test"] == "paired t-test on donor difference-of-differences"
+    # The subtracted groups are the same samples reversed: one model cell each, weights added.
+    assert result["mixed_estimate"] == pytest.approx(2 * np.mean([-2.5, -2.5, -1.5, -2.5]))
 
 
 def test_q_values_are_benjamini_hochberg():
@@ -107,3 +110,175 @@ def test_simulated_study_recovers_the_planted_contrast(small_study):
     contrasts = deltas.contrast_table(table, [YOUNG_VS_OLD], DESIGN)
     for row in contrasts.itertuples():
         assert row.ci_low <= -2.0 <= row.ci_high
+
+
+def _balanced_young_old():
+    sheet, predictions = _sheet_and_predictions()
+    return deltas.per_sample(predictions, sheet, DESIGN)
+
+
+def test_mixed_model_equals_the_within_donor_regression_on_a_balanced_design():
+    table = _balanced_young_old()
+    result = deltas.contrast_table(table, [YOUNG_VS_OLD], DESIGN).iloc[0]
+    # Balanced replicates, positive donor variance: REML gives the donor-fixed-effects regression,
+    # whose estimate is the mean within-donor difference and whose residual df is 16 - 4 - 1.
+    within_donor = smf.ols("dnam_age ~ C(donor) + C(serum, Treatment('old'))", table).fit()
+    assert result["mixed_estimate"] == pytest.approx(-2.25)
+    assert result["mixed_se"] == pytest.approx(within_donor.bse.iloc[-1], rel=1e-4)
+    assert result["mixed_df"] == within_donor.df_resid == 11
+    half_width = stats.t.ppf(0.975, 11) * result["mixed_se"]
+    assert (result["mixed_ci_low"], result["mixed_ci_high"]) == pytest.approx((-2.25 - half_width, -2.25 + half_width))
+    assert result["mixed_p"] == pytest.approx(2 * stats.t.sf(2.25 / result["mixed_se"], 11))
+    assert (result["n_treated"], result["n_reference"], result["mixed_n_samples"]) == (8, 8, 16)
+    assert result["mixed_model"] == "REML: dnam_age ~ group + (1|donor)"
+    assert "no chip column 'chip'" in result["mixed_note"]
+
+
+def test_mixed_model_equals_statsmodels_fitted_directly():
+    table = _balanced_young_old()
+    result = deltas.mixed_model_contrast(table, YOUNG_VS_OLD, DESIGN)
+    direct = smf.mixedlm("dnam_age ~ treated", table.assign(treated=(table["serum"] == "young").astype(float)),
+                         groups="donor").fit(reml=True)
+    assert result["mixed_estimate"] == pytest.approx(direct.params["treated"], rel=1e-6)
+    assert result["mixed_se"] == pytest.approx(direct.bse["treated"], rel=1e-4)
+
+
+def _chip_table(seed: int = 0) -> pd.DataFrame:
+    """Five donors, young and old serum in duplicate, spread over four chips with large chip effects."""
+    rng = np.random.default_rng(seed)
+    chip_effects = [-1.5, 0.0, 1.5, 0.5]
+    rows = []
+    for donor_number in range(1, 6):
+        donor_effect = rng.normal(0, 2)
+        for serum, effect in (("young", -2.0), ("old", 0.0)):
+            for replicate in (1, 2):
+                chip = (replicate + 2 * (serum == "old") + donor_number) % 4
+                rows.append({"sample_id": f"D{donor_number}_{serum}_{replicate}", "clock": "c1", "status": "ok",
+                             "donor": f"D{donor_number}", "donor_age": 50.0, "bone_marrow": "yes", "serum": serum,
+                             "condition": serum, "chip": f"C{chip}",
+                             "dnam_age": 50 + donor_effect + effect + chip_effects[chip] + rng.normal(0, 0.3)})
+    return pd.DataFrame(rows)
+
+
+def test_mixed_model_with_crossed_chip_equals_statsmodels_fitted_directly():
+    table = _chip_table()
+    result = deltas.mixed_model_contrast(table, YOUNG_VS_OLD, DESIGN)
+    # Crossed donor and chip effects in statsmodels: one group holding every sample, both as variance components.
+    direct = smf.mixedlm("dnam_age ~ treated", table.assign(treated=(table["serum"] == "young").astype(float), run=1),
+                         groups="run", re_formula="0",
+                         vc_formula={"donor": "0 + C(donor)", "chip": "0 + C(chip)"}).fit(reml=True)
+    assert direct.converged
+    assert result["mixed_model"] == "REML: dnam_age ~ group + (1|donor) + (1|chip)"
+    assert result["mixed_estimate"] == pytest.approx(direct.params["treated"], abs=1e-4)
+    assert result["mixed_se"] == pytest.approx(direct.bse["treated"], rel=1e-3)
+    assert result["mixed_note"] == ""
+
+
+def test_chip_can_be_left_out_of_the_mixed_model():
+    table = _chip_table()
+    without_chip = deltas.Design(chip_column=None)
+    result = deltas.mixed_model_contrast(table, YOUNG_VS_OLD, without_chip)
+    assert result["mixed_model"] == "REML: dnam_age ~ group + (1|donor)"
+    one_chip = deltas.mixed_model_contrast(table.assign(chip="C0"), YOUNG_VS_OLD, DESIGN)
+    assert "all samples on one chip" in one_chip["mixed_note"]
+    assert deltas.Design.from_config({"donor_column": "donor", "donor_age_column": "donor_age", "factors": ["serum"],
+                                      "chip_column": ""}).chip_column is None
+
+
+def _factorial_table() -> pd.DataFrame:
+    """Four donors; bone marrow yes/no x serum young/old, two replicates; serum acts only with bone marrow."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for donor_number, donor_age in enumerate((30.0, 45.0, 60.0, 75.0), start=1):
+        for bone_marrow in ("yes", "no"):
+            for serum in ("young", "old"):
+                effect = -2.0 if (bone_marrow, serum) == ("yes", "young") else 0.0
+                for replicate in (1, 2):
+                    rows.append({"sample_id": f"D{donor_number}_{bone_marrow}_{serum}_{replicate}", "clock": "c1",
+                                 "status": "ok", "donor": f"D{donor_number}", "donor_age": donor_age,
+                                 "bone_marrow": bone_marrow, "serum": serum, "condition": f"{bone_marrow}_{serum}",
+                                 "dnam_age": donor_age + effect + rng.normal(0, 0.5)})
+    return pd.DataFrame(rows)
+
+
+INTERACTION = deltas.Contrast.from_config({
+    "name": "young_vs_old_bm_minus_no_bm",
+    "treated": {"bone_marrow": "yes", "serum": "young"}, "reference": {"bone_marrow": "yes", "serum": "old"},
+    "minus": {"treated": {"bone_marrow": "no", "serum": "young"}, "reference": {"bone_marrow": "no", "serum": "old"}}})
+
+
+def test_interaction_is_the_mixed_model_interaction_term():
+    table = _factorial_table()
+    result = deltas.contrast_table(table, [INTERACTION], DESIGN).iloc[0]
+    direct = smf.mixedlm("dnam_age ~ C(bone_marrow, Treatment('no')) * C(serum, Treatment('old'))", table,
+                         groups="donor").fit(reml=True)
+    term = "C(bone_marrow, Treatment('no'))[T.yes]:C(serum, Treatment('old'))[T.young]"
+    assert result["mixed_estimate"] == pytest.approx(direct.params[term], rel=1e-6)
+    assert result["mixed_se"] == pytest.approx(direct.bse[term], rel=1e-4)
+    assert result["mixed_df"] == 32 - 4 - 3
+    # Balanced: the interaction equals the mean donor difference of differences of the paired test.
+    cell_means = table.groupby(["donor", "bone_marrow", "serum"])["dnam_age"].mean()
+    by_donor = ((cell_means.xs(("yes", "young"), level=[1, 2]) - cell_means.xs(("yes", "old"), level=[1, 2]))
+                - (cell_means.xs(("no", "young"), level=[1, 2]) - cell_means.xs(("no", "old"), level=[1, 2])))
+    assert result["estimate_years"] == pytest.approx(by_donor.mean())
+    assert result["mixed_estimate"] == pytest.approx(by_donor.mean())
+    assert result["n_pairs"] == 4 and (result["n_treated"], result["n_reference"]) == (8, 8)
+    assert result["mixed_ci_low"] <= -2.0 <= result["mixed_ci_high"]
+
+
+def test_contrast_table_keeps_its_columns_and_adds_the_mixed_model():
+    table = deltas.contrast_table(_factorial_table(), [YOUNG_VS_OLD, INTERACTION], DESIGN)
+    assert list(table.columns[:15]) == ["contrast", "clock", "estimate_years", "ci_low", "ci_high", "p_value",
+                                        "q_value", "n_pairs", "test", "p_wilcoxon", "sd_difference",
+                                        "effect_size_dz", "treated_mean", "reference_mean", "note"]
+    assert list(table.columns) == deltas.CONTRAST_COLUMNS and len(table) == 2
+    assert table["mixed_q"].to_numpy() == pytest.approx(multipletests(table["mixed_p"], method="fdr_bh")[1])
+    assert table["q_value"].to_numpy() == pytest.approx(multipletests(table["p_value"], method="fdr_bh")[1])
+
+
+def test_mixed_model_needs_three_donors():
+    table = _factorial_table()
+    result = deltas.mixed_model_contrast(table[table["donor"].isin(["D1", "D2"])], YOUNG_VS_OLD, DESIGN)
+    assert np.isnan(result["mixed_estimate"]) and "2 donor(s)" in result["mixed_note"]
+
+
+def test_residual_age_acceleration_is_the_residual_on_donor_age():
+    table = _factorial_table()
+    per_sample = deltas.per_sample(table[["sample_id", "clock", "dnam_age", "status"]],
+                                   table.drop(columns=["clock", "dnam_age", "status"]), DESIGN)
+    slope, intercept = np.polyfit(per_sample["donor_age"], per_sample["dnam_age"], 1)
+    expected = per_sample["dnam_age"] - (intercept + slope * per_sample["donor_age"])
+    assert per_sample["age_acceleration_residual"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert (per_sample["age_acceleration_note"] == "").all()
+
+
+@pytest.mark.parametrize("donor_ages,reason", [
+    ((45.0, 45.0, 45.0, 45.0), "1 distinct donor age(s) spanning 0 years"),
+    ((40.0, 42.0, 45.0, 45.0), "3 distinct donor age(s) spanning 5 years"),
+    ((30.0, 30.0, 60.0, 60.0), "2 distinct donor age(s) spanning 30 years"),
+])
+def test_residual_age_acceleration_needs_spread_ages(donor_ages, reason):
+    table = _factorial_table()
+    table["donor_age"] = table["donor"].map(dict(zip(["D1", "D2", "D3", "D4"], donor_ages)))
+    per_sample = deltas.per_sample(table[["sample_id", "clock", "dnam_age", "status"]],
+                                   table.drop(columns=["clock", "dnam_age", "status"]), DESIGN)
+    assert per_sample["age_acceleration_residual"].isna().all()
+    assert per_sample["age_acceleration_note"].str.contains(reason, regex=False).all()
+    assert per_sample["delta_age"].notna().all()
+
+
+def test_samples_without_age_say_so():
+    sheet, predictions = _sheet_and_predictions()
+    predictions.loc[0, "dnam_age"] = np.nan
+    per_sample = deltas.per_sample(predictions, sheet, DESIGN)
+    assert per_sample.loc[0, "age_acceleration_note"] == "no DNAm age"
+
+
+def test_overlapping_groups_are_a_clear_error():
+    sheet, _ = _sheet_and_predictions()
+    overlapping = deltas.Contrast.from_config({"name": "overlap", "treated": {"serum": "young"},
+                                               "reference": {"bone_marrow": "yes"}})
+    with pytest.raises(EpiclockError, match=r"contrast 'overlap': sample D1_young_1 is in both treated "
+                                            r"\(serum=young\) and reference \(bone_marrow=yes\)"):
+        deltas.check_contrasts([overlapping], sheet, DESIGN)
+
