@@ -1,3 +1,6 @@
+import importlib.util
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +285,24 @@ def test_overlapping_groups_are_a_clear_error():
                                             r"\(serum=young\) and reference \(bone_marrow=yes\)"):
         deltas.check_contrasts([overlapping], sheet, DESIGN)
 
+
+def _calibration_module():
+    path = deltas.__file__.rsplit("/src/", 1)[0] + "/bench/calibration.py"
+    spec = importlib.util.spec_from_file_location("calibration", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_confidence_intervals_cover_the_planted_effect_in_simulated_studies():
+    """The fast version of bench/calibration.py: loose bounds, but a broken CI or test fails them."""
+    calibration = _calibration_module()
+    settings = calibration.Settings(clock_names=["horvath_skin_blood2018"], ages_from_truth=True,
+                                    contrasts=[calibration.CONTRASTS[0], calibration.CONTRASTS[3]])
+    summary = calibration.summarise(calibration.simulate_studies(60, settings, seed=2)).set_index("method")
+    assert (summary["n_effect"] == 60).all() and (summary["n_null"] == 60).all()
+    assert (summary["coverage"] >= 0.8).all(), summary
+    assert (summary["false_positive"] <= 0.2).all(), summary
+    assert (summary["power"] >= 0.8).all(), summary
+    assert (summary["missing"] == 0).all()
