@@ -11,6 +11,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/resources.smk"
 include: "rules/import.smk"
 include: "rules/qc.smk"
 include: "rules/normalize.smk"

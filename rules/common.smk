@@ -17,6 +17,7 @@ from epiclock import clocks as epiclock_clocks
 from epiclock import deltas as epiclock_deltas
 from epiclock.errors import EpiclockError
 from epiclock.io import read_sample_sheet
+from epiclock.io.idat import idat_pair_paths
 
 validate(config, schema="../config/schemas/config.schema.yaml", set_default=True)
 
@@ -42,8 +43,37 @@ try:
         design,
         source="config 'contrasts'",
     )
+    INPUT_TYPE = config["input"]["type"]
+    if INPUT_TYPE == "betas" and not config["input"].get("betas"):
+        raise EpiclockError("config input.betas: a beta matrix is needed when input.type is 'betas'")
+    if INPUT_TYPE == "idat":
+        from epiclock import preprocess as epiclock_preprocess
+
+        if not config["input"].get("idat_dir"):
+            raise EpiclockError("config input.idat_dir: an IDAT directory is needed when input.type is 'idat'")
+        IDAT_BASENAMES, MISSING_IDATS = epiclock_preprocess.idat_basenames(samples, config["input"]["idat_dir"])
+        BATCHES = epiclock_preprocess.batches(list(IDAT_BASENAMES), int(config["input"]["batch_size"]))
+        if not BATCHES:
+            raise EpiclockError(f"config input.idat_dir: no sample of {config['samples']} has IDATs under "
+                                f"{config['input']['idat_dir']}")
 except EpiclockError as error:
     raise WorkflowError(str(error))
+
+
+def batch_idat_files(wildcards):
+    """The Red and Grn files of a batch's samples (plain or gzipped, as found)."""
+    return [str(path) for sample in BATCHES[wildcards.batch] for path in idat_pair_paths(IDAT_BASENAMES[sample])]
+
+
+def manifest_file():
+    """The manifest to parse: the configured local file, or where the download rule puts it."""
+    if config["manifest"]["path"]:
+        return config["manifest"]["path"]
+    return f"resources/manifests/{Path(config['manifest']['url']).name or 'manifest.csv'}"
+
+
+def array_qc_input():
+    return "results/import/array_qc.parquet" if INPUT_TYPE == "idat" else []
 
 
 def get_final_output():
@@ -71,7 +101,14 @@ def custom_clock_files(filename):
 
 def input_files():
     """The files a run reads, by role; their checksums go into the provenance record."""
-    return {"samples": config["samples"], "betas": config["input"]["betas"]}
+    files = {"samples": config["samples"]}
+    if INPUT_TYPE == "betas":
+        files["betas"] = config["input"]["betas"]
+    else:
+        files["manifest"] = manifest_file()
+        idats = sorted(str(path) for basename in IDAT_BASENAMES.values() for path in idat_pair_paths(basename))
+        files.update({f"idat_{index:05d}": path for index, path in enumerate(idats)})
+    return files
 
 
 def matrix_mem_mb(wildcards, input, attempt):

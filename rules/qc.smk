@@ -2,6 +2,7 @@ rule sample_qc:
     input:
         matrix="results/import/betas.parquet",
         samples=config["samples"],
+        array_qc=array_qc_input(),
     output:
         table_tsv=report(
             "results/qc/samples.tsv",

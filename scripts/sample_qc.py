@@ -5,6 +5,7 @@ run_step(
     quality_control,
     matrix=snakemake.input.matrix,
     samples=snakemake.input.samples,
+    array_qc=snakemake.input.array_qc or None,
     table_tsv=snakemake.output.table_tsv,
     table_parquet=snakemake.output.table_parquet,
     qc_config=snakemake.params.qc,

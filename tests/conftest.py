@@ -67,7 +67,7 @@ def finished_run(project_root, tmp_path_factory):
     cohort_paths = simulate.write_reference_cohort(cohort, workdir / "data/reference_cohort")
     config = yaml.safe_load((project_root / "config/config.yaml").read_text())
     config["samples"] = str(paths["samples.tsv"])
-    config["input"]["betas"] = str(paths["betas.tsv.gz"])
+    config["input"] = {"type": "betas", "betas": str(paths["betas.tsv.gz"])}
     (custom_clock,) = config["custom_clocks"]
     custom_clock.update(betas=str(cohort_paths["betas.tsv.gz"]), ages=str(cohort_paths["ages.tsv"]), top_k=300)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from epiclock import __version__
 from epiclock.errors import EpiclockError
@@ -21,6 +22,15 @@ def _simulate(arguments: argparse.Namespace) -> int:
     paths = simulate.write_study(study, arguments.out)
     print(f"simulated {study.samples.shape[0]} samples x {study.betas.shape[0]} CpGs "
           f"({arguments.donors} donors, {arguments.replicates} replicates) into {arguments.out}")
+    if arguments.idats:
+        from epiclock import simulate_arrays
+
+        cpg_ids = simulate_arrays.array_cpg_ids(arguments.array, study.betas.index, seed=arguments.seed)
+        true_betas = simulate_arrays.pad_betas(study.betas, cpg_ids, seed=arguments.seed)
+        array_paths = simulate_arrays.write_idats(true_betas, study.samples, {}, arguments.out, seed=arguments.seed)
+        paths.update({name: Path(path) for name, path in array_paths.items()})
+        print(f"wrote a synthetic {arguments.array} manifest ({len(cpg_ids)} CpG probes) and "
+              f"{len(study.samples)} IDAT pairs")
     if arguments.reference_samples:
         # Same array as the study: the cohort measures the study's CpGs.
         cohort = simulate.simulate_reference_cohort(n_samples=arguments.reference_samples, seed=arguments.seed,
@@ -55,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="planted DNAm-age effect (years) of young serum with bone marrow")
     simulate.add_argument("--background-cpgs", type=int, default=5000, help="CpGs beside the clock CpGs")
     simulate.add_argument("--failed-samples", type=int, default=1, help="arrays with a poor call rate")
+    simulate.add_argument("--no-idats", dest="idats", action="store_false",
+                          help="write only the beta matrix, no manifest and IDAT pairs")
+    simulate.add_argument("--array", default="demo", choices=["demo", "450k", "epic"],
+                          help="probe count of the simulated array: the study's CpGs only, or a real array's")
     simulate.add_argument("--reference-samples", type=int, default=150,
                           help="size of a reference cohort of known ages for training a custom clock (0: none)")
     simulate.set_defaults(handler=_simulate)

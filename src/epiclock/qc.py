@@ -88,3 +88,19 @@ def enforce(qc_table: pd.DataFrame, fail_fast: bool) -> None:
         raise EpiclockError(f"QC: no sample passed ({listing})")
     if fail_fast:
         raise EpiclockError(f"QC failed for {len(failed)} sample(s) and fail_fast is set: {listing}")
+
+
+def merge_array_qc(qc_table: pd.DataFrame, array_qc: pd.DataFrame) -> pd.DataFrame:
+    """Add the array-level checks (IDAT reading, array type, intensities) to the beta-level table.
+
+    A sample that failed at the array level fails here too, with that reason first.
+    """
+    extra = array_qc.drop(columns=[c for c in ("basename",) if c in array_qc.columns]).set_index("sample_id")
+    merged = qc_table.join(extra, on="sample_id")
+    array_failed = merged["array_passed"].eq(False)
+    merged["reasons"] = [
+        "; ".join(part for part in (array_reason if failed else "", reason if not failed else "") if part)
+        for failed, array_reason, reason in zip(array_failed, merged["array_reasons"].fillna(""), merged["reasons"])
+    ]
+    merged["passed"] = merged["passed"] & ~array_failed
+    return merged.drop(columns=["array_passed", "array_reasons"])

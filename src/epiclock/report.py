@@ -148,6 +148,16 @@ def headlines(contrasts: pd.DataFrame, contrast_config: list[dict]) -> list[dict
     return result
 
 
+def input_sentence(config: dict) -> str:
+    if config["input"].get("type", "betas") == "idat":
+        preprocess = config["preprocess"]
+        return (f"IDAT pairs under {config['input']['idat_dir']} were read with the manifest "
+                f"{config['manifest']['path'] or config['manifest']['url']} and preprocessed per sample "
+                f"('{preprocess['method']}', beta = M / (M + U + {preprocess['offset']:g})).")
+    return (f"Beta values were imported from {config['input']['betas']} and used as supplied "
+            f"(normalisation '{config['normalize']['method']}').")
+
+
 def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, clocks.Clock]) -> str:
     versions = provenance.get("software", {})
     clock_texts = "; ".join(f"{clock.title} ({clock.citation}{', doi:' + clock.doi if clock.doi else ''})"
@@ -155,9 +165,9 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
     qc_config = config["qc"]
     clock_config = config["clocks"]
     return (
-        f"Beta values were imported from {config['input']['betas']} and checked per sample: samples with a call "
+        f"{input_sentence(config)} Samples were checked one by one: samples with a call "
         f"rate below {qc_config['min_call_rate']:g} or with more than {qc_config['max_out_of_range']} values outside "
-        f"[0, 1] were excluded. Normalisation: '{config['normalize']['method']}' (betas used as supplied). "
+        f"[0, 1] were excluded. "
         f"DNAm age was estimated with {clock_texts}. Clock CpGs absent from a sample were "
         f"{'imputed with fixed per-CpG reference medians (so that no sample depends on the others of the run)' if clock_config['imputation'] == 'reference' else 'not imputed'}; "
         f"a clock gave no age for a sample measuring fewer than {clock_config['min_coverage']:g} of its CpGs. "

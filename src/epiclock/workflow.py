@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import (read_beta_matrix, read_matrix, read_sample_sheet, write_matrix, write_table,
-                         write_text)
+from epiclock.io import (read_beta_matrix, read_matrix, read_sample_sheet, write_matrix, write_parquet,
+                         write_table, write_text)
 
 # Each step imports only its own stage module: every Snakemake job is a fresh Python process, and
 # importing all stages (scikit-learn, matplotlib, scipy) would cost each job seconds.
@@ -38,6 +38,10 @@ def run_step(snakemake, step, **kwargs) -> None:
     except EpiclockError as error:
         log.error("%s", error)
         sys.exit(1)
+    except Exception:
+        # An unexpected failure is a bug: keep its traceback in the rule's log as well.
+        log.exception("unexpected error in %s", getattr(step, "__name__", step))
+        raise
 
 
 def import_betas(betas: str, matrix: str) -> None:
@@ -46,12 +50,15 @@ def import_betas(betas: str, matrix: str) -> None:
     write_matrix(table, matrix)
 
 
-def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: str, qc_config: dict) -> None:
+def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: str, qc_config: dict,
+                    array_qc: str | None = None) -> None:
     from epiclock import qc
 
     sheet = read_sample_sheet(samples)
     betas = read_matrix(matrix)
     qc_table = qc.sample_qc(betas, sheet["sample_id"].tolist(), qc.QcThresholds.from_config(qc_config))
+    if array_qc:
+        qc_table = qc.merge_array_qc(qc_table, pd.read_parquet(array_qc))
     # The table is written before any stop, so the reasons are there to read after a fail-fast stop.
     write_table(qc_table, table_tsv, table_parquet)
     failed = qc_table.loc[~qc_table["passed"]]
@@ -136,6 +143,48 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
     write_table(per_sample, outputs["per_sample_tsv"], outputs["per_sample_parquet"])
     write_table(per_condition, outputs["per_condition_tsv"], outputs["per_condition_parquet"])
     write_table(contrast_table, outputs["contrasts_tsv"], outputs["contrasts_parquet"])
+
+
+def download_manifest(url: str, sha256: str, output: str) -> None:
+    from epiclock import resources
+
+    resources.download(url, sha256, output)
+
+
+def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> None:
+    from epiclock import resources
+    from epiclock.io import write_parquet
+    from epiclock.io.manifest import parse_manifest
+
+    resources.verify(manifest, sha256)
+    parsed = parse_manifest(manifest)
+    log.info("%s: %d probes, %d control probes", manifest, len(parsed.probes), len(parsed.controls))
+    write_parquet(parsed.probes, probes)
+    write_parquet(parsed.controls, controls)
+
+
+def preprocess_idat_batch(basenames: dict[str, str], probes: str, controls: str, settings: dict, betas: str,
+                          array_qc: str) -> None:
+    from epiclock import preprocess
+    from epiclock.io.manifest import Manifest
+
+    manifest = Manifest(pd.read_parquet(probes), pd.read_parquet(controls), probes)
+    matrix, qc_rows = preprocess.preprocess_batch(
+        basenames, manifest, preprocess.PreprocessSettings(method=settings["method"], offset=float(settings["offset"])))
+    for row in qc_rows.loc[~qc_rows["array_passed"]].itertuples():
+        log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
+    write_matrix(matrix, betas)
+    write_parquet(qc_rows, array_qc)
+
+
+def gather_batches(batch_betas: list[str], batch_qc: list[str], missing: dict[str, str], matrix: str,
+                   array_qc: str) -> None:
+    from epiclock import preprocess
+
+    betas, qc_rows = preprocess.gather(batch_betas, batch_qc, missing)
+    log.info("gathered %d CpGs x %d samples from %d batches", betas.shape[0], betas.shape[1], len(batch_betas))
+    write_matrix(betas, matrix)
+    write_parquet(qc_rows, array_qc)
 
 
 def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:

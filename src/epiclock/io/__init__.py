@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -132,15 +133,42 @@ def _as_float(betas: pd.DataFrame, path: Path) -> pd.DataFrame:
     raise EpiclockError(f"{path}: the beta matrix holds values that are not numbers")
 
 
+# Illumina SampleSheet.csv names -> epiclock's; Basename is a path prefix of the IDAT pair.
+ILLUMINA_SHEET_COLUMNS = {"Sample_Name": "sample_id", "Sentrix_ID": "chip", "Sentrix_Position": "position",
+                          "Basename": "basename"}
+
+
+def _read_sheet_table(path: Path) -> pd.DataFrame:
+    """The sheet's table: an Illumina SampleSheet.csv's [Data] section, or a plain TSV/CSV."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise EpiclockError(f"{path}: the sample sheet cannot be read as text ({error})") from error
+    lines = text.splitlines()
+    data_start = next((index for index, line in enumerate(lines) if line.strip().strip(",").lower() == "[data]"), None)
+    try:
+        if data_start is not None:
+            table = pd.read_csv(io.StringIO("\n".join(lines[data_start + 1:])), sep=",", dtype=str,
+                                keep_default_na=False)
+            table = table.loc[:, [column for column in table.columns if not column.startswith("Unnamed")]]
+            renames = {old: new for old, new in ILLUMINA_SHEET_COLUMNS.items()
+                       if old in table.columns and new not in table.columns}
+            return table.rename(columns=renames)
+        separator = "\t" if lines and lines[0].count("\t") >= lines[0].count(",") else ","
+        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise EpiclockError(f"{path}: cannot be parsed as a sample sheet ({error})") from error
+
+
 def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] = ("donor_age",)) -> pd.DataFrame:
-    """Read the tab-separated sample sheet; every column is text except the numeric ones named."""
+    """Read the sample sheet: tab-separated (or CSV), or Illumina's SampleSheet.csv with a [Data] section.
+
+    Every column is text except the numeric ones named.
+    """
     path = Path(path)
     if not path.is_file():
         raise EpiclockError(f"{path}: sample sheet not found")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise EpiclockError(f"{path}: cannot be parsed as a tab-separated sample sheet ({error})") from error
+    sheet = _read_sheet_table(path)
     sheet.columns = [column.strip() for column in sheet.columns]
     if SAMPLE_ID_COLUMN not in sheet.columns:
         raise EpiclockError(

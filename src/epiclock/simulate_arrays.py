@@ -1,0 +1,229 @@
+"""Simulated arrays: a synthetic manifest and IDAT pairs whose intensities carry known betas.
+
+The manifest is in Illumina's CSV layout ([Heading], [Assay], [Controls]) with type I (Red and
+Grn) and type II probes, SNP (rs) probes and control probes of every type the BeadArray Controls
+Reporter knows. Intensities follow the model noob assumes: a normal background plus an
+exponential-like signal split between methylated and unmethylated by the true beta, with a
+per-sample red/green dye bias and bead counts; out-of-band channels of type I probes and the
+negative controls carry background only. A sample marked as failed has most of its signal
+missing on a share of its probes, as a poorly hybridised array would.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from epiclock import clocks
+from epiclock.errors import EpiclockError
+from epiclock.io import atomic_path
+from epiclock.io.idat import BARCODE, CHIP_TYPE, Idat, write_idat
+
+# Control probes per type (450k-like counts); colour names as in Illumina's manifests.
+CONTROL_TYPES = (
+    ("STAINING", 4), ("EXTENSION", 4), ("HYBRIDIZATION", 3), ("TARGET REMOVAL", 2),
+    ("BISULFITE CONVERSION I", 12), ("BISULFITE CONVERSION II", 4), ("SPECIFICITY I", 12),
+    ("SPECIFICITY II", 3), ("NON-POLYMORPHIC", 4), ("NEGATIVE", 600),
+    ("NORM_A", 32), ("NORM_C", 32), ("NORM_G", 32), ("NORM_T", 32), ("RESTORATION", 1),
+)
+# Normalisation controls: A and T are measured in red, C and G in green (what dye-bias correction uses).
+NORM_CHANNEL = {"NORM_A": "Red", "NORM_T": "Red", "NORM_C": "Grn", "NORM_G": "Grn"}
+# Real arrays hold more addresses than probes (controls and unused beads); about 1.2x on EPIC.
+ARRAYS = {"demo": None, "450k": 485_512, "epic": 865_918}
+TYPE_ONE_SHARE = 0.28
+SNP_PROBES = 30
+
+
+@dataclass(frozen=True)
+class IntensityModel:
+    background_mean: float = 400.0
+    background_sd: float = 60.0
+    signal_log_mean: float = np.log(9000.0)
+    signal_log_sd: float = 0.5
+    signal_noise: float = 0.03          # relative noise of a bead-averaged signal
+    sample_scale_sd: float = 0.1        # log-sd of an array's overall brightness
+    probe_variation_sd: float = 0.05    # log-sd of a probe's brightness between arrays
+    dye_bias_sd: float = 0.1            # per-sample log red/green ratio
+    bead_mean: float = 14.0
+    failed_signal_fraction: float = 0.02  # what a failed probe keeps of its signal
+
+
+def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Probe table (IlmnID, AddressA_ID, AddressB_ID, Infinium_Design_Type, Color_Channel...) and controls."""
+    rng = np.random.default_rng(seed)
+    snp_ids = [f"rs{1000000 + i}" for i in range(SNP_PROBES)]
+    probe_ids = list(cpg_ids) + snp_ids
+    n_probes = len(probe_ids)
+    type_one = rng.random(n_probes) < TYPE_ONE_SHARE
+    channel = np.where(type_one, np.where(rng.random(n_probes) < 0.5, "Red", "Grn"), "")
+    n_controls = sum(count for _, count in CONTROL_TYPES)
+    n_addresses = n_probes + int(type_one.sum()) + n_controls
+    # Addresses are unique 8-digit numbers, as on real arrays.
+    addresses = rng.choice(np.arange(10_000_000, 99_999_999), size=n_addresses, replace=False)
+    address_a = addresses[:n_probes]
+    address_b = np.zeros(n_probes, dtype=np.int64)
+    address_b[type_one] = addresses[n_probes:n_probes + int(type_one.sum())]
+    probes = pd.DataFrame({
+        "IlmnID": probe_ids, "Name": probe_ids, "AddressA_ID": address_a,
+        "AddressB_ID": pd.array(np.where(type_one, address_b, 0), dtype="Int64").astype(object),
+        "Infinium_Design_Type": np.where(type_one, "I", "II"),
+        "Next_Base": np.where(type_one, np.where(channel == "Red", "A", "C"), ""),
+        "Color_Channel": channel, "Genome_Build": "37", "CHR": "", "MAPINFO": "",
+    })
+    probes.loc[~type_one, "AddressB_ID"] = ""
+    control_rows = []
+    control_addresses = iter(addresses[n_probes + int(type_one.sum()):])
+    for control_type, count in CONTROL_TYPES:
+        colour = NORM_CHANNEL.get(control_type, "Red" if control_type != "NEGATIVE" else "Black")
+        for index in range(count):
+            control_rows.append({"Address": int(next(control_addresses)), "Type": control_type,
+                                 "Color": colour, "Extended_Type": f"{control_type} {index + 1}"})
+    return probes, pd.DataFrame(control_rows)
+
+
+def write_manifest(probes: pd.DataFrame, controls: pd.DataFrame, path: str | Path, name: str) -> None:
+    """Illumina's CSV layout: [Heading], [Assay] with a header row, [Controls] without one (gzipped if .gz)."""
+    lines = ["Illumina, Inc.", "[Heading]", f"Descriptor File Name,{name}.bpm", "Assay Format,Infinium HD Methylation",
+             "Date Manufactured,synthetic", f"Loci Count ,{len(probes)}", "[Assay]"]
+    text = "\n".join(lines) + "\n" + probes.to_csv(index=False) + "[Controls]\n" + controls.to_csv(index=False, header=False)
+    with atomic_path(path) as temporary:
+        if str(path).endswith(".gz"):
+            with open(temporary, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+                handle.write(text.encode())
+        else:
+            temporary.write_text(text)
+
+
+def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: np.ndarray, probes: pd.DataFrame,
+                       controls: pd.DataFrame, addresses: np.ndarray, model: IntensityModel, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Red and green mean intensities and bead counts at every address, for one sample's true betas."""
+    n = len(addresses)
+    position = pd.Series(np.arange(n), index=addresses)
+    red = rng.normal(model.background_mean, model.background_sd, n)
+    green = rng.normal(model.background_mean, model.background_sd, n)
+    dye_red = np.exp(rng.normal(0, model.dye_bias_sd))
+
+    n_probes = len(probes)
+    # A probe's brightness is mostly its own (affinity), shared by every array; arrays differ by an
+    # overall scale and a little per-probe variation.
+    signal = affinity * np.exp(rng.normal(0, model.sample_scale_sd) + rng.normal(0, model.probe_variation_sd, n_probes))
+    signal = np.where(failed_probes, signal * model.failed_signal_fraction, signal)
+    methylated = betas * signal * (1 + rng.normal(0, model.signal_noise, n_probes))
+    unmethylated = (1 - betas) * signal * (1 + rng.normal(0, model.signal_noise, n_probes))
+
+    design = probes["Infinium_Design_Type"].to_numpy()
+    channel = probes["Color_Channel"].to_numpy()
+    a_rows = position.loc[probes["AddressA_ID"].to_numpy()].to_numpy()
+    type_two = design == "II"
+    # Type II: one bead type, methylated read in green, unmethylated in red.
+    green[a_rows[type_two]] += methylated[type_two]
+    red[a_rows[type_two]] += dye_red * unmethylated[type_two]
+    # Type I: unmethylated at address A, methylated at address B, both in the probe's channel.
+    type_one = ~type_two
+    b_rows = np.full(n_probes, -1)
+    b_rows[type_one] = position.loc[probes.loc[type_one, "AddressB_ID"].astype(np.int64).to_numpy()].to_numpy()
+    for colour, target, scale in (("Red", red, dye_red), ("Grn", green, 1.0)):
+        rows = type_one & (channel == colour)
+        target[a_rows[rows]] += scale * unmethylated[rows]
+        target[b_rows[rows]] += scale * methylated[rows]
+    # Controls: bright in their channel, except the negative controls (background only).
+    control_rows = position.loc[controls["Address"].to_numpy()].to_numpy()
+    bright = np.exp(rng.normal(np.log(12_000), 0.3, len(controls)))
+    is_negative = (controls["Type"] == "NEGATIVE").to_numpy()
+    in_red = (controls["Color"] == "Red").to_numpy()
+    red[control_rows[~is_negative & in_red]] += dye_red * bright[~is_negative & in_red]
+    green[control_rows[~is_negative & ~in_red]] += bright[~is_negative & ~in_red]
+
+    beads_red = rng.poisson(model.bead_mean, n)
+    beads_green = beads_red.copy()
+    return (np.clip(red, 1, 65_535), np.clip(green, 1, 65_535), beads_red, beads_green)
+
+
+def _idat(addresses: np.ndarray, means: np.ndarray, beads: np.ndarray, barcode: str, chip_type: str) -> Idat:
+    means16 = np.round(means).astype(np.uint16)
+    return Idat(addresses=addresses.astype(np.int32), means=means16,
+                sds=np.round(means * 0.1).clip(0, 65_535).astype(np.uint16),
+                bead_counts=np.clip(beads, 0, 255).astype(np.uint8),
+                strings={BARCODE: barcode, CHIP_TYPE: chip_type})
+
+
+def write_idats(betas: pd.DataFrame, samples: pd.DataFrame, failed: dict[str, np.ndarray], out_dir: str | Path,
+                seed: int = 1, model: IntensityModel | None = None, genotypes: pd.DataFrame | None = None
+                ) -> dict[str, Path]:
+    """A manifest and one Red/Grn IDAT pair per sample under ``out_dir/idats/<chip>/``.
+
+    betas: CpG x sample true betas (NaN allowed: those probes are drawn as failed);
+    samples: the sample sheet with ``chip`` and ``position``; failed: sample -> failed-probe mask.
+    genotypes: rs probe x sample betas (0, 0.5, 1); by default one random genotype per donor.
+    """
+    model = model or IntensityModel()
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    probes, controls = synthetic_manifest(list(betas.index), seed=seed)
+    manifest_path = out_dir / "manifest.csv.gz"
+    write_manifest(probes, controls, manifest_path, name="EpiclockSyntheticMethylation")
+    snp_ids = probes["IlmnID"].to_numpy()[len(betas):]
+    if genotypes is None:
+        donors = samples["donor"].unique()
+        per_donor = pd.DataFrame(rng.choice([0.03, 0.5, 0.97], size=(len(snp_ids), len(donors))),
+                                 index=snp_ids, columns=donors)
+        genotypes = per_donor[samples["donor"].to_numpy()]
+        genotypes.columns = samples["sample_id"].to_numpy()
+    addresses = np.sort(np.concatenate([
+        probes["AddressA_ID"].to_numpy(dtype=np.int64),
+        probes.loc[probes["Infinium_Design_Type"] == "I", "AddressB_ID"].astype(np.int64).to_numpy(),
+        controls["Address"].to_numpy(dtype=np.int64)]))
+    chip_type = "BeadChip 8x1 (epiclock synthetic)"
+    affinity = np.exp(rng.normal(model.signal_log_mean, model.signal_log_sd, len(probes)))
+    for row in samples.itertuples():
+        true_betas = np.concatenate([betas[row.sample_id].to_numpy(), genotypes[row.sample_id].to_numpy()])
+        failed_probes = np.isnan(true_betas) | np.concatenate([failed.get(row.sample_id, np.zeros(len(betas), bool)),
+                                                                np.zeros(len(snp_ids), bool)])
+        red, green, beads_red, beads_green = sample_intensities(
+            np.nan_to_num(true_betas, nan=0.5), failed_probes, affinity, probes, controls, addresses, model, rng)
+        basename = out_dir / "idats" / str(row.chip) / f"{row.chip}_{row.position}"
+        write_idat(_idat(addresses, red, beads_red, str(row.chip), chip_type), f"{basename}_Red.idat.gz")
+        write_idat(_idat(addresses, green, beads_green, str(row.chip), chip_type), f"{basename}_Grn.idat.gz")
+    return {"manifest": manifest_path, "idat_dir": out_dir / "idats"}
+
+
+def array_cpg_ids(array: str, study_cpgs: pd.Index, seed: int = 1) -> pd.Index:
+    """The CpGs of a simulated array: the study's own, or padded to a real array's probe count.
+
+    A real array's count is reached with the reference's CpG IDs first, then synthetic IDs
+    (cg9xxxxxxx, marked as such by their range) where the 450k reference has no more.
+    """
+    if array not in ARRAYS:
+        raise EpiclockError(f"simulate: unknown array {array!r}; choose one of {', '.join(ARRAYS)}")
+    target = ARRAYS[array]
+    if target is None:
+        return study_cpgs
+    reference = clocks.reference_medians().index
+    extra = reference.difference(study_cpgs)
+    extra = extra[extra.str.startswith("cg")]
+    rng = np.random.default_rng(seed)
+    chosen = list(rng.permutation(extra.to_numpy())[: max(0, target - len(study_cpgs))])
+    synthetic = [f"cg9{i:07d}" for i in range(max(0, target - len(study_cpgs) - len(chosen)))]
+    return pd.Index(sorted(set(study_cpgs) | set(chosen) | set(synthetic)), name="cpg_id")
+
+
+def pad_betas(betas: pd.DataFrame, cpg_ids: pd.Index, seed: int = 1) -> pd.DataFrame:
+    """True betas for the CpGs an array adds beyond the study's: reference medians with sample noise."""
+    extra = cpg_ids.difference(betas.index)
+    if len(extra) == 0:
+        return betas
+    rng = np.random.default_rng(seed)
+    medians = clocks.reference_medians().reindex(extra).to_numpy()
+    missing = np.isnan(medians)
+    # Synthetic CpGs get a bimodal profile like the reference's.
+    medians[missing] = np.where(rng.random(missing.sum()) < 0.5, rng.beta(1, 12, missing.sum()),
+                                rng.beta(12, 1, missing.sum()))
+    logit = np.log(np.clip(medians, 0.02, 0.98) / (1 - np.clip(medians, 0.02, 0.98)))
+    values = 1 / (1 + np.exp(-(logit[:, None] + rng.normal(0, 0.2, (len(extra), betas.shape[1])))))
+    padded = pd.concat([betas, pd.DataFrame(values, index=extra, columns=betas.columns)])
+    return padded.loc[cpg_ids]

@@ -1,0 +1,68 @@
+"""End-to-end from IDAT pairs: synthetic manifest and IDATs, batches, quarantine of unusable arrays."""
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import planned_rules, snakemake
+from epiclock import simulate, simulate_arrays
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def idat_run(project_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("idat_run")
+    parameters = simulate.StudyParameters(donors=3, replicates=2, seed=8, background_cpgs=800, failed_samples=0)
+    study = simulate.simulate_study(parameters)
+    paths = simulate.write_study(study, workdir / "data")
+    arrays = simulate_arrays.write_idats(study.betas, study.samples, {}, workdir / "data", seed=8)
+    samples = study.samples.copy()
+    # One sample's Grn file is lost, one sample's Red file is truncated: both must be quarantined.
+    lost, damaged = samples.iloc[0], samples.iloc[1]
+    (arrays["idat_dir"] / lost.chip / f"{lost.chip}_{lost.position}_Grn.idat.gz").unlink()
+    (arrays["idat_dir"] / lost.chip / f"{lost.chip}_{lost.position}_Red.idat.gz").unlink()
+    red = arrays["idat_dir"] / damaged.chip / f"{damaged.chip}_{damaged.position}_Red.idat.gz"
+    red.write_bytes(gzip.compress(gzip.decompress(red.read_bytes())[:5000]))
+    config = yaml.safe_load((project_root / "config/config.yaml").read_text())
+    config["samples"] = str(paths["samples.tsv"])
+    config["input"] = {"type": "idat", "idat_dir": str(arrays["idat_dir"]), "batch_size": 7}
+    config["manifest"] = {"path": str(arrays["manifest"])}
+    config["clocks"]["names"] = ["horvath2013", "horvath_skin_blood2018"]
+    config["custom_clocks"] = []
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(project_root, workdir)
+    return workdir, study, lost.sample_id, damaged.sample_id
+
+
+def test_idat_run_quarantines_unusable_arrays_and_finishes_the_rest(idat_run):
+    workdir, study, lost, damaged = idat_run
+    qc_table = pd.read_csv(workdir / "results/qc/samples.tsv", sep="\t").set_index("sample_id")
+    assert "no IDAT pair" in qc_table.loc[lost, "reasons"]
+    assert "truncated" in qc_table.loc[damaged, "reasons"] or "gzip" in qc_table.loc[damaged, "reasons"]
+    assert qc_table["passed"].sum() == len(study.samples) - 2
+    predictions = pd.read_csv(workdir / "results/clocks/predictions.tsv", sep="\t")
+    assert set(predictions["sample_id"]) == set(study.samples["sample_id"]) - {lost, damaged}
+    html = (workdir / "results/report.html").read_text()
+    assert lost in html and damaged in html
+
+
+def test_idat_run_is_batched_and_records_its_inputs(project_root, idat_run):
+    workdir, study, _, _ = idat_run
+    batches = sorted((workdir / "results/preprocess").glob("batch_*.betas.parquet"))
+    assert len(batches) == -(-(len(study.samples) - 1) // 7)       # the sample without IDATs is in no batch
+    record = json.loads((workdir / "results/provenance.json").read_text())
+    assert any(path.endswith("manifest.csv.gz") for path in record["inputs"])
+    assert sum(path.endswith(".idat.gz") for path in record["inputs"]) == 2 * (len(study.samples) - 1)
+    assert planned_rules(project_root, workdir) == set()
+
+
+def test_idat_betas_follow_the_true_betas(idat_run):
+    workdir, study, lost, damaged = idat_run
+    betas = pd.read_parquet(workdir / "results/import/betas.parquet")
+    sample = [s for s in study.samples["sample_id"] if s not in (lost, damaged)][0]
+    error = (betas[sample].reindex(study.betas.index) - study.betas[sample]).abs().mean()
+    assert error < 0.05
