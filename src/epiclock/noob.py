@@ -1,0 +1,495 @@
+"""Per-sample intensities, noob background correction, dye-bias correction, betas and M-values.
+
+Everything here works on one array at a time: a sample's output never depends on another sample.
+
+The ``minfi`` preset reproduces minfi 1.44's ``preprocessNoob(rgSet, offset=15, dyeCorr=TRUE,
+dyeMethod="single")`` exactly:
+
+- raw signals as ``preprocessRaw`` (type II: M = Grn, U = Red; type I: M = address B, U = address A
+  in the probe's colour); values <= 0 become 1;
+- out-of-band (OOB) background per channel: the Grn intensities of both beads of every type-I Red
+  CpG probe, and the Red intensities of both beads of every type-I Grn CpG probe (SNP probes are
+  not in minfi's probe tables, so they take no part in any fit);
+- per channel a normal-exponential convolution: background mean and SD from MASS's ``huber`` on
+  the OOB values, signal mean ``alpha = max(huber(in-band)$mu - mu, 10)`` over the in-band values
+  of that channel (type-I M and U, and the type-II allele read in that channel), then limma's
+  ``normexp.signal`` and ``+ offset``;
+- dye bias ("single"): the normalisation controls are background corrected with the same channel
+  parameters, ``Grn.avg`` = mean of NORM_C + NORM_G in Grn, ``Red.avg`` = mean of NORM_A + NORM_T
+  in Red, and every Red-channel signal (type-I Red M and U, type-II U) is multiplied by
+  ``Grn.avg / Red.avg``; Grn is left as it is.
+
+Two SeSAMe-style dye-bias corrections are offered beside it: ``linear`` (both channels scaled to
+the sample's mean in-band intensity, using the normalisation controls, as ``dyeBiasCorr``) and
+``nonlinear`` (type-I Red and Grn intensity distributions quantile-matched to their mid-point, as
+``dyeBiasNL``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from epiclock.errors import EpiclockError
+from epiclock.io.idat import IdatPair
+
+NOOB_OFFSET = 15.0
+MIN_ALPHA = 10.0
+HUBER_K = 1.5
+HUBER_TOLERANCE = 1e-6
+MAD_CONSTANT = 1.4826
+DYE_METHODS = ("single", "linear", "nonlinear", "none")
+GREEN_NORMALISATION_TYPES = ("NORM_C", "NORM_G")
+RED_NORMALISATION_TYPES = ("NORM_A", "NORM_T")
+
+INTENSITY_COLUMNS = ["design", "channel", "red_a", "green_a", "red_b", "green_b", "beads_a", "beads_b"]
+
+
+# --- intensities ---------------------------------------------------------------------------------
+
+
+class ArrayChannels(NamedTuple):
+    """One sample's per-address means and bead counts, whichever form it came in."""
+
+    name: str
+    addresses: np.ndarray
+    red: np.ndarray
+    green: np.ndarray
+    beads: np.ndarray
+
+
+def array_channels(sample: IdatPair | pd.DataFrame, name: str | None = None) -> ArrayChannels:
+    """The channels of an ``IdatPair`` or of its ``to_frame()`` table (columns address, red_mean, ...).
+
+    Bead counts are the Grn file's, as minfi's ``RGChannelSetExtended`` takes them.
+    """
+    if isinstance(sample, IdatPair):
+        return ArrayChannels(name or sample.basename, sample.addresses.astype(np.int64),
+                             sample.red.means.astype(np.float64), sample.green.means.astype(np.float64),
+                             sample.green.bead_counts.astype(np.int64))
+    if isinstance(sample, pd.DataFrame):
+        needed = {"address", "red_mean", "green_mean"}
+        missing = needed - set(sample.columns)
+        if missing:
+            raise EpiclockError(f"sample {name or '(frame)'}: the IDAT frame lacks column(s) {', '.join(sorted(missing))}")
+        beads = sample["green_beads"] if "green_beads" in sample.columns else pd.Series(np.full(len(sample), 255))
+        return ArrayChannels(name or str(sample.attrs.get("basename", "sample")),
+                             sample["address"].to_numpy(np.int64), sample["red_mean"].to_numpy(np.float64),
+                             sample["green_mean"].to_numpy(np.float64), beads.to_numpy(np.int64))
+    raise EpiclockError(f"expected an IdatPair or its frame; got {type(sample).__name__}")
+
+
+def _positions(addresses: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Index of each wanted address in ``addresses``; ``len(addresses)`` where absent or missing."""
+    order = np.argsort(addresses, kind="stable")
+    ordered = addresses[order]
+    present = ~np.isnan(wanted)
+    queries = np.where(present, wanted, -1).astype(np.int64)
+    if len(ordered) == 0:
+        return np.zeros(len(wanted), dtype=np.int64)
+    slots = np.minimum(np.searchsorted(ordered, queries), len(ordered) - 1)
+    found = present & (ordered[slots] == queries)
+    return np.where(found, order[slots], len(addresses))
+
+
+class ProbeLayout(NamedTuple):
+    """Where each probe's beads sit in an array's address list, and its design; shared by all arrays of a type."""
+
+    index: pd.Index
+    position_a: np.ndarray
+    position_b: np.ndarray
+    type_two: np.ndarray
+    in_red: np.ndarray
+    in_green: np.ndarray
+    snp: np.ndarray
+    probes: pd.DataFrame
+
+
+_LAYOUT_CACHE: dict[tuple, ProbeLayout] = {}
+_LAYOUT_CACHE_SIZE = 4
+
+
+def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
+    """The layout of ``probes`` on an array with these addresses (cached: every sample of a batch shares it)."""
+    key = (id(probes), len(probes), len(addresses), hash(np.ascontiguousarray(addresses).tobytes()))
+    cached = _LAYOUT_CACHE.get(key)
+    if cached is not None and cached.probes is probes:
+        return cached
+    missing = {"probe_id", "address_a", "address_b", "design", "channel"} - set(probes.columns)
+    if missing:
+        raise EpiclockError(f"the probe table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
+    design = probes["design"].astype(str).fillna("").to_numpy(dtype=object)
+    channel = probes["channel"].fillna("").astype(str).to_numpy(dtype=object)
+    index = pd.Index(probes["probe_id"].astype(str).to_numpy(), name="probe_id")
+    layout = ProbeLayout(
+        index=index,
+        position_a=_positions(addresses, probes["address_a"].to_numpy(np.float64, na_value=np.nan)),
+        position_b=_positions(addresses, probes["address_b"].to_numpy(np.float64, na_value=np.nan)),
+        type_two=design == "II",
+        in_red=(design == "I") & (channel == "Red"),
+        in_green=(design == "I") & (channel == "Grn"),
+        snp=is_snp_probe(index),
+        probes=probes,
+    )
+    if len(_LAYOUT_CACHE) >= _LAYOUT_CACHE_SIZE:
+        _LAYOUT_CACHE.pop(next(iter(_LAYOUT_CACHE)))
+    _LAYOUT_CACHE[key] = layout
+    return layout
+
+
+class Intensities(NamedTuple):
+    """Per-probe intensities of both bead types in both channels (NaN where an address is absent)."""
+
+    layout: ProbeLayout
+    red_a: np.ndarray
+    green_a: np.ndarray
+    red_b: np.ndarray
+    green_b: np.ndarray
+    beads_a: np.ndarray
+    beads_b: np.ndarray
+
+
+def intensities_of(channels: ArrayChannels, probes: pd.DataFrame) -> Intensities:
+    """The arrays behind ``probe_intensities``, for the functions that compute on them."""
+    layout = probe_layout(channels.addresses, probes)
+    red = np.append(channels.red, np.nan)
+    green = np.append(channels.green, np.nan)
+    beads = np.append(channels.beads.astype(np.float64), np.nan)
+    a, b = layout.position_a, layout.position_b
+    return Intensities(layout, red[a], green[a], red[b], green[b], beads[a], beads[b])
+
+
+def probe_intensities(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
+    """Red and Grn intensities and bead counts of both bead types of every probe, by probe_id.
+
+    Columns: design, channel, red_a, green_a, red_b, green_b (float; NaN where the address is
+    absent, and for address B of type II probes), beads_a, beads_b (float, NaN where absent).
+    """
+    found = intensities_of(array_channels(sample), probes)
+    return pd.DataFrame({
+        "design": probes["design"].to_numpy(), "channel": probes["channel"].to_numpy(),
+        "red_a": found.red_a, "green_a": found.green_a, "red_b": found.red_b, "green_b": found.green_b,
+        "beads_a": found.beads_a, "beads_b": found.beads_b,
+    }, index=found.layout.index)
+
+
+def control_intensities(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
+    """Red and Grn intensity of every control probe of the manifest that the array carries.
+
+    Columns: address, type, colour, extended_type, red, green, beads; controls whose address is
+    not on the array are left out (as minfi does).
+    """
+    missing = {"address", "type", "extended_type"} - set(controls.columns)
+    if missing:
+        raise EpiclockError(f"the control table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
+    channels = array_channels(sample)
+    positions = _positions(channels.addresses, controls["address"].to_numpy(np.float64))
+    present = positions < len(channels.addresses)
+    table = controls.loc[present].reset_index(drop=True).copy()
+    table["red"] = channels.red[positions[present]]
+    table["green"] = channels.green[positions[present]]
+    table["beads"] = channels.beads[positions[present]]
+    return table
+
+
+def is_snp_probe(probe_ids: pd.Index) -> np.ndarray:
+    """SNP (rs) probes: minfi keeps them out of its CpG tables, so out of every background fit."""
+    return np.asarray(pd.Index(probe_ids).str.startswith("rs"), dtype=bool)
+
+
+# --- robust estimates and the normal-exponential model ---------------------------------------------
+
+
+def mad(values: np.ndarray) -> float:
+    """R's ``mad``: median absolute deviation from the median, times 1.4826."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(MAD_CONSTANT * np.median(np.abs(values - np.median(values))))
+
+
+def huber(values: np.ndarray, k: float = HUBER_K, tolerance: float = HUBER_TOLERANCE) -> tuple[float, float]:
+    """MASS's ``huber``: Huber M-estimate of location with MAD scale, as (mu, s).
+
+    Like MASS, it returns the estimate *before* the last update once the change falls below
+    ``tolerance * s``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        raise EpiclockError("huber: no values to estimate from")
+    mu = float(np.median(values))
+    scale = mad(values)
+    if scale == 0:
+        raise EpiclockError("huber: cannot estimate scale: the MAD is zero (constant intensities)")
+    while True:
+        updated = float(np.clip(values, mu - k * scale, mu + k * scale).sum() / values.size)
+        if abs(mu - updated) < tolerance * scale:
+            return mu, scale
+        mu = updated
+
+
+class NormexpParameters(NamedTuple):
+    """Background mean and SD, and signal mean, of one channel of one array."""
+
+    mu: float
+    sigma: float
+    alpha: float
+
+
+def normexp_signal(parameters: NormexpParameters, values: np.ndarray) -> np.ndarray:
+    """limma's ``normexp.signal``: E[signal | observed] under normal background + exponential signal.
+
+    As in limma, when any corrected value is negative (numerical limit at very low intensity),
+    all values are floored at 1e-6.
+    """
+    mu, sigma, alpha = parameters
+    if not (alpha > 0 and sigma > 0):
+        raise EpiclockError(f"normexp: alpha and sigma must be positive (got alpha={alpha}, sigma={sigma})")
+    values = np.asarray(values, dtype=np.float64)
+    shifted = values - mu - sigma * sigma / alpha
+    z = shifted / sigma
+    log_density = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * z * z
+    # P(N(shifted, sigma) > 0) = Phi(shifted / sigma), in logs for the far tail.
+    log_upper = special.log_ndtr(z)
+    signal = shifted + sigma * sigma * np.exp(log_density - log_upper)
+    finite = ~np.isnan(signal)
+    if (signal[finite] < 0).any():
+        signal = np.where(finite, np.maximum(signal, 1e-6), signal)
+    return signal
+
+
+def fit_normexp(background: np.ndarray, in_band: np.ndarray) -> NormexpParameters:
+    """minfi's ``normexp.get.xs`` fit: huber on the background, alpha from the in-band values."""
+    mu, sigma = huber(background)
+    alpha = max(huber(in_band)[0] - mu, MIN_ALPHA)
+    return NormexpParameters(mu, sigma, alpha)
+
+
+# --- noob ------------------------------------------------------------------------------------------
+
+
+class NoobResult(NamedTuple):
+    """Corrected signals by probe_id, and the fitted parameters and dye-bias factors of the sample."""
+
+    signals: pd.DataFrame
+    green: NormexpParameters
+    red: NormexpParameters
+    red_factor: float
+    green_factor: float
+
+
+def raw_meth_unmeth(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
+    """minfi's ``preprocessRaw`` channel rules: (methylated, unmethylated) per probe."""
+    layout = found.layout
+    methylated = np.where(layout.type_two, found.green_a, np.where(layout.in_red, found.red_b, found.green_b))
+    unmethylated = np.where(layout.type_two, found.red_a, np.where(layout.in_red, found.red_a, found.green_a))
+    return methylated, unmethylated
+
+
+def out_of_band(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
+    """(Grn, Red) out-of-band intensities: both beads of type-I CpG probes read in the other colour."""
+    layout = found.layout
+    red_probes, green_probes = layout.in_red & ~layout.snp, layout.in_green & ~layout.snp
+    green_oob = np.concatenate([found.green_a[red_probes], found.green_b[red_probes]])
+    red_oob = np.concatenate([found.red_a[green_probes], found.red_b[green_probes]])
+    return green_oob[~np.isnan(green_oob)], red_oob[~np.isnan(red_oob)]
+
+
+def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.DataFrame | None = None, *,
+         offset: float = NOOB_OFFSET, dye_method: str = "single") -> NoobResult:
+    """Noob-corrected methylated and unmethylated signals of one sample, by probe_id.
+
+    ``dye_method``: ``single`` (minfi's default), ``linear`` or ``nonlinear`` (SeSAMe-style), or
+    ``none``. ``single`` and ``linear`` need the manifest's control table (normalisation controls).
+    Probes whose addresses are absent from the array get NaN.
+    """
+    if dye_method not in DYE_METHODS:
+        raise EpiclockError(f"noob: unknown dye_method {dye_method!r}; choose one of {', '.join(DYE_METHODS)}")
+    if offset < 0:
+        raise EpiclockError(f"noob: the offset must be zero or positive; got {offset}")
+    channels = array_channels(sample)
+    name = channels.name
+    found = intensities_of(channels, probes)
+    layout = found.layout
+    methylated, unmethylated = raw_meth_unmeth(found)
+    methylated = np.where(methylated <= 0, 1.0, methylated)
+    unmethylated = np.where(unmethylated <= 0, 1.0, unmethylated)
+    type_two, in_red, in_green = layout.type_two, layout.in_red, layout.in_green
+    fit_rows = ~layout.snp
+
+    green_oob, red_oob = out_of_band(found)
+    if green_oob.size == 0 or red_oob.size == 0:
+        raise EpiclockError(f"sample {name}: no out-of-band intensities (no type-I probes of both colours on the array?)")
+    # Per channel, the in-band values minfi stacks for the fit: type-I M and U, then type-II's allele.
+    green_in_band = np.concatenate([methylated[in_green & fit_rows], unmethylated[in_green & fit_rows], methylated[type_two & fit_rows]])
+    red_in_band = np.concatenate([methylated[in_red & fit_rows], unmethylated[in_red & fit_rows], unmethylated[type_two & fit_rows]])
+    try:
+        green_parameters = fit_normexp(green_oob, green_in_band[~np.isnan(green_in_band)])
+        red_parameters = fit_normexp(red_oob, red_in_band[~np.isnan(red_in_band)])
+    except EpiclockError as error:
+        raise EpiclockError(f"sample {name}: {error}") from error
+
+    green_meth_rows = type_two | in_green
+    green_unmeth_rows = in_green
+    red_meth_rows = in_red
+    red_unmeth_rows = type_two | in_red
+    corrected_meth = np.full(len(methylated), np.nan)
+    corrected_unmeth = np.full(len(unmethylated), np.nan)
+    corrected_meth[green_meth_rows] = normexp_signal(green_parameters, methylated[green_meth_rows]) + offset
+    corrected_unmeth[green_unmeth_rows] = normexp_signal(green_parameters, unmethylated[green_unmeth_rows]) + offset
+    corrected_meth[red_meth_rows] = normexp_signal(red_parameters, methylated[red_meth_rows]) + offset
+    corrected_unmeth[red_unmeth_rows] = normexp_signal(red_parameters, unmethylated[red_unmeth_rows]) + offset
+
+    red_factor, green_factor = 1.0, 1.0
+    red_rows = (red_meth_rows, red_unmeth_rows)
+    green_rows = (green_meth_rows, green_unmeth_rows)
+    if dye_method in ("single", "linear"):
+        if controls is None:
+            raise EpiclockError(f"sample {name}: dye_method {dye_method!r} needs the manifest's control table")
+        green_level, red_level = normalisation_control_levels(sample, controls, green_parameters, red_parameters, offset)
+        if dye_method == "single":
+            red_factor = green_level / red_level
+        else:
+            reference = np.nanmean(np.concatenate([corrected_meth, corrected_unmeth]))
+            red_factor, green_factor = reference / red_level, reference / green_level
+        corrected_meth[red_rows[0]] *= red_factor
+        corrected_unmeth[red_rows[1]] *= red_factor
+        corrected_meth[green_rows[0]] *= green_factor
+        corrected_unmeth[green_rows[1]] *= green_factor
+    elif dye_method == "nonlinear":
+        corrected_meth, corrected_unmeth = _dye_bias_nonlinear(corrected_meth, corrected_unmeth, in_red, in_green, type_two)
+
+    signals = pd.DataFrame({"methylated": corrected_meth, "unmethylated": corrected_unmeth}, index=layout.index)
+    return NoobResult(signals, green_parameters, red_parameters, float(red_factor), float(green_factor))
+
+
+def normalisation_control_levels(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame,
+                                 green_parameters: NormexpParameters, red_parameters: NormexpParameters,
+                                 offset: float = NOOB_OFFSET) -> tuple[float, float]:
+    """(Grn, Red) mean of the background-corrected normalisation controls (NORM_C/G in Grn, NORM_A/T in Red).
+
+    As minfi does, every control probe is corrected with the channel's normexp parameters, then
+    the C/G controls are averaged in Grn and the A/T controls in Red.
+    """
+    table = control_intensities(sample, controls)
+    kinds = table["type"].astype(str).str.upper().to_numpy()
+    green_rows = np.isin(kinds, GREEN_NORMALISATION_TYPES)
+    red_rows = np.isin(kinds, RED_NORMALISATION_TYPES)
+    if not green_rows.any() or not red_rows.any():
+        raise EpiclockError(
+            f"sample {array_channels(sample).name}: the control table has no NORM_C/NORM_G and NORM_A/NORM_T "
+            "controls on this array, which dye-bias correction needs; use dye_method='none' or 'nonlinear'"
+        )
+    green = normexp_signal(green_parameters, table["green"].to_numpy()) + offset
+    red = normexp_signal(red_parameters, table["red"].to_numpy()) + offset
+    return float(green[green_rows].mean()), float(red[red_rows].mean())
+
+
+def _dye_bias_nonlinear(meth: np.ndarray, unmeth: np.ndarray, in_red: np.ndarray, in_green: np.ndarray,
+                        type_two: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SeSAMe's ``dyeBiasNL``: map each channel onto the mid-point of the two type-I quantile functions.
+
+    The sorted type-I Red intensities are paired with the Grn quantiles at the same ranks (the
+    target quantile function interpolated to the Red count, as preprocessCore does), and every
+    Red-channel value is moved to the pair's mean by linear interpolation; values beyond the
+    type-I range are shifted (above) or scaled (below). Likewise for Grn.
+    """
+    red_type_one = np.concatenate([meth[in_red], unmeth[in_red]])
+    green_type_one = np.concatenate([meth[in_green], unmeth[in_green]])
+    red_type_one = red_type_one[~np.isnan(red_type_one)]
+    green_type_one = green_type_one[~np.isnan(green_type_one)]
+    if red_type_one.size < 2 or green_type_one.size < 2 or red_type_one.max() <= 0 or green_type_one.max() <= 0:
+        return meth, unmeth
+    red_map = _midpoint_map(np.sort(red_type_one), np.sort(green_type_one))
+    green_map = _midpoint_map(np.sort(green_type_one), np.sort(red_type_one))
+    meth, unmeth = meth.copy(), unmeth.copy()
+    red_meth, red_unmeth = in_red, in_red | type_two
+    green_meth, green_unmeth = in_green | type_two, in_green
+    meth[red_meth] = red_map(meth[red_meth])
+    unmeth[red_unmeth] = red_map(unmeth[red_unmeth])
+    meth[green_meth] = green_map(meth[green_meth])
+    unmeth[green_unmeth] = green_map(unmeth[green_unmeth])
+    return meth, unmeth
+
+
+def _midpoint_map(source_sorted: np.ndarray, target_sorted: np.ndarray):
+    ranks = np.linspace(0, 1, source_sorted.size)
+    target_at_ranks = np.interp(ranks, np.linspace(0, 1, target_sorted.size), target_sorted)
+    midpoint = (source_sorted + target_at_ranks) / 2
+    # np.interp needs distinct x: tied source values take the mean of their mid-points (approx ties=mean).
+    unique_source, inverse = np.unique(source_sorted, return_inverse=True)
+    unique_mid = np.bincount(inverse, weights=midpoint) / np.bincount(inverse)
+    low, high = unique_source[0], unique_source[-1]
+    low_mid, high_mid = unique_mid[0], unique_mid[-1]
+
+    def mapped(values: np.ndarray) -> np.ndarray:
+        result = np.interp(values, unique_source, unique_mid)
+        result = np.where(values > high, values - high + high_mid, result)
+        result = np.where(values < low, values * (low_mid / low), result)
+        return np.where(np.isnan(values), np.nan, result)
+
+    return mapped
+
+
+# --- betas and M-values ----------------------------------------------------------------------------
+
+
+def betas(signals: pd.DataFrame, offset: float = 100.0) -> pd.Series:
+    """Beta = M / (M + U + offset) from a frame with columns methylated and unmethylated.
+
+    The workflow's default offset is 100 (Illumina's); use 0 to match minfi's ``getBeta``.
+    """
+    if offset < 0:
+        raise EpiclockError(f"the beta offset must be zero or positive; got {offset}")
+    methylated = signals["methylated"].to_numpy(np.float64)
+    unmethylated = signals["unmethylated"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = methylated / (methylated + unmethylated + offset)
+    return pd.Series(values, index=signals.index, name="beta")
+
+
+def m_values(signals: pd.DataFrame, offset: float = 1.0) -> pd.Series:
+    """M-value = log2((M + offset) / (U + offset)); minfi's ``getM`` uses offset 0 on noob signals."""
+    if offset < 0:
+        raise EpiclockError(f"the M-value offset must be zero or positive; got {offset}")
+    methylated = signals["methylated"].to_numpy(np.float64)
+    unmethylated = signals["unmethylated"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.log2((methylated + offset) / (unmethylated + offset))
+    return pd.Series(values, index=signals.index, name="m_value")
+
+
+def infer_type_one_channels(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame,
+                            min_ratio: float = 1.0) -> pd.DataFrame:
+    """Which colour each type-I probe actually lights up in, as SeSAMe's ``inferInfiniumIChannel``.
+
+    For each type-I probe the brighter channel (summing both beads) is called its channel. Returns
+    ``manifest_channel``, ``inferred_channel`` and ``switched`` for the type-I probes; a probe whose
+    two channels differ by less than ``min_ratio`` keeps its manifest colour. A switch usually
+    means a SNP at the probe's extension base (a colour-channel-switching variant).
+    """
+    found = intensities_of(array_channels(sample), probes)
+    type_one = found.layout.in_red | found.layout.in_green
+    red_total = (found.red_a + found.red_b)[type_one]
+    green_total = (found.green_a + found.green_b)[type_one]
+    type_one_index = found.layout.index[type_one]
+    manifest_channel = np.where(found.layout.in_red[type_one], "Red", "Grn").astype(object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        red_clearly = red_total > green_total * min_ratio
+        green_clearly = green_total > red_total * min_ratio
+    inferred = np.where(red_clearly, "Red", np.where(green_clearly, "Grn", manifest_channel))
+    inferred = np.where(np.isnan(red_total) | np.isnan(green_total), manifest_channel, inferred)
+    return pd.DataFrame({"manifest_channel": manifest_channel, "inferred_channel": inferred,
+                         "switched": inferred != manifest_channel}, index=type_one_index)
+
+
+def with_inferred_channels(probes: pd.DataFrame, inferred: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the probe table with type-I colours replaced by ``infer_type_one_channels``' calls."""
+    updated = probes.copy()
+    lookup = inferred["inferred_channel"]
+    ids = updated["probe_id"].astype(str)
+    known = ids.isin(lookup.index).to_numpy()
+    updated.loc[known, "channel"] = lookup.reindex(ids[known]).to_numpy()
+    return updated
