@@ -30,6 +30,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/clocks.py
 	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/idat.py
+	$(BIN)/python bench/calibration.py
+	$(BIN)/python bench/train.py --samples 300 --cpgs 50000
 
 clean:
 	rm -rf results logs .snakemake

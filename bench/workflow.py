@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import simulate, workflow
+from epiclock import clocks, simulate, workflow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,16 +38,17 @@ def run_in_process(config: dict, out: Path) -> float:
     workflow.normalize_betas(out / "betas.parquet", out / "qc.parquet", out / "normalized.parquet",
                              config["normalize"]["method"])
     workflow.predict_clocks(out / "normalized.parquet", out / "predictions.tsv", out / "predictions.parquet",
-                            config["clocks"])
+                            out / "coverage.tsv", out / "coverage.parquet", config["clocks"])
     outputs = {f"{name}_{kind}": out / f"{name}.{kind}" for name in ("per_sample", "per_condition", "contrasts")
                for kind in ("tsv", "parquet")}
     workflow.compute_deltas(out / "predictions.parquet", config["samples"], config["design"], config["contrasts"],
                             outputs)
     workflow.write_provenance(config, {"samples": config["samples"], "betas": config["input"]["betas"]},
                               out / "provenance.json")
+    workflow.write_figures(out / "per_sample.parquet", out / "contrasts.parquet", config, out / "figures")
     workflow.write_report(out / "qc.parquet", out / "predictions.parquet", out / "per_sample.parquet",
                           out / "per_condition.parquet", out / "contrasts.parquet", out / "provenance.json",
-                          config, out / "report.html")
+                          out / "figures", config, out / "report.html")
     return time.perf_counter() - start
 
 
@@ -64,7 +65,10 @@ def main() -> None:
         study = simulate.simulate_study(parameters)
         paths = simulate.write_study(study, root / "data")
         config = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
-        config.update(samples=str(paths["samples.tsv"]), input={"betas": str(paths["betas.tsv.gz"])})
+        # The beta-matrix route with the published clocks: the same steps the in-process reference runs.
+        config.update(samples=str(paths["samples.tsv"]), input={"type": "betas", "betas": str(paths["betas.tsv.gz"])},
+                      custom_clocks=[])
+        config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in clocks.available()]
         snakemake_times, library_times = [], []
         for repeat in range(arguments.repeats):
             workdir = root / f"run{repeat}"

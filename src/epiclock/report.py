@@ -169,7 +169,7 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
         f"rate below {qc_config['min_call_rate']:g} or with more than {qc_config['max_out_of_range']} values outside "
         f"[0, 1] were excluded. "
         f"DNAm age was estimated with {clock_texts}. Clock CpGs absent from a sample were "
-        f"{'imputed with fixed per-CpG reference medians (so that no sample depends on the others of the run)' if clock_config['imputation'] == 'reference' else 'not imputed'}; "
+        f"{'imputed with fixed reference values: per-CpG medians of a 450k reference, and for DunedinPACE its own gold-standard means (so that no sample depends on the others of the run)' if clock_config['imputation'] == 'reference' else 'not imputed'}; "
         f"a clock gave no age for a sample measuring fewer than {clock_config['min_coverage']:g} of its CpGs. "
         "Delta age is DNAm age minus the donor's chronological age. Contrasts compare donor-level means of replicate "
         "samples within donor (paired t-test, with 95% t confidence intervals and a Wilcoxon signed-rank test beside it); "
