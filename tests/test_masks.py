@@ -1,0 +1,58 @@
+import gzip
+import hashlib
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from epiclock import masks
+from epiclock.errors import EpiclockError
+
+
+def test_read_a_mask_list_and_select(tmp_path):
+    path = tmp_path / "mask.tsv.gz"
+    path.write_bytes(gzip.compress(b"probe_id\treasons\tsources\ncg1\tPolymorphism\tA;B\ncg2\tCrossHybridization\tB\n"
+                                   b"cg3\tPolymorphism;CrossHybridization\tC\n"))
+    mask = masks.read_mask_list(path)
+    assert mask.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert mask.probes().tolist() == ["cg1", "cg2", "cg3"]
+    assert mask.probes(sources=["B"]).tolist() == ["cg1", "cg2"]
+    assert mask.probes(reasons=["Polymorphism"]).tolist() == ["cg1", "cg3"]
+    assert mask.probes(sources=["B"], reasons=["Polymorphism"]).tolist() == ["cg1"]
+    with pytest.raises(EpiclockError, match="no sources D"):
+        mask.probes(sources=["D"])
+
+
+def test_plain_list_without_reasons(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("probe_id\ncg9\ncg9\n\n")
+    assert masks.read_mask_list(path).probes().tolist() == ["cg9"]
+    (tmp_path / "bad.tsv").write_text("name\ncg1\n")
+    with pytest.raises(EpiclockError, match="no 'probe_id' column"):
+        masks.read_mask_list(tmp_path / "bad.tsv")
+    with pytest.raises(EpiclockError, match="not found"):
+        masks.read_mask_list(tmp_path / "absent.tsv")
+
+
+def test_apply_mask():
+    betas = pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [0.4, 0.5, 0.6]}, index=["cg1", "cg2", "cg3"])
+    masked = masks.apply_mask(betas, ["cg2", "cgX"])
+    assert masked.loc["cg2"].isna().all() and masked.drop(index="cg2").notna().all().all()
+    assert np.isnan(masks.apply_mask(betas["a"], ["cg1"])["cg1"])
+    assert betas.notna().all().all()
+
+
+@pytest.mark.parametrize("array, sources", [
+    ("450k", {"Chen_etal_2013", "Price_etal_2013", "Naeem_etal_2014", "Daca-Roszak_etal_2015", "Zhou_etal_2016"}),
+    ("EPIC", {"McCartney_etal_2016", "Zhou_etal_2016"}),
+])
+def test_vendored_lists_match_their_provenance(array, sources):
+    mask = masks.vendored_mask_list(array)
+    provenance = pd.read_csv(resources.files("epiclock") / "data" / "provenance.tsv", sep="\t").set_index("file")
+    assert provenance.loc["masks/" + masks.VENDORED[array], "sha256"] == mask.sha256
+    assert set(";".join(mask.table["sources"].unique()).split(";")) == sources
+    assert mask.table["probe_id"].is_unique and mask.table["probe_id"].str.match(r"^(cg|ch|rs)").all()
+    assert 0 < len(mask.probes(sources=["Zhou_etal_2016"], reasons=["CrossHybridization"])) < len(mask.table)
+    with pytest.raises(EpiclockError, match="no vendored mask"):
+        masks.vendored_mask_list("27k")
