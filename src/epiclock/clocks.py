@@ -413,7 +413,9 @@ def _status(n_measured: int, n_imputed: int, n_cpgs: int, coverage: float, min_c
         details += [note] if note else []
         return "ok" if not details else f"ok ({'; '.join(details)})"
     if coverage < min_coverage:
-        return f"no age: {n_measured} of {n_cpgs} CpGs measured, below the minimum coverage {min_coverage:g}"
+        # None at all usually means the matrix is not what the clock reads, rather than a poor sample.
+        hint = " (does the beta matrix use Illumina probe IDs of an array this clock covers?)" if not n_measured else ""
+        return f"no age: {n_measured} of {n_cpgs} CpGs measured, below the minimum coverage {min_coverage:g}{hint}"
     if n_measured + n_imputed < n_cpgs:
         if imputation == "none":
             return f"no age: {n_cpgs - n_measured} CpGs unmeasured and imputation is 'none'"

@@ -106,6 +106,8 @@ def parse_manifest(path: str | os.PathLike) -> Manifest:
     """Parse an Illumina manifest CSV or an InfiniumAnnotation TSV (either may be gzipped)."""
     path = Path(path)
     text = _read_text(path)
+    if not text.strip():
+        raise EpiclockError(f"{path}: the manifest is empty; download or copy it again")
     if _is_illumina_csv(text):
         return _parse_illumina_csv(text, path)
     return _parse_annotation_tsv(text, path)
