@@ -41,6 +41,7 @@ MIN_ALPHA = 10.0
 HUBER_K = 1.5
 HUBER_TOLERANCE = 1e-6
 MAD_CONSTANT = 1.4826
+FAR_TAIL_Z = -40.0
 DYE_METHODS = ("single", "linear", "nonlinear", "none")
 GREEN_NORMALISATION_TYPES = ("NORM_C", "NORM_G")
 RED_NORMALISATION_TYPES = ("NORM_A", "NORM_T")
@@ -242,7 +243,8 @@ def normexp_signal(parameters: NormexpParameters, values: np.ndarray) -> np.ndar
     """limma's ``normexp.signal``: E[signal | observed] under normal background + exponential signal.
 
     As in limma, when any corrected value is negative (numerical limit at very low intensity),
-    all values are floored at 1e-6.
+    all values are floored at 1e-6. More than 40 background SDs below the background mean, where
+    limma's formula returns round-off noise, an asymptotic series is used instead.
     """
     mu, sigma, alpha = parameters
     if not (alpha > 0 and sigma > 0):
@@ -254,6 +256,12 @@ def normexp_signal(parameters: NormexpParameters, values: np.ndarray) -> np.ndar
     # P(N(shifted, sigma) > 0) = Phi(shifted / sigma), in logs for the far tail.
     log_upper = special.log_ndtr(z)
     signal = shifted + sigma * sigma * np.exp(log_density - log_upper)
+    # Far below background the two terms cancel to round-off noise (limma's floor hides it when
+    # negative); there the asymptotic series of z + phi(z)/Phi(z) keeps the result monotone.
+    far = z < FAR_TAIL_Z
+    if far.any():
+        tail = z[far]
+        signal[far] = sigma * (-1 / tail + 2 / tail**3 - 10 / tail**5 + 74 / tail**7)
     finite = ~np.isnan(signal)
     if (signal[finite] < 0).any():
         signal = np.where(finite, np.maximum(signal, 1e-6), signal)
