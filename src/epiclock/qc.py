@@ -6,6 +6,7 @@ so one bad array does not stop a run of hundreds (unless the config asks to fail
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,9 @@ def sample_qc(betas: pd.DataFrame, sample_ids: list[str], thresholds: QcThreshol
     missing = np.isnan(values)
     out_of_range = (~missing) & ((~finite) | (values < 0) | (values > 1))
     in_range = np.where(finite & ~out_of_range, values, np.nan)
-    with np.errstate(invalid="ignore"):
+    # An all-missing sample is a QC failure to report, not a warning to print.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         per_column = pd.DataFrame({
             "n_cpgs": n_cpgs,
             "n_missing": missing.sum(axis=0),

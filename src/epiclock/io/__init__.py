@@ -142,8 +142,16 @@ def _read_sheet_table(path: Path) -> pd.DataFrame:
     """The sheet's table: an Illumina SampleSheet.csv's [Data] section, or a plain TSV/CSV."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise EpiclockError(f"{path}: the sample sheet cannot be read as text ({error})") from error
+    except UnicodeDecodeError as error:
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+        hint = "it is gzip-compressed; give the unpacked file" if compressed else "save it as UTF-8 text"
+        raise EpiclockError(f"{path}: the sample sheet cannot be read as text ({error}); {hint}") from error
+    except OSError as error:
+        raise EpiclockError(f"{path}: the sample sheet cannot be read ({error})") from error
+    if not text.strip():
+        raise EpiclockError(f"{path}: the sample sheet is empty; expected a header line (sample_id, donor, "
+                            "donor_age, ...) and one row per sample")
     lines = text.splitlines()
     data_start = next((index for index, line in enumerate(lines) if line.strip().strip(",").lower() == "[data]"), None)
     try:
@@ -153,11 +161,23 @@ def _read_sheet_table(path: Path) -> pd.DataFrame:
             table = table.loc[:, [column for column in table.columns if not column.startswith("Unnamed")]]
             renames = {old: new for old, new in ILLUMINA_SHEET_COLUMNS.items()
                        if old in table.columns and new not in table.columns}
-            return table.rename(columns=renames)
+            return _without_inferred_index(table.rename(columns=renames), path)
         separator = "\t" if lines and lines[0].count("\t") >= lines[0].count(",") else ","
-        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
+        return _without_inferred_index(pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False),
+                                       path)
     except (ValueError, pd.errors.ParserError) as error:
         raise EpiclockError(f"{path}: cannot be parsed as a sample sheet ({error})") from error
+
+
+def _without_inferred_index(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """pandas turns the leading fields of a first row longer than the header into a row index,
+    silently shifting every value one column over: that is an error in a sample sheet."""
+    if not isinstance(table.index, pd.RangeIndex):
+        raise EpiclockError(
+            f"{path}: the first sample row has more fields than the header's {len(table.columns)} column(s) ("
+            f"{', '.join(map(str, table.columns[:10]))}); give every row one value per column, tab-separated"
+        )
+    return table
 
 
 def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] = ("donor_age",)) -> pd.DataFrame:
@@ -170,6 +190,9 @@ def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] 
         raise EpiclockError(f"{path}: sample sheet not found")
     sheet = _read_sheet_table(path)
     sheet.columns = [column.strip() for column in sheet.columns]
+    repeated = sorted({column for column in sheet.columns if list(sheet.columns).count(column) > 1})
+    if repeated:
+        raise EpiclockError(f"{path}: the sample sheet has repeated column(s): {', '.join(repeated[:5])}")
     if SAMPLE_ID_COLUMN not in sheet.columns:
         raise EpiclockError(
             f"{path}: the sample sheet has no '{SAMPLE_ID_COLUMN}' column (columns: {', '.join(sheet.columns)})"
