@@ -1,7 +1,5 @@
 import gzip
 import hashlib
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,8 +47,9 @@ def test_apply_mask():
 ])
 def test_vendored_lists_match_their_provenance(array, sources):
     mask = masks.vendored_mask_list(array)
-    provenance = pd.read_csv(resources.files("epiclock") / "data" / "provenance.tsv", sep="\t").set_index("file")
-    assert provenance.loc["masks/" + masks.VENDORED[array], "sha256"] == mask.sha256
+    provenance = masks.mask_provenance().set_index("file")
+    assert provenance.loc[masks.VENDORED[array], "sha256"] == mask.sha256
+    assert provenance.loc[masks.VENDORED[array], "source_package"].startswith("methylcheck")
     assert set(";".join(mask.table["sources"].unique()).split(";")) == sources
     assert mask.table["probe_id"].is_unique and mask.table["probe_id"].str.match(r"^(cg|ch|rs)").all()
     assert 0 < len(mask.probes(sources=["Zhou_etal_2016"], reasons=["CrossHybridization"])) < len(mask.table)

@@ -2,13 +2,16 @@
 
 A mask list is a tab-separated file (gzipped or not) with a ``probe_id`` column and optional
 ``reasons`` and ``sources`` columns (several values separated by ';'). Two lists are vendored
-under ``data/masks/`` (see ``data/provenance.tsv``), taken unchanged in content from the
+under ``data/masks/``, taken unchanged in content from the
 methylcheck 0.8.5 package on PyPI (MIT licence), one row per probe:
 
 - ``450k_snp_crossreactive.tsv.gz``: polymorphic, cross-hybridising and repeat-element probes of
   the 450k from Chen et al. 2013, Price et al. 2013, Naeem et al. 2014, Daca-Roszak et al. 2015
   and Zhou et al. 2016;
 - ``epic_snp_crossreactive.tsv.gz``: the same for EPIC from McCartney et al. 2016 and Zhou et al. 2016.
+
+Their provenance (papers, DOIs, source package, version and file, sha256 before and after) is in
+``data/masks/provenance.tsv``, in the columns of ``data/provenance.tsv``.
 
 The union of every source covers most of the 450k (Chen's and Price's polymorphism lists count
 any SNP anywhere in the probe), so callers choose sources and reasons rather than masking all.
@@ -84,6 +87,20 @@ def vendored_mask_list(array: str) -> MaskList:
     path = resources.files("epiclock") / "data" / "masks" / VENDORED[array]
     with resources.as_file(path) as real_path:
         return read_mask_list(real_path)
+
+
+def mask_provenance() -> pd.DataFrame:
+    """The provenance table of the vendored mask lists, with each file's sha256 checked."""
+    directory = resources.files("epiclock") / "data" / "masks"
+    with resources.as_file(directory / "provenance.tsv") as path:
+        table = pd.read_csv(path, sep="\t", dtype=str)
+    for row in table.itertuples():
+        with resources.as_file(directory / row.file) as path:
+            actual = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if actual != row.sha256:
+            raise EpiclockError(f"data/masks/{row.file}: sha256 {actual} differs from data/masks/provenance.tsv "
+                                f"({row.sha256}): the installation is damaged")
+    return table
 
 
 def apply_mask(values: pd.Series | pd.DataFrame, probe_ids) -> pd.Series | pd.DataFrame:
