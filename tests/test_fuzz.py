@@ -213,6 +213,29 @@ def test_the_seeds_are_valid():
         assert len(read_sample_sheet(_SCRATCH / "fuzzed_samples.tsv")) >= 2
 
 
+# Inputs the fuzzer found that once let another exception escape; kept so that they stay fixed.
+FOUND_MANIFESTS = [
+    # A header name with a leading space: the column reader was given the stripped name.
+    " " + ANNOTATION_MANIFEST,
+]
+FOUND_SAMPLE_SHEETS = [
+    # A second [Data] line inside the table: the first row became longer than the header.
+    ILLUMINA_SAMPLE_SHEET.replace("[Data],,,\n", "[Data],,,\nSample_Name,\n[Data],,,\n"),
+    # Two header names equal once stripped.
+    " sample_id\tsample_id\nS1\tS2\n",
+]
+
+
+@pytest.mark.parametrize("text", FOUND_MANIFESTS)
+def test_fuzz_found_manifests(text):
+    check_manifest_parser(text.encode())
+
+
+@pytest.mark.parametrize("text", FOUND_SAMPLE_SHEETS)
+def test_fuzz_found_sample_sheets(text):
+    check_sample_sheet_reader(text.encode())
+
+
 @pytest.mark.parametrize("name, strategy, check", PROPERTIES, ids=[name for name, _, _ in PROPERTIES])
 def test_fuzz_only_epiclock_errors_escape(name, strategy, check):
     TEST_RUN_SETTINGS(given(strategy)(check))()

@@ -170,13 +170,14 @@ def _parse_illumina_csv(text: str, path: Path) -> Manifest:
 
 
 def _read_csv_block(block: str, path: Path, section: str, separator: str) -> pd.DataFrame:
-    header = [field.strip() for field in _first_line(block).split(separator)]
+    header = _first_line(block).split(separator)
     wanted = {alias.lower() for aliases in COLUMN_ALIASES.values() for alias in aliases}
-    keep = [name for name in header if name.lower() in wanted]
+    # Names as written (spaces and all): the CSV reader matches them exactly; _find_columns strips.
+    keep = list(dict.fromkeys(name for name in header if name.strip().lower() in wanted))
     try:
         return pd.read_csv(io.StringIO(block), sep=separator, dtype=str, keep_default_na=False,
                            usecols=keep, engine="pyarrow")
-    except (ValueError, pd.errors.ParserError) as error:
+    except (ValueError, KeyError, pd.errors.ParserError) as error:
         raise EpiclockError(f"{path}: the {section} table cannot be parsed ({error})") from error
 
 
