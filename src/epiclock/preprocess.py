@@ -22,10 +22,26 @@ from epiclock.io.manifest import Manifest
 MIN_ADDRESS_COVERAGE = 0.95
 
 
+METHODS = ("noob", "raw")
+
+
 @dataclass(frozen=True)
 class PreprocessSettings:
-    method: str = "raw"             # 'raw' (M/(M+U+offset)); noob and friends where available
-    offset: float = 100.0
+    method: str = "noob"            # 'noob' (background + dye-bias correction) or 'raw'
+    dye_method: str = "single"      # with noob: 'single' (minfi), 'linear', 'nonlinear' (sesame), 'none'
+    offset: float = 100.0           # beta = M / (M + U + offset)
+    detection: str = "minfi"        # detection p-values: 'minfi' (negative controls) or 'poobah'
+    p_threshold: float | None = None  # None: the method's own default (minfi 0.01, pOOBAH 0.05)
+    min_beads: int = 3
+    mask_failed: bool = True        # failed probes (detection p, beads) become missing betas
+
+    @classmethod
+    def from_config(cls, section: dict) -> "PreprocessSettings":
+        known = {name: section[name] for name in cls.__dataclass_fields__ if name in section}
+        settings = cls(**known)
+        if settings.method not in METHODS:
+            raise EpiclockError(f"config preprocess.method: unknown {settings.method!r}; choose one of {', '.join(METHODS)}")
+        return settings
 
 
 def idat_basenames(sheet: pd.DataFrame, idat_dir: str | Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -78,25 +94,32 @@ def _array_check(pair, probes: pd.DataFrame) -> str:
 
 
 def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSettings) -> tuple[pd.Series, dict]:
-    """Betas and array-level QC metrics of one sample."""
-    from epiclock.io.signals import betas_from_signals, raw_signals
+    """Betas and array-level QC metrics of one sample (failed probes masked when the settings say so)."""
+    from epiclock import controls, detection, noob
+    from epiclock.io.signals import raw_signals
 
     pair = read_idat_pair(basename)
     problem = _array_check(pair, manifest.probes)
     if problem:
         raise EpiclockError(problem)
-    signals = raw_signals(pair, manifest.probes)
-    if settings.method != "raw":
-        raise EpiclockError(f"unknown IDAT preprocessing method {settings.method!r}; available: raw")
-    betas = betas_from_signals(signals["methylated"], signals["unmethylated"], offset=settings.offset)
-    total = signals["methylated"] + signals["unmethylated"]
-    beads = np.minimum(pair.red.bead_counts, pair.green.bead_counts)
+    if settings.method == "noob":
+        signals = noob.noob(pair, manifest.probes, manifest.controls, dye_method=settings.dye_method).signals
+    else:
+        signals = raw_signals(pair, manifest.probes)
+    betas = noob.betas(signals, offset=settings.offset)
+    probe_table, summary = detection.detection_summary(pair, manifest.probes, manifest.controls,
+                                                       method=settings.detection, p_threshold=settings.p_threshold,
+                                                       min_beads=settings.min_beads)
+    if settings.mask_failed:
+        betas = betas.mask(probe_table["failed"].reindex(betas.index, fill_value=True))
+    control_passed, control_notes = controls.control_summary(controls.control_metrics(pair, manifest.controls))
     metrics = {
         "chip_type": pair.green.chip_type, "n_addresses": pair.green.probe_count,
-        "median_intensity": float(np.nanmedian(total)),
-        "low_bead_share": float((beads < 3).mean()),
+        "detection_call_rate": summary["call_rate"], "n_low_beads": summary["n_low_beads"],
+        "median_intensity": float(np.nanmedian(signals["methylated"] + signals["unmethylated"])),
+        "controls_passed": bool(control_passed), "control_notes": control_notes,
     }
-    return pd.Series(np.asarray(betas, dtype=float), index=signals.index, name=None), metrics
+    return betas.rename(None), metrics
 
 
 def preprocess_batch(basenames: dict[str, str], manifest: Manifest,

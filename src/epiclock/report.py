@@ -153,7 +153,11 @@ def input_sentence(config: dict) -> str:
         preprocess = config["preprocess"]
         return (f"IDAT pairs under {config['input']['idat_dir']} were read with the manifest "
                 f"{config['manifest']['path'] or config['manifest']['url']} and preprocessed per sample "
-                f"('{preprocess['method']}', beta = M / (M + U + {preprocess['offset']:g})).")
+                f"('{preprocess['method']}'"
+                + (f" with '{preprocess['dye_method']}' dye-bias correction" if preprocess['method'] == 'noob' else "")
+                + f", beta = M / (M + U + {preprocess['offset']:g})); probes failing detection "
+                f"('{preprocess['detection']}' p-values) or with fewer than {preprocess['min_beads']} beads "
+                f"{'were masked' if preprocess['mask_failed'] else 'were kept'}.")
     return (f"Beta values were imported from {config['input']['betas']} and used as supplied "
             f"(normalisation '{config['normalize']['method']}').")
 

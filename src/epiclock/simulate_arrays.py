@@ -44,7 +44,7 @@ class IntensityModel:
     background_sd: float = 60.0
     signal_log_mean: float = np.log(9000.0)
     signal_log_sd: float = 0.5
-    signal_noise: float = 0.03          # relative noise of a bead-averaged signal
+    signal_noise: float = 0.01          # relative noise of a bead-averaged signal (~4% per bead over ~14 beads)
     sample_scale_sd: float = 0.1        # log-sd of an array's overall brightness
     probe_variation_sd: float = 0.05    # log-sd of a probe's brightness between arrays
     dye_bias_sd: float = 0.1            # per-sample log red/green ratio

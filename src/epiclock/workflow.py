@@ -169,8 +169,7 @@ def preprocess_idat_batch(basenames: dict[str, str], probes: str, controls: str,
     from epiclock.io.manifest import Manifest
 
     manifest = Manifest(pd.read_parquet(probes), pd.read_parquet(controls), probes)
-    matrix, qc_rows = preprocess.preprocess_batch(
-        basenames, manifest, preprocess.PreprocessSettings(method=settings["method"], offset=float(settings["offset"])))
+    matrix, qc_rows = preprocess.preprocess_batch(basenames, manifest, preprocess.PreprocessSettings.from_config(settings))
     for row in qc_rows.loc[~qc_rows["array_passed"]].itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
     write_matrix(matrix, betas)
