@@ -180,11 +180,13 @@ def sheet_without_donor(tmp_path_factory):
     return workdir, stops_before_any_job(workdir)
 
 
+@pytest.mark.workflow
 def test_bad_input_sample_sheet_missing_a_column(sheet_without_donor):
     _, output = sheet_without_donor
     assert "'donor' is a required property" in output
 
 
+@pytest.mark.workflow
 @pytest.mark.xfail(strict=True, reason="rules/common.smk validates the sheet with snakemake.utils.validate, whose "
                                        "message names the row and field but not the sheet file; wrap it to name "
                                        "config['samples']")
@@ -193,6 +195,7 @@ def test_bad_input_sample_sheet_missing_a_column_names_the_sheet(sheet_without_d
     assert str(workdir / "data/samples.tsv") in output
 
 
+@pytest.mark.workflow
 def test_bad_input_sample_sheet_with_a_bad_type(tmp_path):
     samples = small_study().samples.astype({"donor_age": object})
     samples.loc[3, "donor_age"] = "forty"
@@ -205,6 +208,7 @@ def test_bad_input_sample_sheet_with_a_bad_type(tmp_path):
 # --- config ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.workflow
 def test_bad_input_unknown_condition_level_in_a_contrast(tmp_path):
     def misspell(config):
         config["contrasts"][1]["reference"]["serum"] = "nnoe"
@@ -215,6 +219,7 @@ def test_bad_input_unknown_condition_level_in_a_contrast(tmp_path):
             "the sample sheet has only: none, old, young") in output
 
 
+@pytest.mark.workflow
 def test_bad_input_contrast_with_no_pairs(tmp_path):
     # Donor D01's young-serum models were relabelled as another donor's: no donor has both groups.
     samples = small_study().samples.copy()
@@ -230,6 +235,7 @@ def test_bad_input_contrast_with_no_pairs(tmp_path):
             "every group it compares") in output
 
 
+@pytest.mark.workflow
 def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
     with pytest.raises(EpiclockError, match=r"unknown clock 'horvath2031'; available clocks: .*horvath2013"):
         clocks.get("horvath2031")
@@ -243,6 +249,7 @@ def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
     assert "custom clocks: none" in output
 
 
+@pytest.mark.workflow
 def test_bad_input_config_key_with_a_wrong_type(tmp_path):
     def wrong_type(config):
         config["qc"]["min_call_rate"] = "high"
@@ -410,6 +417,7 @@ def simulated_failure() -> str:
     return truth.loc[truth["simulated_failure"], "sample_id"].iloc[0]
 
 
+@pytest.mark.workflow
 def test_bad_input_fail_fast_stops_the_run(fail_fast_run):
     workdir, result = fail_fast_run
     output = result.stdout + result.stderr
@@ -419,6 +427,7 @@ def test_bad_input_fail_fast_stops_the_run(fail_fast_run):
     assert simulated_failure() in (workdir / "logs/qc/samples.log").read_text()
 
 
+@pytest.mark.workflow
 @pytest.mark.xfail(strict=True, reason="Snakemake deletes the outputs of a failed job, so the QC table that "
                                        "workflow.quality_control writes before qc.enforce raises is removed; the "
                                        "fail-fast stop needs its own rule (rules/qc.smk) after sample_qc")
