@@ -23,7 +23,11 @@ validate(config, schema="../config/schemas/config.schema.yaml", set_default=True
 
 try:
     samples = read_sample_sheet(config["samples"])
-    validate(samples, schema="../config/schemas/samples.schema.yaml")
+    try:
+        validate(samples, schema="../config/schemas/samples.schema.yaml")
+    except WorkflowError as error:
+        raise EpiclockError(f"{config['samples']}: the sample sheet does not fit config/schemas/samples.schema.yaml: "
+                            f"{error}") from None
     CUSTOM_CLOCKS = {entry["name"]: entry for entry in config["custom_clocks"]}
     clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_clocks.available()))
     if clashing:

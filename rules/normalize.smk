@@ -6,6 +6,7 @@ rule normalize_betas:
         normalized="results/normalize/betas.parquet",
     params:
         method=config["normalize"]["method"],
+        fail_fast=config["qc"]["fail_fast"],
     log:
         "logs/normalize/betas.log",
     threads: 1

@@ -1,6 +1,11 @@
 # The array manifest: a local file from the config, or downloaded once with a pinned checksum.
 
 
+# Cluster compute nodes often have no internet: the download runs where Snakemake runs.
+localrules:
+    download_manifest,
+
+
 rule download_manifest:
     output:
         "resources/manifests/{filename}",

@@ -187,9 +187,6 @@ def test_bad_input_sample_sheet_missing_a_column(sheet_without_donor):
 
 
 @pytest.mark.workflow
-@pytest.mark.xfail(strict=True, reason="rules/common.smk validates the sheet with snakemake.utils.validate, whose "
-                                       "message names the row and field but not the sheet file; wrap it to name "
-                                       "config['samples']")
 def test_bad_input_sample_sheet_missing_a_column_names_the_sheet(sheet_without_donor):
     workdir, output = sheet_without_donor
     assert str(workdir / "data/samples.tsv") in output
@@ -408,7 +405,7 @@ def fail_fast_run(tmp_path_factory):
         config["qc"]["fail_fast"] = True
 
     write_workdir(workdir, change_config=fail_fast)
-    result = snakemake(PROJECT_ROOT, workdir, "results/qc/samples.tsv", check=False)
+    result = snakemake(PROJECT_ROOT, workdir, check=False)
     return workdir, result
 
 
@@ -428,9 +425,6 @@ def test_bad_input_fail_fast_stops_the_run(fail_fast_run):
 
 
 @pytest.mark.workflow
-@pytest.mark.xfail(strict=True, reason="Snakemake deletes the outputs of a failed job, so the QC table that "
-                                       "workflow.quality_control writes before qc.enforce raises is removed; the "
-                                       "fail-fast stop needs its own rule (rules/qc.smk) after sample_qc")
 def test_bad_input_fail_fast_keeps_the_qc_table(fail_fast_run):
     workdir, _ = fail_fast_run
     table = pd.read_csv(workdir / "results/qc/samples.tsv", sep="\t")

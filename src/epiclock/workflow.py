@@ -65,13 +65,16 @@ def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: st
     for row in failed.itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.reasons)
     log.info("%d of %d samples passed QC", len(qc_table) - len(failed), len(qc_table))
-    qc.enforce(qc_table, fail_fast=bool(qc_config["fail_fast"]))
 
 
-def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str) -> None:
+def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str, fail_fast: bool = False) -> None:
     from epiclock import normalize, qc
 
-    passed = qc.passing_samples(pd.read_parquet(qc_table))
+    table = pd.read_parquet(qc_table)
+    # The stop comes here, after the QC step has finished: Snakemake removes a failed job's outputs,
+    # and the QC table with the reasons must survive a fail-fast stop.
+    qc.enforce(table, fail_fast=fail_fast)
+    passed = qc.passing_samples(table)
     betas = normalize.normalize(read_matrix(matrix, columns=None), passed, method=method)
     log.info("normalised %d samples with method '%s'", betas.shape[1], method)
     write_matrix(betas, normalized)
