@@ -217,6 +217,9 @@ def test_the_seeds_are_valid():
 FOUND_MANIFESTS = [
     # A header name with a leading space: the column reader was given the stripped name.
     " " + ANNOTATION_MANIFEST,
+    # Whole numbers beyond 64 bits as an address and as a position.
+    ANNOTATION_MANIFEST.replace("\t101\t", "\t99999999999999999999101\t"),
+    ILLUMINA_MANIFEST.replace(",107130785", ",107130e85"),
 ]
 FOUND_SAMPLE_SHEETS = [
     # A second [Data] line inside the table: the first row became longer than the header.

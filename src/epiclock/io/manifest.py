@@ -279,7 +279,8 @@ def _whole_numbers(values: pd.Series, missing: tuple[str, ...] = MISSING_TEXT) -
         return pd.Series(pd.arrays.ArrowExtensionArray(pc.cast(text, pa.int64())), index=values.index).astype("Int64")
     except pa.ArrowInvalid:
         numbers = pd.to_numeric(pd.Series(text.to_pylist(), index=values.index, dtype=object), errors="coerce")
-        return numbers.where(numbers % 1 == 0).astype("Int64")
+        # Whole numbers too large for 64 bits (1e90 from a typo'd '107130e85') count as bad values too.
+        return numbers.where((numbers % 1 == 0) & (numbers.abs() < 2**63)).astype("Int64")
 
 
 def _normalised(values: pd.Series, vocabulary: dict, probe_ids: np.ndarray, path: Path, column: str, cleaner) -> pd.Series:
