@@ -1,0 +1,106 @@
+"""The whole workflow on N simulated array-size IDAT pairs: wall time, samples/s, peak RSS, overhead.
+
+Simulates a study of N samples on an array of real size (EPIC: ~866k probes, ~1.05M addresses),
+writes its manifest and IDAT pairs, then runs Snakemake from IDATs to the report. Peak RSS is the
+largest resident size of any process of the run (Snakemake and its jobs, from the kernel's
+accounting of waited-for children). Snakemake's own share is the wall time during which no job ran
+(start-up, DAG building, scheduling), from the jobs' start and end stamps in Snakemake's log. The
+stamps have one-second resolution and a job's time includes its Python start-up.
+
+    .venv/bin/python bench/scale.py --samples 100 [--array epic] [--batch-size 50] [--keep DIR]
+"""
+
+import argparse
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from epiclock import simulate, simulate_arrays
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def busy_seconds(log_text: str) -> float:
+    """Seconds during which at least one job ran: the union of the jobs' start-to-finish intervals."""
+    started, intervals, stamp = {}, [], None
+    for line in log_text.splitlines():
+        match = re.match(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", line.strip())
+        if match:
+            stamp = datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y")
+            continue
+        job = re.match(r"^\s*jobid: (\d+)", line)
+        if job and stamp:
+            started.setdefault(job.group(1), stamp)
+        finished = re.match(r"^Finished jobid: (\d+)", line.strip())
+        if finished and stamp and finished.group(1) in started:
+            intervals.append((started[finished.group(1)], stamp))
+    busy, current_end = 0.0, None
+    for begin, end in sorted(intervals):
+        if current_end is None or begin > current_end:
+            busy += (end - begin).total_seconds()
+            current_end = end
+        elif end > current_end:
+            busy += (end - current_end).total_seconds()
+            current_end = end
+    return busy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--array", default="epic", choices=["demo", "450k", "epic"])
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--keep", help="keep the run directory here instead of a temporary one")
+    arguments = parser.parse_args()
+
+    root = Path(arguments.keep or tempfile.mkdtemp(prefix="epiclock-scale."))
+    root.mkdir(parents=True, exist_ok=True)
+    replicates = max(1, arguments.samples // (6 * 6))
+    donors = max(3, -(-arguments.samples // (6 * replicates)))
+    start = time.perf_counter()
+    study = simulate.simulate_study(simulate.StudyParameters(donors=donors, replicates=replicates, background_cpgs=2000))
+    samples = study.samples.iloc[:arguments.samples]
+    cpg_ids = simulate_arrays.array_cpg_ids(arguments.array, study.betas.index)
+    true_betas = simulate_arrays.pad_betas(study.betas[samples["sample_id"]], cpg_ids)
+    paths = simulate.write_study(simulate.SimulatedStudy(samples, study.betas[samples["sample_id"]],
+                                                         study.truth[study.truth["sample_id"].isin(samples["sample_id"])]),
+                                 root / "data")
+    arrays = simulate_arrays.write_idats(true_betas, samples, {}, root / "data")
+    del true_betas
+    simulated = time.perf_counter() - start
+
+    config = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
+    config.update(samples=str(paths["samples.tsv"]), custom_clocks=[],
+                  input={"type": "idat", "idat_dir": str(arrays["idat_dir"]), "batch_size": arguments.batch_size},
+                  manifest={"path": str(arrays["manifest"])})
+    config["clocks"]["names"] = ["horvath2013", "horvath_skin_blood2018"]
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT_ROOT / "Snakefile"), "--directory",
+                    str(root), "--configfile", str(root / "config.yaml"), "--cores", "2", "--workflow-profile", "none",
+                    ], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    log_text = sorted((root / ".snakemake/log").glob("*.log"))[-1].read_text()
+    # Snakemake's own time: wall time during which no job was running (start-up, DAG, scheduling).
+    overhead = max(0.0, 1 - busy_seconds(log_text) / wall)
+
+    print(f"study: {len(samples)} samples on a simulated {arguments.array} array ({len(cpg_ids)} CpG probes), "
+          f"batch size {arguments.batch_size}; simulating and writing IDATs took {simulated:.0f} s")
+    print(f"workflow from IDATs to report (2 cores): {wall:.0f} s wall, {len(samples) / wall:.2f} samples/s")
+    print(f"peak RSS of any process of the run: {peak_gib:.2f} GiB")
+    print(f"Snakemake's own share of the wall time (outside jobs): {100 * overhead:.0f}%")
+    if not arguments.keep:
+        shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()
