@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
-$(DEMO)/betas.tsv.gz: | $(STAMP)
+# Simulated again when the simulator changes, so a demo never lags behind the code.
+$(DEMO)/betas.tsv.gz: src/epiclock/simulate.py src/epiclock/simulate_arrays.py | $(STAMP)
+	rm -rf $(DEMO)
 	$(BIN)/epiclock simulate --out $(DEMO)
 
 demo: $(DEMO)/betas.tsv.gz

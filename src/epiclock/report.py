@@ -88,19 +88,26 @@ def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, cond
 
 
 def forest_plot(contrasts: pd.DataFrame) -> str:
-    """Estimate and 95% CI for every contrast x clock."""
+    """Estimate and 95% CI for every contrast x clock: paired t-test on donor means, and the mixed model."""
     table = contrasts.reset_index(drop=True)
-    figure, axis = plt.subplots(figsize=(7.5, 0.45 * max(len(table), 2) + 1.0))
+    figure, axis = plt.subplots(figsize=(7.5, 0.5 * max(len(table), 2) + 1.2))
     labels = [f"{row.contrast} | {row.clock}" for row in table.itertuples()]
     y = np.arange(len(table))[::-1]
-    for y_position, row in zip(y, table.itertuples()):
-        if not math.isnan(row.ci_low):
-            axis.plot([row.ci_low, row.ci_high], [y_position, y_position], color="#1f4e79", linewidth=2)
-        axis.scatter([row.estimate_years], [y_position], color="#1f4e79", zorder=3)
+    methods = [("estimate_years", "ci_low", "ci_high", "#1f4e79", 0.12, "paired t (donor means)")]
+    if "mixed_estimate" in table.columns:
+        methods.append(("mixed_estimate", "mixed_ci_low", "mixed_ci_high", "#c0504d", -0.12, "mixed model"))
+    for estimate, low, high, colour, shift, label in methods:
+        for index, (y_position, row) in enumerate(zip(y, table.itertuples())):
+            values = row._asdict()
+            if not math.isnan(values[low]):
+                axis.plot([values[low], values[high]], [y_position + shift] * 2, color=colour, linewidth=2)
+            axis.scatter([values[estimate]], [y_position + shift], color=colour, zorder=3, s=16,
+                         label=label if index == 0 else None)
     axis.axvline(0, color="grey", linestyle="--", linewidth=1)
     axis.set_yticks(y, labels, fontsize=8)
-    axis.set_xlabel("difference in DNAm age, years (95% CI)")
+    axis.set_xlabel("difference in DNAm age (95% CI), in the clock's unit")
     axis.grid(axis="x", alpha=0.3)
+    axis.legend(fontsize=8, loc="best")
     return _svg(figure)
 
 
@@ -128,13 +135,19 @@ def summary_sentences(contrasts: pd.DataFrame) -> list[dict]:
     return sentences
 
 
-def headlines(contrasts: pd.DataFrame, contrast_config: list[dict]) -> list[dict]:
+UNIT_ABBREVIATIONS = {"years": "y", "years/year": "y/y", "kb": "kb"}
+
+
+def headlines(contrasts: pd.DataFrame, contrast_config: list[dict], units: dict[str, str] | None = None) -> list[dict]:
     """The answer at a glance: per contrast, its shift under every clock and how many clocks agree."""
+    units = units or {}
     descriptions = {entry["name"]: entry.get("description", "") for entry in contrast_config}
     result = []
     for name, rows in contrasts.groupby("contrast", sort=False):
         significant = rows[rows["q_value"] < SIGNIFICANCE_LEVEL]
-        shifts = ", ".join(f"{_format_years(row.estimate_years)} y [{_format_years(row.ci_low)}, "
+        shifts = ", ".join(f"{_format_years(row.estimate_years)} "
+                           f"{UNIT_ABBREVIATIONS.get(units.get(row.clock, 'years'), units.get(row.clock))} "
+                           f"[{_format_years(row.ci_low)}, "
                            f"{_format_years(row.ci_high)}] under {row.clock}" for row in rows.itertuples())
         if len(significant) == 0:
             verdict = "no clock shows a shift at q < 0.05"
@@ -175,9 +188,13 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
         f"DNAm age was estimated with {clock_texts}. Clock CpGs absent from a sample were "
         f"{'imputed with fixed reference values: per-CpG medians of a 450k reference, and for DunedinPACE its own gold-standard means (so that no sample depends on the others of the run)' if clock_config['imputation'] == 'reference' else 'not imputed'}; "
         f"a clock gave no age for a sample measuring fewer than {clock_config['min_coverage']:g} of its CpGs. "
-        "Delta age is DNAm age minus the donor's chronological age. Contrasts compare donor-level means of replicate "
-        "samples within donor (paired t-test, with 95% t confidence intervals and a Wilcoxon signed-rank test beside it); "
-        "q-values are Benjamini-Hochberg adjusted over all contrasts and clocks. "
+        "Delta age is DNAm age minus the donor's chronological age; residual age acceleration (residual of DNAm age "
+        "on donor age, per clock) is reported only where donor ages vary enough (at least 3 distinct ages over 10 years). "
+        "Contrasts compare donor-level means of replicate samples within donor (paired t-test, with 95% t confidence "
+        "intervals and a Wilcoxon signed-rank test beside it); a linear mixed model on the sample-level ages (REML, a "
+        "random intercept per donor and a chip variance component where the samples span several chips, t intervals "
+        "with between-within degrees of freedom) gives a second estimate. q-values are Benjamini-Hochberg adjusted over "
+        "all contrasts and clocks, for each method. "
         f"Software: epiclock {versions.get('epiclock', '?')}, Python {versions.get('python', '?')}, "
         f"Snakemake {versions.get('snakemake', '?')}, numpy {versions.get('numpy', '?')}, pandas {versions.get('pandas', '?')}, "
         f"scipy {versions.get('scipy', '?')}."
@@ -266,7 +283,8 @@ def render(inputs: ReportInputs) -> str:
     return template.render(
         title=config.get("report", {}).get("title", "epiclock report"),
         summary=summary_sentences(inputs.contrasts),
-        headlines=headlines(inputs.contrasts, config.get("contrasts", [])),
+        headlines=headlines(inputs.contrasts, config.get("contrasts", []),
+                            {name: clock.unit for name, clock in inputs.clocks.items()}),
         contrasts=inputs.contrasts,
         forest=inputs.figures.get(FOREST_FIGURE, ""),
         qc=inputs.qc,
