@@ -29,6 +29,21 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def synthetic450k(shared_dir) -> Path:
+    """The synthetic 450k reference (manifest, IDATs, minfi's outputs) in ../shared."""
+    return shared_dir / "reference" / "synthetic450k"
+
+
+@pytest.fixture(scope="session")
+def synthetic_manifest(synthetic450k, tmp_path_factory):
+    """Its manifest, parsed once for the whole test run (485,577 probes take seconds)."""
+    from epiclock.io import manifest
+
+    return manifest.load_manifest(synthetic450k / "SyntheticHumanMethylation450_manifest.csv.gz",
+                                  cache_dir=tmp_path_factory.mktemp("manifest_cache"))
+
+
+@pytest.fixture(scope="session")
 def small_study() -> simulate.SimulatedStudy:
     """A small simulated study: 3 donors x 4 conditions x 2 replicates, one failed array."""
     parameters = simulate.StudyParameters(donors=3, replicates=2, seed=7, background_cpgs=300)

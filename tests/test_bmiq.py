@@ -4,7 +4,6 @@ import pytest
 
 from epiclock import bmiq
 from epiclock.errors import EpiclockError
-from epiclock.io import manifest
 
 
 def simulated_sample(seed=0, n_one=6000, n_two=12000):
@@ -70,16 +69,9 @@ def test_bmiq_keeps_missing_and_rejects_too_few():
         bmiq.bmiq(betas.iloc[:150], design)
 
 
-@pytest.fixture(scope="module")
-def synthetic450k(shared_dir):
-    return shared_dir / "reference" / "synthetic450k"
-
-
 @pytest.mark.shared
-def test_bmiq_agrees_with_watermelon(synthetic450k, tmp_path_factory):
-    parsed = manifest.load_manifest(synthetic450k / "SyntheticHumanMethylation450_manifest.csv.gz",
-                                    cache_dir=tmp_path_factory.mktemp("manifest_cache"))
-    design = parsed.probes.set_index("probe_id")["design"]
+def test_bmiq_agrees_with_watermelon(synthetic450k, synthetic_manifest):
+    design = synthetic_manifest.probes.set_index("probe_id")["design"]
     sample = "999000000001_R01C01"
     noob_betas = pd.read_csv(synthetic450k / "minfi" / "noob_betas.tsv.gz", sep="\t", index_col="probe_id",
                              usecols=["probe_id", sample])[sample]

@@ -5,7 +5,7 @@ from scipy import stats
 
 from epiclock import detection
 from epiclock.errors import EpiclockError
-from epiclock.io import idat, manifest
+from epiclock.io import idat
 
 BASENAMES = ["999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02"]
 
@@ -114,17 +114,6 @@ def test_bead_mask_failures_and_call_rates():
 def test_missing_negative_controls_is_named():
     with pytest.raises(EpiclockError, match="NEGATIVE control"):
         detection.detection_p_minfi(make_pair(RED, GREEN), PROBES, CONTROLS.assign(type="NORM_A"))
-
-
-@pytest.fixture(scope="module")
-def synthetic450k(shared_dir):
-    return shared_dir / "reference" / "synthetic450k"
-
-
-@pytest.fixture(scope="module")
-def synthetic_manifest(synthetic450k, tmp_path_factory):
-    return manifest.load_manifest(synthetic450k / "SyntheticHumanMethylation450_manifest.csv.gz",
-                                  cache_dir=tmp_path_factory.mktemp("manifest_cache"))
 
 
 @pytest.mark.shared

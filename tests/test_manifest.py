@@ -213,17 +213,6 @@ def test_raw_beta_matrix_rejects_repeated_samples(tmp_path):
 # --- the synthetic 450k reference ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def synthetic450k(shared_dir):
-    return shared_dir / "reference" / "synthetic450k"
-
-
-@pytest.fixture(scope="module")
-def synthetic_manifest(synthetic450k, tmp_path_factory):
-    path = synthetic450k / "SyntheticHumanMethylation450_manifest.csv.gz"
-    return manifest.load_manifest(path, cache_dir=tmp_path_factory.mktemp("manifest_cache"))
-
-
 @pytest.mark.shared
 def test_synthetic_manifest_parses(synthetic_manifest):
     probes = synthetic_manifest.probes

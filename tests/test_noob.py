@@ -3,11 +3,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
 from epiclock import noob
 from epiclock.errors import EpiclockError
-from epiclock.io import idat, manifest
+from epiclock.io import idat
 
 BASENAMES = ["999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02"]
 
@@ -265,17 +264,6 @@ def test_single_dye_correction_is_neutral_on_balanced_arrays(seed, level):
 
 
 # --- minfi on the synthetic 450k reference ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def synthetic450k(shared_dir):
-    return shared_dir / "reference" / "synthetic450k"
-
-
-@pytest.fixture(scope="module")
-def synthetic_manifest(synthetic450k, tmp_path_factory):
-    return manifest.load_manifest(synthetic450k / "SyntheticHumanMethylation450_manifest.csv.gz",
-                                  cache_dir=tmp_path_factory.mktemp("manifest_cache"))
 
 
 @pytest.fixture(scope="module")
