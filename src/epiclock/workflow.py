@@ -23,6 +23,9 @@ from epiclock.io import (read_beta_matrix, read_matrix, read_sample_sheet, write
 
 log = logging.getLogger("epiclock")
 
+# CpGs of a custom clock listed in the report, by absolute weight (all of them are in coefficients.tsv).
+REPORT_TOP_CPGS = 15
+
 
 def run_step(snakemake, step, **kwargs) -> None:
     """Run ``step(**kwargs)`` with logging to the rule's log; exit 1 with the message on a known error."""
@@ -226,7 +229,13 @@ def write_report(qc_table: str, predictions: str, per_sample: str, per_condition
 
     custom_dirs = custom_dirs or {}
     figures = {path.stem: path.read_text(encoding="utf-8") for path in sorted(Path(figure_dir).glob("*.svg"))}
-    cards = {name: json.loads((Path(directory) / "model_card.json").read_text()) for name, directory in custom_dirs.items()}
+    cards = {}
+    for name, directory in custom_dirs.items():
+        card = json.loads((Path(directory) / "model_card.json").read_text())
+        coefficients = pd.read_csv(Path(directory) / "coefficients.tsv", sep="\t")
+        strongest = coefficients.reindex(coefficients["coefficient"].abs().sort_values(ascending=False).index)
+        card["strongest_cpgs"] = strongest.head(REPORT_TOP_CPGS).to_dict("records")
+        cards[name] = card
     inputs = report.ReportInputs(
         qc=pd.read_parquet(qc_table), predictions=pd.read_parquet(predictions),
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
