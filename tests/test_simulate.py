@@ -83,3 +83,14 @@ def test_correction_keeps_targets_inside_bounds():
     corrected = simulate.correct_to_targets(start, weights, targets)
     assert weights @ corrected == pytest.approx(targets, abs=1e-9)
     assert corrected.min() >= simulate.BETA_FLOOR and corrected.max() <= simulate.BETA_CEILING
+
+
+def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_study):
+    from epiclock import simulate_arrays
+
+    cpg_ids = simulate_arrays.array_cpg_ids("450k", small_study.betas.index)
+    assert len(cpg_ids) == simulate_arrays.ARRAYS["450k"] and set(small_study.betas.index) <= set(cpg_ids)
+    padded = simulate_arrays.pad_betas(small_study.betas.iloc[:, :2], cpg_ids[:20_000].union(small_study.betas.index))
+    assert padded.loc[small_study.betas.index].equals(small_study.betas.iloc[:, :2])
+    values = padded.to_numpy()
+    assert np.nanmin(values) > 0 and np.nanmax(values) < 1

@@ -218,7 +218,7 @@ def pad_betas(betas: pd.DataFrame, cpg_ids: pd.Index, seed: int = 1) -> pd.DataF
     if len(extra) == 0:
         return betas
     rng = np.random.default_rng(seed)
-    medians = clocks.reference_medians().reindex(extra).to_numpy()
+    medians = clocks.reference_medians().reindex(extra).to_numpy(copy=True)
     missing = np.isnan(medians)
     # Synthetic CpGs get a bimodal profile like the reference's.
     medians[missing] = np.where(rng.random(missing.sum()) < 0.5, rng.beta(1, 12, missing.sum()),
