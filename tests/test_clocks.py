@@ -116,14 +116,16 @@ def test_vendored_files_match_their_recorded_checksums():
     assert (table["source_version"] == "0.9.1").all()
 
 
-def test_linear_clock_fit_follows_scikit_learn_conventions():
+def test_linear_clock_follows_scikit_learn_conventions():
     cpg_ids = [f"cg{i:08d}" for i in range(20)]
-    X = pd.DataFrame(RNG.uniform(0, 1, (80, 20)), columns=cpg_ids)
-    ages = 30 + 40 * X.iloc[:, 0] - 20 * X.iloc[:, 1]
-    model = clocks.LinearClock(transform="anti_trafo", alpha=1e-4, l1_ratio=0.5).fit(X, ages)
-    assert model.get_params()["transform"] == "anti_trafo"
+    X = pd.DataFrame(RNG.uniform(0, 1, (5, 20)), columns=cpg_ids)
+    weights = pd.Series(RNG.normal(0, 0.1, 20), index=cpg_ids)
+    model = clocks.LinearClock.from_coefficients(weights, 0.3, "anti_trafo")
+    assert model.get_params() == {"transform": "anti_trafo", "adult_age": clocks.HORVATH_ADULT_AGE}
     assert list(model.feature_names_in_) == cpg_ids
-    assert np.abs(model.predict(X) - ages).mean() < 1.5
+    assert model.predict(X) == pytest.approx(clocks.anti_trafo(0.3 + X.to_numpy() @ weights.to_numpy()))
+    with pytest.raises(EpiclockError, match="lacks some of the clock's CpGs"):
+        model.predict(X.iloc[:, :10])
 
 
 # --- The clock library: definitions, agreement with biolearn, preprocessing, EPICv2, coverage ---

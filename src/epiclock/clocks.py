@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import yaml
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import ElasticNet
 
 from epiclock.errors import EpiclockError
 
@@ -81,18 +80,15 @@ TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb"), "pace": 
 class LinearClock(RegressorMixin, BaseEstimator):
     """age = transform(intercept_ + X @ coef_), X being samples x CpGs (already preprocessed).
 
-    ``fit`` trains an elastic net on transformed ages; ``from_coefficients`` builds an already
-    fitted clock from published weights. Both give the same attributes (scikit-learn style):
-    ``feature_names_in_`` (CpG IDs), ``coef_``, ``intercept_``.
+    A fitted linear model with scikit-learn's attributes (``feature_names_in_`` the CpG IDs,
+    ``coef_``, ``intercept_``): ``from_coefficients`` builds it from published weights, and
+    ``epiclock.training.ElasticNetClock`` fits one on your data, so both kinds of clock predict
+    through this one class.
     """
 
-    def __init__(self, transform: str = "identity", adult_age: float = HORVATH_ADULT_AGE,
-                 alpha: float = 1e-3, l1_ratio: float = 0.5, random_state: int | None = 0):
+    def __init__(self, transform: str = "identity", adult_age: float = HORVATH_ADULT_AGE):
         self.transform = transform
         self.adult_age = adult_age
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.random_state = random_state
 
     @classmethod
     def from_coefficients(cls, coefficients: pd.Series, intercept: float, transform: str) -> "LinearClock":
@@ -107,17 +103,6 @@ class LinearClock(RegressorMixin, BaseEstimator):
     def _check_transform(self) -> None:
         if self.transform not in TRANSFORMS:
             raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(TRANSFORMS)}")
-
-    def fit(self, X: pd.DataFrame, y) -> "LinearClock":
-        self._check_transform()
-        _, inverse = TRANSFORMS[self.transform]
-        model = ElasticNet(alpha=self.alpha, l1_ratio=self.l1_ratio, random_state=self.random_state, max_iter=10_000)
-        model.fit(X.to_numpy(dtype=float), inverse(np.asarray(y, dtype=float), self.adult_age))
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.coef_ = model.coef_
-        self.intercept_ = float(model.intercept_)
-        self.n_features_in_ = len(self.coef_)
-        return self
 
     def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
         values = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)
