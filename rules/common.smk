@@ -48,8 +48,9 @@ try:
         source="config 'contrasts'",
     )
     INPUT_TYPE = config["input"]["type"]
-    if INPUT_TYPE == "betas" and not config["input"].get("betas"):
-        raise EpiclockError("config input.betas: a beta matrix is needed when input.type is 'betas'")
+    MATRIX_INPUT = INPUT_TYPE != "idat"
+    if MATRIX_INPUT and not config["input"].get("betas"):
+        raise EpiclockError(f"config input.betas: a file is needed when input.type is '{INPUT_TYPE}'")
     if INPUT_TYPE == "idat":
         from epiclock import preprocess as epiclock_preprocess
 
@@ -106,7 +107,7 @@ def custom_clock_files(filename):
 def input_files():
     """The files a run reads, by role; their checksums go into the provenance record."""
     files = {"samples": config["samples"]}
-    if INPUT_TYPE == "betas":
+    if MATRIX_INPUT:
         files["betas"] = config["input"]["betas"]
     else:
         files["manifest"] = manifest_file()

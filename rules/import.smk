@@ -1,12 +1,15 @@
-# Import: a beta matrix as it is, or IDAT pairs preprocessed per sample in batches of samples.
+# Import: a beta matrix (plain, or a GEO series matrix or signal table) as it is, or IDAT pairs
+# preprocessed per sample in batches of samples.
 
-if INPUT_TYPE == "betas":
+if MATRIX_INPUT:
 
     rule import_betas:
         input:
             betas=config["input"]["betas"],
         output:
             matrix="results/import/betas.parquet",
+        params:
+            kind=INPUT_TYPE,
         log:
             "logs/import/betas.log",
         threads: 1

@@ -47,8 +47,18 @@ def run_step(snakemake, step, **kwargs) -> None:
         raise
 
 
-def import_betas(betas: str, matrix: str) -> None:
-    table = read_beta_matrix(betas)
+def import_betas(betas: str, matrix: str, kind: str = "betas") -> None:
+    """A beta matrix into Parquet; ``kind`` says its format: betas, geo_series_matrix or geo_signals."""
+    from epiclock.io import geo
+
+    if kind == "betas":
+        table = read_beta_matrix(betas)
+    elif kind == "geo_series_matrix":
+        table = geo.read_series_matrix(betas).betas
+    elif kind == "geo_signals":
+        table = geo.read_signal_table(betas).betas
+    else:
+        raise EpiclockError(f"config input.type: unknown {kind!r}")
     log.info("imported %d CpGs x %d samples from %s", table.shape[0], table.shape[1], betas)
     write_matrix(table, matrix)
 
