@@ -52,7 +52,14 @@ def test_report_renders_every_section_and_figure(browser, finished_run, tmp_path
     n_clocks = len(browser.find_elements(By.CSS_SELECTOR, "#clocks .clock"))
     n_custom = len(browser.find_elements(By.CSS_SELECTOR, "#custom-clocks .custom-clock"))
     assert n_clocks >= 2 and n_custom == 1
-    assert len(figures) == n_clocks + 1 + n_custom     # per clock, the forest plot, per custom clock
+    # The run starts from a beta matrix: call rate and beta density only, and a note on why the
+    # intensity-based parts are absent.
+    qc_figures = browser.find_elements(By.CSS_SELECTOR, "#qc figure svg")
+    assert browser.find_element(By.ID, "qc-call-rate").find_elements(By.CSS_SELECTOR, "figure svg")
+    assert browser.find_element(By.ID, "qc-no-intensities").is_displayed()
+    assert not browser.find_elements(By.CSS_SELECTOR, "#qc-controls, #qc-sex, #qc-identity")
+    # per clock, the forest plot, per custom clock, and the QC figures
+    assert len(figures) == n_clocks + 1 + n_custom + len(qc_figures)
     for figure in figures:
         browser.execute_script("arguments[0].scrollIntoView();", figure)
         size = browser.execute_script(

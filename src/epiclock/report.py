@@ -19,9 +19,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from epiclock import clocks  # noqa: E402
+from epiclock import clocks, controls  # noqa: E402
 
 SIGNIFICANCE_LEVEL = 0.05
+
+# Columns of the long QC tables the report reads (see ``ReportInputs``).
+CONTROL_METRIC_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
+BETA_DENSITY_COLUMNS = ["sample_id", "bin_left", "bin_right", "density"]
+IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
+
+
+def _empty_frame(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
 
 @dataclass
@@ -36,6 +45,10 @@ class ReportInputs:
     figures: dict[str, str]     # figure name -> SVG text, as written by ``figures()``
     clocks: dict[str, clocks.Clock]            # every clock of the run, shipped and custom, by name
     custom_cards: dict[str, dict] = field(default_factory=dict)   # custom clock -> its model card
+    # Long QC tables; empty where the run has no such data (beta-matrix input has no intensities).
+    control_metrics: pd.DataFrame = field(default_factory=lambda: _empty_frame(CONTROL_METRIC_COLUMNS))
+    beta_density: pd.DataFrame = field(default_factory=lambda: _empty_frame(BETA_DENSITY_COLUMNS))
+    identity: pd.DataFrame = field(default_factory=lambda: _empty_frame(IDENTITY_COLUMNS))
 
 
 def _svg(figure) -> str:
@@ -240,6 +253,342 @@ def training_plot(cv_predictions: pd.DataFrame, clock: str) -> str:
     return _svg(figure)
 
 
+# --- quality control figures and tables -----------------------------------------------------------
+
+QC_CALL_RATE_FIGURE = "qc_call_rate"
+QC_BETA_DENSITY_FIGURE = "qc_beta_density"
+QC_CONTROLS_FIGURE = "qc_controls"
+QC_SEX_FIGURE = "qc_sex"
+QC_FIGURES = (QC_CALL_RATE_FIGURE, QC_BETA_DENSITY_FIGURE, QC_CONTROLS_FIGURE, QC_SEX_FIGURE)
+
+
+PASSED_COLOUR = "#1f4e79"
+FAILED_COLOUR = "#c0392b"
+OTHER_FAILURE_COLOUR = "#e69f00"
+SEX_COLOURS = {"F": "#c2185b", "M": "#1f77b4"}
+# Up to this many samples a figure names every sample; beyond it, names would overlap into a smear.
+LABELLED_SAMPLES = 60
+# Beyond this many samples the passing values of a control metric are drawn as a box, not as dots,
+# so that the figure stays small and the failing dots stand out.
+STRIP_SAMPLES = 100
+# Failing points are named on a figure only while there are few enough to read.
+NAMED_FAILURES = 12
+# Ratios of zero cannot go on a log axis; they are drawn at this floor instead.
+RATIO_FLOOR = 1e-3
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_flags(values: pd.Series) -> pd.Series:
+    """A column of True / False / missing (bool, nullable boolean or object after a file round trip)
+    as a nullable boolean series."""
+    return pd.Series([pd.NA if _is_missing(v) else bool(v) for v in values], index=values.index, dtype="boolean")
+
+
+def _failed_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The QC table with failing samples first, each group keeping the table's own order."""
+    passed = table["passed"].astype(bool).to_numpy()
+    return table.iloc[np.argsort(passed, kind="stable")]
+
+
+def call_rate_plot(qc_table: pd.DataFrame, min_call_rate: float) -> str:
+    """Each sample's call rate as a bar from the threshold, worst first: failing bars hang below it.
+
+    Bars start at the threshold, not at zero, because call rates crowd near 1 and the question is
+    how far each sample is from the line. Up to ``LABELLED_SAMPLES`` samples are named on the axis;
+    more are drawn as a sorted profile by rank.
+    """
+    table = qc_table.dropna(subset=["call_rate"]).sort_values(["call_rate", "sample_id"], kind="stable")
+    rates = table["call_rate"].to_numpy(float)
+    below = rates < min_call_rate
+    failed_otherwise = ~below & ~table["passed"].astype(bool).to_numpy()
+    colours = np.where(below, FAILED_COLOUR, np.where(failed_otherwise, OTHER_FAILURE_COLOUR, PASSED_COLOUR))
+    n_samples = len(table)
+    labelled = n_samples <= LABELLED_SAMPLES
+    if labelled:
+        figure, axis = plt.subplots(figsize=(8, 0.2 * max(n_samples, 5) + 1.3))
+        positions = np.arange(n_samples)[::-1]
+        axis.barh(positions, rates - min_call_rate, left=min_call_rate, color=colours, height=0.75)
+        axis.axvline(min_call_rate, color="black", linestyle="--", linewidth=1)
+        axis.set_yticks(positions, table["sample_id"].astype(str), fontsize=7)
+        axis.set_ylim(-0.7, n_samples - 0.3)
+        axis.set_xlabel("call rate (share of CpGs with a value)")
+        axis.grid(axis="x", alpha=0.3)
+        value_axis = axis.xaxis
+    else:
+        figure, axis = plt.subplots(figsize=(10, 3.6))
+        positions = np.arange(1, n_samples + 1)
+        axis.bar(positions, rates - min_call_rate, bottom=min_call_rate, color=colours, width=1.0, linewidth=0)
+        axis.axhline(min_call_rate, color="black", linestyle="--", linewidth=1)
+        axis.set_xlim(0.5, n_samples + 0.5)
+        axis.set_xlabel("samples ranked by call rate, worst first")
+        axis.set_ylabel("call rate")
+        axis.grid(axis="y", alpha=0.3)
+        value_axis = axis.yaxis
+    value_axis.get_major_formatter().set_useOffset(False)
+    n_missing = len(qc_table) - n_samples
+    axis.set_title(f"call rate of {n_samples} samples: {int(below.sum())} below the threshold {min_call_rate:g}"
+                   + (f"; {n_missing} without a call rate" if n_missing else ""), fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=PASSED_COLOUR), plt.Rectangle((0, 0), 1, 1, color=FAILED_COLOUR)]
+    labels = ["passed QC", "below the threshold"]
+    if failed_otherwise.any():
+        handles.append(plt.Rectangle((0, 0), 1, 1, color=OTHER_FAILURE_COLOUR))
+        labels.append("failed QC for another reason")
+    handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1))
+    labels.append(f"threshold {min_call_rate:g}")
+    # The corner away from the bars: failing bars hang at the top left (named) or the far left (ranked).
+    axis.legend(handles, labels, fontsize=7, loc="lower left" if labelled else "lower right")
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def beta_density_plot(beta_density: pd.DataFrame, qc_table: pd.DataFrame) -> str:
+    """One line per sample through its binned beta density; failing samples in red, drawn on top.
+
+    Passing samples get fainter as they get more numerous, so that hundreds of them form a band
+    against which a deviating or failing sample stands out.
+    """
+    failed_ids = set(qc_table.loc[~qc_table["passed"].astype(bool), "sample_id"].astype(str))
+    figure, axis = plt.subplots(figsize=(8, 3.8))
+    samples = beta_density.sort_values(["sample_id", "bin_left"]).groupby("sample_id", sort=True)
+    n_passed = sum(1 for sample_id, _ in samples if str(sample_id) not in failed_ids)
+    passed_alpha = min(0.7, max(0.08, 12 / max(n_passed, 1)))
+    failed_lines = []
+    for sample_id, rows in samples:
+        centres = ((rows["bin_left"] + rows["bin_right"]) / 2).to_numpy(float)
+        density = rows["density"].to_numpy(float)
+        if str(sample_id) in failed_ids:
+            failed_lines.append((str(sample_id), centres, density))
+        else:
+            axis.plot(centres, density, color=PASSED_COLOUR, linewidth=0.8, alpha=passed_alpha)
+    for index, (sample_id, centres, density) in enumerate(failed_lines):
+        axis.plot(centres, density, color=FAILED_COLOUR, linewidth=1.6, alpha=0.9, zorder=3,
+                  label=sample_id if index < NAMED_FAILURES else None)
+    handles, labels = axis.get_legend_handles_labels()
+    handles.insert(0, plt.Line2D([], [], color=PASSED_COLOUR, linewidth=1.2))
+    labels.insert(0, f"passed QC ({n_passed})")
+    if len(failed_lines) > NAMED_FAILURES:
+        handles.append(plt.Line2D([], [], color=FAILED_COLOUR, linewidth=1.6))
+        labels.append(f"and {len(failed_lines) - NAMED_FAILURES} more failed")
+    axis.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                title="failed QC in red" if failed_lines else None, title_fontsize=7)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(bottom=0)
+    axis.set_xlabel("beta value")
+    axis.set_ylabel("density")
+    axis.set_title(f"beta density of {len(failed_lines) + n_passed} samples", fontsize=10)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def _metric_order(control_metrics: pd.DataFrame) -> list[str]:
+    """Metrics in the BeadArray Controls Reporter order of ``controls.CONTROL_THRESHOLDS``, then any others."""
+    present = list(dict.fromkeys(control_metrics["metric"].astype(str)))
+    known = [metric for metric in controls.CONTROL_THRESHOLDS if metric in present]
+    return known + [metric for metric in present if metric not in known]
+
+
+def _spread(n_points: int, width: float) -> np.ndarray:
+    """Horizontal offsets for a strip of points, spread evenly (golden-ratio sequence), no random numbers."""
+    return ((np.arange(n_points) * 0.6180339887) % 1 - 0.5) * width
+
+
+def control_plot(control_metrics: pd.DataFrame) -> str:
+    """Every control metric on one axis as its margin over the guide's minimum (value / minimum, log).
+
+    One threshold line at 1 serves all metrics, so a batch-wide weakness (a metric low in every
+    sample) shows as a row sitting near the line. Failing values are red dots; passing values are
+    dots up to ``STRIP_SAMPLES`` samples and a min-to-max box beyond. Metrics without a positive
+    minimum (restoration's is 0) or without values are left out and named under the axis.
+    """
+    table = control_metrics.assign(
+        metric=control_metrics["metric"].astype(str),
+        value=pd.to_numeric(control_metrics["value"], errors="coerce"),
+        threshold=pd.to_numeric(control_metrics["threshold"], errors="coerce"),
+        failed=_as_flags(control_metrics["passed"]).eq(False).fillna(False).astype(bool))
+    order = _metric_order(table)
+    drawable = table[(table["threshold"] > 0) & table["value"].notna()]
+    shown = [metric for metric in order if metric in set(drawable["metric"])]
+    left_out = [metric for metric in order if metric not in shown]
+    n_samples = table["sample_id"].nunique()
+    figure, axis = plt.subplots(figsize=(9, 0.3 * max(len(shown), 3) + 1.6))
+    for row_index, metric in enumerate(shown):
+        position = len(shown) - 1 - row_index      # the first metric at the top
+        rows = drawable[drawable["metric"] == metric].sort_values("sample_id")
+        margin = np.maximum(rows["value"].to_numpy(float) / rows["threshold"].to_numpy(float), RATIO_FLOOR)
+        failed = rows["failed"].to_numpy(bool)
+        offsets = _spread(len(rows), 0.5)
+        if n_samples <= STRIP_SAMPLES:
+            axis.scatter(margin[~failed], position + offsets[~failed], s=9, color=PASSED_COLOUR, alpha=0.6,
+                         linewidths=0)
+        elif (~failed).any():
+            axis.boxplot([margin[~failed]], positions=[position], widths=0.5, whis=(0, 100), showfliers=False,
+                         orientation="horizontal", patch_artist=True,
+                         boxprops={"facecolor": "#dbe6f1", "edgecolor": PASSED_COLOUR},
+                         medianprops={"color": PASSED_COLOUR}, whiskerprops={"color": PASSED_COLOUR},
+                         capprops={"color": PASSED_COLOUR})
+        axis.scatter(margin[failed], position + offsets[failed], s=18, color=FAILED_COLOUR, zorder=3, linewidths=0)
+    axis.axvline(1, color="black", linestyle="--", linewidth=1)
+    axis.set_xscale("log")
+    axis.set_yticks(range(len(shown)), [metric.replace("_", " ") for metric in reversed(shown)], fontsize=8)
+    axis.set_ylim(-0.6, len(shown) - 0.4)
+    label = "value / minimum (log scale; below 1 fails)"
+    if left_out:
+        label += "\nnot shown (no positive minimum, or no controls on the array): " + ", ".join(
+            metric.replace("_", " ") for metric in left_out)
+    axis.set_xlabel(label, fontsize=9)
+    axis.grid(axis="x", alpha=0.3)
+    n_failing = int(table.loc[table["failed"], "sample_id"].nunique())
+    axis.set_title(f"control probes of {n_samples} samples: {n_failing} failing at least one metric", fontsize=10)
+    passed_label = "passed" if n_samples <= STRIP_SAMPLES else "passed (box: quartiles,\nwhiskers: min to max)"
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=PASSED_COLOUR, label=passed_label),
+               plt.Line2D([], [], marker="o", linestyle="", color=FAILED_COLOUR, label="failed"),
+               plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="minimum")]
+    axis.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def sex_plot(qc_table: pd.DataFrame) -> str:
+    """minfi-style sex check: median log2 copy number of chrY against chrX probes, coloured by the
+    predicted sex, with the decision line and samples whose sheet says otherwise ringed (and named
+    while there are few)."""
+    table = qc_table.dropna(subset=["x_median", "y_median"]).sort_values("sample_id")
+    predicted = table["predicted_sex"].astype(object).where(table["predicted_sex"].notna(), None)
+    mismatch = (_as_flags(table["sex_matches"]).eq(False).fillna(False).astype(bool)
+                if "sex_matches" in table.columns else pd.Series(False, index=table.index))
+    figure, axis = plt.subplots(figsize=(6.5, 5))
+    for sex, label in (("F", "predicted female"), ("M", "predicted male"), (None, "no prediction")):
+        chosen = predicted.isna() if sex is None else predicted.eq(sex)
+        if chosen.any():
+            axis.scatter(table.loc[chosen, "x_median"], table.loc[chosen, "y_median"], s=16, alpha=0.75,
+                         color=SEX_COLOURS.get(sex, "grey"), linewidths=0, label=f"{label} ({int(chosen.sum())})")
+    if mismatch.any():
+        axis.scatter(table.loc[mismatch, "x_median"], table.loc[mismatch, "y_median"], s=90, facecolors="none",
+                     edgecolors="black", linewidths=1.4, zorder=3,
+                     label=f"sheet says otherwise ({int(mismatch.sum())})")
+        if mismatch.sum() <= NAMED_FAILURES:
+            for row in table.loc[mismatch].itertuples():
+                axis.annotate(str(row.sample_id), (row.x_median, row.y_median), xytext=(6, 4),
+                              textcoords="offset points", fontsize=7)
+    x_low, x_high = axis.get_xlim()
+    axis.plot([x_low, x_high], [x_low + controls.SEX_CUTOFF, x_high + controls.SEX_CUTOFF], color="grey",
+              linestyle="--", linewidth=1, label=f"y - x = {controls.SEX_CUTOFF:g}")
+    axis.set_xlim(x_low, x_high)
+    axis.set_xlabel("chrX median log2(M + U)")
+    axis.set_ylabel("chrY median log2(M + U)")
+    axis.set_title(f"predicted sex of {len(table)} samples", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def _qc_figure_makers(qc_table: pd.DataFrame, control_metrics: pd.DataFrame, beta_density: pd.DataFrame,
+                      min_call_rate: float) -> dict:
+    """QC figure name -> a function drawing it, for the figures whose data the run has."""
+    makers = {}
+    if "call_rate" in qc_table.columns and qc_table["call_rate"].notna().any():
+        makers[QC_CALL_RATE_FIGURE] = lambda: call_rate_plot(qc_table, min_call_rate)
+    if len(beta_density):
+        makers[QC_BETA_DENSITY_FIGURE] = lambda: beta_density_plot(beta_density, qc_table)
+    if len(control_metrics):
+        makers[QC_CONTROLS_FIGURE] = lambda: control_plot(control_metrics)
+    if {"x_median", "y_median"} <= set(qc_table.columns) and \
+            qc_table[["x_median", "y_median"]].notna().all(axis=1).any():
+        makers[QC_SEX_FIGURE] = lambda: sex_plot(qc_table)
+    return makers
+
+
+def qc_figures(qc_table: pd.DataFrame, control_metrics: pd.DataFrame, beta_density: pd.DataFrame,
+               min_call_rate: float) -> dict[str, str]:
+    """The QC figures whose data the run has, by name: call rate and beta density for every input,
+    the control dashboard and the sex plot only where there were raw intensities (IDAT input)."""
+    return {name: make() for name, make in
+            _qc_figure_makers(qc_table, control_metrics, beta_density, min_call_rate).items()}
+
+
+# QC table columns in display order: column -> (header, format). A column absent from the run's
+# table (beta-matrix input has no detection, controls or sex columns) is left out of the page.
+QC_TABLE_COLUMNS = {
+    "n_cpgs": ("CpGs", "int"),
+    "n_missing": ("missing", "int"),
+    "call_rate": ("call rate", "4"),
+    "detection_call_rate": ("detection call rate", "4"),
+    "n_masked": ("masked", "int"),
+    "n_out_of_range": ("outside [0,1]", "int"),
+    "beta_mean": ("mean beta", "3"),
+    "controls_passed": ("controls passed", "flag"),
+    "predicted_sex": ("predicted sex", "text"),
+    "sheet_sex": ("sheet sex", "text"),
+    "sex_matches": ("sex matches sheet", "flag"),
+    "passed": ("passed", "flag"),
+    "reasons": ("reasons", "text"),
+    "control_notes": ("control notes", "text"),
+}
+
+
+def _qc_cell(value, cell_format: str) -> dict:
+    """One table cell: its text, whether it is left-aligned text, and whether it flags a problem."""
+    if _is_missing(value):
+        return {"text": "NA" if cell_format != "text" else "", "is_text": cell_format in ("text", "flag"),
+                "problem": False}
+    if cell_format == "flag":
+        return {"text": "yes" if value else "no", "is_text": True, "problem": not value}
+    if cell_format == "int":
+        return {"text": str(int(value)), "is_text": False, "problem": False}
+    if cell_format == "text":
+        return {"text": str(value), "is_text": True, "problem": False}
+    return {"text": f"{float(value):.{cell_format}f}", "is_text": False, "problem": False}
+
+
+def qc_table_view(qc_table: pd.DataFrame) -> dict:
+    """The QC table as the page shows it: the columns the run has, failing samples first."""
+    columns = [column for column in QC_TABLE_COLUMNS if column in qc_table.columns]
+    headers = [{"label": QC_TABLE_COLUMNS[column][0], "is_text": QC_TABLE_COLUMNS[column][1] in ("text", "flag")}
+               for column in columns]
+    rows = [{"sample_id": record["sample_id"], "passed": bool(record["passed"]),
+             "cells": [_qc_cell(record[column], QC_TABLE_COLUMNS[column][1]) for column in columns]}
+            for record in _failed_first(qc_table).to_dict("records")]
+    return {"headers": headers, "rows": rows}
+
+
+def control_failures(control_metrics: pd.DataFrame) -> pd.DataFrame:
+    """Failing control metrics, one row per sample and metric, by sample then in the guide's metric order."""
+    failed = control_metrics.loc[_as_flags(control_metrics["passed"]).eq(False).fillna(False).astype(bool)]
+    rank = {metric: index for index, metric in enumerate(_metric_order(control_metrics))}
+    return (failed.assign(metric_rank=failed["metric"].astype(str).map(rank))
+            .sort_values(["sample_id", "metric_rank"]).drop(columns="metric_rank")
+            [["sample_id", "metric", "value", "threshold"]].reset_index(drop=True))
+
+
+def sex_mismatches(qc_table: pd.DataFrame) -> pd.DataFrame:
+    """Samples whose predicted sex differs from the sheet's (none where the table has no sex columns)."""
+    if "sex_matches" not in qc_table.columns:
+        return _empty_frame(["sample_id", "predicted_sex", "sheet_sex"])
+    mismatch = _as_flags(qc_table["sex_matches"]).eq(False).fillna(False).astype(bool)
+    return qc_table.loc[mismatch, ["sample_id", "predicted_sex", "sheet_sex"]].reset_index(drop=True)
+
+
+def identity_problems(identity: pd.DataFrame) -> pd.DataFrame:
+    """Pairs whose SNP genotypes contradict the sheet: unexpected duplicates, then possible swaps."""
+    problems = identity.loc[identity["problem"].fillna("").astype(str) != ""]
+    return problems.sort_values(["problem", "concordance", "sample_a", "sample_b"],
+                                ascending=[False, False, True, True]).reset_index(drop=True)
+
+
+def no_intensities_note(config: dict) -> str:
+    """Why a run without IDATs has no control dashboard, sex check or identity check ('' for IDAT runs)."""
+    input_type = config["input"].get("type", "betas")
+    if input_type == "idat":
+        return ""
+    return (f"Control-probe dashboard, sex check and sample-identity check are not shown: they need raw array "
+            f"intensities (IDAT files), and this run started from a matrix (input type '{input_type}') that has none.")
+
+
 def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, units: dict[str, str],
             cv_predictions: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
     """Every figure of the report, by name: one per clock, the forest plot, one per custom clock's training."""
@@ -252,6 +601,15 @@ def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, uni
     for name, table in (cv_predictions or {}).items():
         result[training_figure_name(name)] = training_plot(table, name)
     return result
+
+
+def qc_plots(inputs: ReportInputs) -> dict[str, str]:
+    """The QC figures for the page ('' where there is no data): those handed in through ``figures``,
+    the others drawn here from the QC tables, so the section is complete whether or not the
+    figures step drew them."""
+    makers = _qc_figure_makers(inputs.qc, inputs.control_metrics, inputs.beta_density,
+                               float(inputs.config["qc"]["min_call_rate"]))
+    return {name: inputs.figures.get(name) or (makers[name]() if name in makers else "") for name in QC_FIGURES}
 
 
 def render(inputs: ReportInputs) -> str:
@@ -278,6 +636,7 @@ def render(inputs: ReportInputs) -> str:
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     environment.filters["years"] = _format_years
     environment.filters["p"] = _format_p
+    environment.filters["count"] = "{:,}".format
     environment.filters["num"] = lambda v, d=2: "NA" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
     template = environment.get_template("report.html.j2")
     return template.render(
@@ -290,6 +649,19 @@ def render(inputs: ReportInputs) -> str:
         qc=inputs.qc,
         qc_failed=inputs.qc.loc[~inputs.qc["passed"].astype(bool)],
         n_failed=int((~inputs.qc["passed"].astype(bool)).sum()),
+        qc_view=qc_table_view(inputs.qc),
+        min_call_rate=config["qc"]["min_call_rate"],
+        qc_plots=qc_plots(inputs),
+        raw_intensities=config["input"].get("type", "betas") == "idat",
+        no_intensities=no_intensities_note(config),
+        has_controls=len(inputs.control_metrics) > 0,
+        control_failures=control_failures(inputs.control_metrics),
+        n_control_failed=(int(_as_flags(inputs.qc["controls_passed"]).eq(False).fillna(False).sum())
+                          if "controls_passed" in inputs.qc.columns else 0),
+        has_sex="predicted_sex" in inputs.qc.columns and inputs.qc["predicted_sex"].notna().any(),
+        sex_mismatches=sex_mismatches(inputs.qc),
+        n_identity_pairs=len(inputs.identity),
+        identity_problems=identity_problems(inputs.identity),
         clock_sections=clock_sections,
         coverage=coverage,
         no_age=no_age,
