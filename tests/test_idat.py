@@ -1,3 +1,4 @@
+import gc
 import gzip
 import struct
 
@@ -66,6 +67,38 @@ def test_trailing_scanner_sections_survive_and_may_be_absent(tmp_path):
     assert idat.read_idat(tmp_path / "1.idat").run_info is None
 
 
+def test_plain_arrays_outlive_the_idat_and_a_replaced_file(tmp_path):
+    original = make_idat(seed=5)
+    path = tmp_path / "mapped_Grn.idat"
+    idat.write_idat(original, path)
+    means = idat.read_idat(path).means
+    gc.collect()  # the Idat is gone: only the view keeps the file's mapping alive
+    idat.write_idat(make_idat(seed=6), path)  # a new file renamed over the old one
+    assert not means.flags.writeable
+    assert np.array_equal(means, original.means)
+
+
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path, monkeypatch):
+    original = make_idat(seed=7)
+    path = tmp_path / "unmappable_Grn.idat"
+    idat.write_idat(original, path)
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(idat.mmap, "mmap", refuse)
+    assert idat.read_idat(path) == original
+
+
+@pytest.mark.parametrize("backend", GZIP_BACKENDS)
+def test_gzip_of_several_members(tmp_path, backend):
+    original = make_idat(seed=8)
+    data = idat.encode_idat(original)
+    path = tmp_path / "members_Red.idat.gz"
+    path.write_bytes(gzip.compress(data[:300]) + gzip.compress(data[300:]))
+    assert idat.read_idat(path, gzip_backend=backend) == original
+
+
 def test_long_strings_and_non_utf8_bytes_round_trip(tmp_path):
     long_text = "x" * 20_000  # needs a three-byte length prefix
     odd_bytes = b"caf\xe9".decode("utf-8", errors="surrogateescape")
@@ -131,7 +164,10 @@ def test_corrupt_and_cut_gzip(tmp_path, backend):
     corrupt.write_bytes(compressed[:20] + bytes(len(compressed) - 20))
     cut = tmp_path / "cut_Red.idat.gz"
     cut.write_bytes(compressed[: len(compressed) // 2])
-    for path in (corrupt, cut):
+    # A trailer claiming 4 GiB: the output buffer must not be sized from it.
+    lying = tmp_path / "lying_Red.idat.gz"
+    lying.write_bytes(compressed[:-4] + b"\xff\xff\xff\xff")
+    for path in (corrupt, cut, lying):
         with pytest.raises(EpiclockError, match=rf"{path.name}: the gzip stream is corrupt"):
             idat.read_idat(path, gzip_backend=backend)
 

@@ -13,14 +13,23 @@ Section codes (as documented by illuminaio): 1000 probe count (int32), 102 addre
 7-bit variable-length prefix. Scanner files carry 405-410 and 510; files written by other tools often
 stop at 404: both are accepted, and a section that is absent stays absent when written back.
 
-Per-probe blocks are read as numpy views on the file's bytes, never probe by probe.
+Per-probe blocks are read as numpy views on the file's bytes, never probe by probe. A plain IDAT
+is mapped into memory rather than copied: an EPIC file is 13 MB, and copying it (which also has the
+kernel zero fresh pages first) costs several times more than everything else in reading it. The
+views keep the mapping alive as long as they live. Replacing the file (writing a new one and
+renaming it over the old, as write_idat does) leaves them intact; overwriting it in place while
+they are in use does not (the operating system stops the process with a bus error), so copy the
+arrays first if the file is to be rewritten in place. Below Python 3.13 each mapping also holds one
+file descriptor until its arrays are freed.
 """
 
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
 import struct
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +43,11 @@ from epiclock.io import atomic_path
 
 try:
     from isal import igzip as _isal_gzip
+    from isal import isal_zlib as _isal_zlib
     from isal.isal_zlib import error as _IsalError
 except ImportError:  # the pure-zlib path is slower but gives the same bytes
     _isal_gzip = None
+    _isal_zlib = None
     _IsalError = zlib.error
 
 ISAL_AVAILABLE = _isal_gzip is not None
@@ -67,6 +78,11 @@ _SECTION_ENTRY = np.dtype([("code", "<u2"), ("offset", "<i8")])
 _INT32 = struct.Struct("<i")
 
 GZIP_BACKENDS = ("auto", "isal", "zlib")
+# Without trackfd=False (Python 3.13+) a mapping keeps a duplicate of the file's descriptor open.
+_MAP_OPTIONS = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+# Deflate can shrink data about 1000-fold but IDATs shrink about 2-fold: a gzip trailer claiming more
+# than this ratio is damaged, and the output buffer is not sized from it.
+_PLAUSIBLE_GZIP_RATIO = 16
 
 
 class RunInfo(NamedTuple):
@@ -167,30 +183,72 @@ def read_idat(path: str | os.PathLike, *, gzip_backend: str = "auto") -> Idat:
     return parse_idat(data, source=str(path))
 
 
-def _read_idat_bytes(path: Path, gzip_backend: str) -> bytes:
-    if gzip_backend not in GZIP_BACKENDS:
-        raise EpiclockError(f"gzip_backend must be one of {', '.join(GZIP_BACKENDS)}; got {gzip_backend!r}")
+def _read_idat_bytes(path: Path, gzip_backend: str) -> bytes | mmap.mmap:
+    """The uncompressed bytes of an IDAT: the file itself mapped read-only, or its gzip content."""
+    use_isal = _use_isal(gzip_backend)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            contents = _map_or_read(handle)
     except FileNotFoundError as error:
         raise EpiclockError(f"{path}: IDAT file not found") from error
     except OSError as error:
         raise EpiclockError(f"{path}: cannot read the IDAT file ({error})") from error
-    if not raw.startswith(GZIP_MAGIC):
-        return raw
-    use_isal = gzip_backend == "isal" or (gzip_backend == "auto" and _isal_gzip is not None)
-    if use_isal and _isal_gzip is None:
-        raise EpiclockError("gzip_backend='isal' needs the python-isal package (pip install isal)")
+    if contents[:len(GZIP_MAGIC)] != GZIP_MAGIC:
+        return contents
     try:
-        return _isal_gzip.decompress(raw) if use_isal else gzip.decompress(raw)
+        return _gunzip(contents, use_isal)
     except (OSError, EOFError, zlib.error, _IsalError) as error:
         raise EpiclockError(
             f"{path}: the gzip stream is corrupt or cut short ({error}); download or copy the file again"
         ) from error
+    finally:
+        if isinstance(contents, mmap.mmap):
+            contents.close()
 
 
-def parse_idat(data: bytes, source: str = "(in memory)") -> Idat:
-    """Parse the bytes of an uncompressed IDAT file; ``source`` names it in error messages."""
+def _use_isal(gzip_backend: str) -> bool:
+    if gzip_backend not in GZIP_BACKENDS:
+        raise EpiclockError(f"gzip_backend must be one of {', '.join(GZIP_BACKENDS)}; got {gzip_backend!r}")
+    if gzip_backend == "isal" and _isal_gzip is None:
+        raise EpiclockError("gzip_backend='isal' needs the python-isal package (pip install isal)")
+    return gzip_backend == "isal" or (gzip_backend == "auto" and _isal_gzip is not None)
+
+
+def _map_or_read(handle) -> bytes | mmap.mmap:
+    """The whole file, mapped read-only where it can be.
+
+    An empty file cannot be mapped, and some file systems (or a process out of descriptors) refuse a
+    mapping: those files are read into memory instead, which gives the same bytes.
+    """
+    if os.fstat(handle.fileno()).st_size:
+        try:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ, **_MAP_OPTIONS)
+        except (OSError, ValueError):
+            pass
+    return handle.read()
+
+
+def _gunzip(compressed: bytes | mmap.mmap, use_isal: bool) -> bytes:
+    """Inflate a whole gzip file in one call, with isal or zlib (they give the same bytes)."""
+    library = _isal_zlib if use_isal else zlib
+    # The trailer's last four bytes are the uncompressed size (of the last member, modulo 2**32).
+    # An output buffer of that size plus one spares the call from growing its output in blocks and
+    # joining them at the end, a copy of the whole file.
+    expected = int.from_bytes(compressed[-4:], "little")
+    buffer_size = min(expected, _PLAUSIBLE_GZIP_RATIO * len(compressed)) + 1
+    data = library.decompress(compressed, wbits=31, bufsize=buffer_size)
+    if len(data) != expected:
+        # The one-shot call stops after the first gzip member: a file of several members
+        # (concatenated gzip) goes through the stream reader, which reads them all.
+        data = (_isal_gzip if use_isal else gzip).decompress(bytes(compressed))
+    return data
+
+
+def parse_idat(data: bytes | mmap.mmap, source: str = "(in memory)") -> Idat:
+    """Parse the bytes of an uncompressed IDAT file; ``source`` names it in error messages.
+
+    The per-probe arrays are read-only views on ``data`` (any bytes-like object).
+    """
     if len(data) < _HEADER.size:
         if not data:
             raise EpiclockError(f"{source}: the IDAT file is empty")
@@ -238,7 +296,7 @@ def parse_idat(data: bytes, source: str = "(in memory)") -> Idat:
 class _SectionReader:
     """Bounds-checked reads at byte offsets; any read past the end is reported as truncation."""
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes | mmap.mmap, source: str) -> None:
         self.data = data
         self.source = source
 
@@ -278,7 +336,7 @@ class _SectionReader:
                 break
         self._check(position, length, section)
         # surrogateescape keeps any non-UTF-8 byte, so writing the string back gives the same bytes.
-        text = self.data[position:position + length].decode("utf-8", errors="surrogateescape")
+        text = str(self.data[position:position + length], "utf-8", "surrogateescape")
         return text, position + length
 
     def string(self, offset: int, section: str) -> str:
@@ -347,14 +405,10 @@ def _encode_string(text: str) -> bytes:
 
 def write_idat(idat: Idat, path: str | os.PathLike, *, gzip_backend: str = "auto") -> None:
     """Write ``idat`` to ``path``, gzipped when the name ends in ``.gz``; atomic (temp file + rename)."""
-    if gzip_backend not in GZIP_BACKENDS:
-        raise EpiclockError(f"gzip_backend must be one of {', '.join(GZIP_BACKENDS)}; got {gzip_backend!r}")
+    use_isal = _use_isal(gzip_backend)
     path = Path(path)
     data = encode_idat(idat)
     if path.suffix == ".gz":
-        use_isal = gzip_backend == "isal" or (gzip_backend == "auto" and _isal_gzip is not None)
-        if use_isal and _isal_gzip is None:
-            raise EpiclockError("gzip_backend='isal' needs the python-isal package (pip install isal)")
         data = _isal_gzip.compress(data) if use_isal else gzip.compress(data, compresslevel=6)
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
