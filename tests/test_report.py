@@ -120,6 +120,12 @@ def synthetic_qc(n_samples: int, idat: bool, seed: int = 1) -> dict[str, pd.Data
             n_masked=rng.integers(100, 5000, n_samples))
         qc_table.loc[0, "sheet_sex"] = pd.NA     # a sheet without a sex for sample 0: not compared
         qc_table.loc[0, "sex_matches"] = pd.NA
+        # Findings noted without failing the sample (the config's qc.fail_on names only the controls).
+        flags = {ids[index % n_samples]: note for index, note in
+                 ((7, "predicted sex differs from the sheet"), (1, "possible swap with S0002"),
+                  (2, "possible swap with S0001"), (4, "unexpected duplicate of S0005"),
+                  (5, "unexpected duplicate of S0004"))}
+        qc_table["flags"] = qc_table["sample_id"].map(flags).fillna("")
         for sample_index, sample_id in enumerate(ids):
             for metric, threshold in controls.CONTROL_THRESHOLDS.items():
                 value = max(threshold, 1.0) * (1.05 + rng.lognormal(1.0, 0.5))
@@ -206,7 +212,7 @@ def test_idat_report_lists_failures_first_with_their_reasons(report_inputs):
     assert re.findall(r'<tr class="failed"><td class="text">(\w+)</td>', failed_table) == failed
     assert "controls failed" in failed_table and "call rate below 0.95" in failed_table
     all_table = re.search(r'<table id="qc-all">(.*?)</table>', html, re.S).group(1)
-    listed = re.findall(r'<tr(?: class="failed")?><td class="text">(\w+)</td>', all_table)
+    listed = re.findall(r'<tr(?: class="\w+")?><td class="text">(\w+)</td>', all_table)
     assert listed[:len(failed)] == failed and len(listed) == 30
     # a failing control is flagged in its own cell, not only by the row colour
     assert re.search(r'<td class="text">S0003</td>.*?<td class="text problem">no</td>', failed_table)
@@ -286,3 +292,15 @@ def test_qc_report_is_deterministic(report_inputs):
     tables = synthetic_qc(30, idat=True)
     without_figures = qc_report_inputs(report_inputs, tables, "idat", with_figures=False)
     assert report.render(without_figures) == report.render(qc_report_inputs(report_inputs, tables, "idat"))
+
+
+def test_flagged_samples_follow_the_failed_ones(report_inputs):
+    tables = synthetic_qc(30, idat=True)
+    html = qc_section(report.render(qc_report_inputs(report_inputs, tables, "idat")))
+    flagged_table = re.search(r'<table id="qc-flagged">(.*?)</table>', html, re.S).group(1)
+    assert re.findall(r'<tr class="flagged"><td class="text">(\w+)</td>', flagged_table) == [
+        "S0001", "S0002", "S0004", "S0005", "S0007"]
+    assert "possible swap with S0002" in flagged_table
+    all_table = re.search(r'<table id="qc-all">(.*?)</table>', html, re.S).group(1)
+    statuses = re.findall(r'<tr(?: class="(\w+)")?><td class="text">\w+</td>', all_table)
+    assert statuses == ["failed"] * 3 + ["flagged"] * 5 + [""] * 22

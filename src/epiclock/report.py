@@ -287,10 +287,19 @@ def _as_flags(values: pd.Series) -> pd.Series:
     return pd.Series([pd.NA if _is_missing(v) else bool(v) for v in values], index=values.index, dtype="boolean")
 
 
-def _failed_first(table: pd.DataFrame) -> pd.DataFrame:
-    """The QC table with failing samples first, each group keeping the table's own order."""
-    passed = table["passed"].astype(bool).to_numpy()
-    return table.iloc[np.argsort(passed, kind="stable")]
+def _qc_status(table: pd.DataFrame) -> pd.Series:
+    """Per sample: 'failed', 'flagged' (passed, but a finding such as a sex mismatch is noted in
+    ``flags``) or ''."""
+    passed = table["passed"].astype(bool)
+    flags = table["flags"] if "flags" in table.columns else pd.Series("", index=table.index)
+    flagged = flags.fillna("").astype(str).str.strip() != ""
+    return pd.Series(np.where(~passed, "failed", np.where(flagged, "flagged", "")), index=table.index)
+
+
+def _problems_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The QC table with failing samples first, then flagged ones, each group in the table's own order."""
+    rank = _qc_status(table).map({"failed": 0, "flagged": 1, "": 2}).to_numpy()
+    return table.iloc[np.argsort(rank, kind="stable")]
 
 
 def call_rate_plot(qc_table: pd.DataFrame, min_call_rate: float) -> str:
@@ -527,6 +536,7 @@ QC_TABLE_COLUMNS = {
     "sex_matches": ("sex matches sheet", "flag"),
     "passed": ("passed", "flag"),
     "reasons": ("reasons", "text"),
+    "flags": ("flags (noted, not failing)", "text"),
     "control_notes": ("control notes", "text"),
 }
 
@@ -546,14 +556,18 @@ def _qc_cell(value, cell_format: str) -> dict:
 
 
 def qc_table_view(qc_table: pd.DataFrame) -> dict:
-    """The QC table as the page shows it: the columns the run has, failing samples first."""
+    """The QC table as the page shows it: the columns the run has, failing samples first, then
+    flagged ones; with the counts of both."""
     columns = [column for column in QC_TABLE_COLUMNS if column in qc_table.columns]
     headers = [{"label": QC_TABLE_COLUMNS[column][0], "is_text": QC_TABLE_COLUMNS[column][1] in ("text", "flag")}
                for column in columns]
-    rows = [{"sample_id": record["sample_id"], "passed": bool(record["passed"]),
+    ordered = _problems_first(qc_table)
+    status = _qc_status(ordered)
+    rows = [{"sample_id": record["sample_id"], "status": sample_status,
              "cells": [_qc_cell(record[column], QC_TABLE_COLUMNS[column][1]) for column in columns]}
-            for record in _failed_first(qc_table).to_dict("records")]
-    return {"headers": headers, "rows": rows}
+            for record, sample_status in zip(ordered.to_dict("records"), status)]
+    return {"headers": headers, "rows": rows, "n_failed": int((status == "failed").sum()),
+            "n_flagged": int((status == "flagged").sum())}
 
 
 def control_failures(control_metrics: pd.DataFrame) -> pd.DataFrame:
