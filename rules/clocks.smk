@@ -21,10 +21,31 @@ rule train_clock:
         "../scripts/train_clock.py"
 
 
+rule batch_clocks:
+    input:
+        matrix="results/preprocess/{batch}.betas.parquet",
+        custom=custom_clock_files("clock.yaml"),
+    output:
+        "results/clocks/batches/{batch}.parquet",
+    params:
+        clocks=config["clocks"],
+        custom_dirs=custom_clock_dirs(),
+    log:
+        "logs/clocks/{batch}.log",
+    threads: 1
+    resources:
+        mem_mb=matrix_mem_mb,
+        runtime=30,
+    conda:
+        "../envs/epiclock.yaml"
+    script:
+        "../scripts/predict_batch_clocks.py"
+
+
 rule predict_clocks:
     input:
-        matrix="results/normalize/betas.parquet",
-        custom=custom_clock_files("clock.yaml"),
+        batches=expand("results/clocks/batches/{batch}.parquet", batch=BATCHES),
+        qc_table="results/qc/samples.parquet",
     output:
         predictions_tsv=report(
             "results/clocks/predictions.tsv",
@@ -41,14 +62,14 @@ rule predict_clocks:
         ),
         coverage_parquet="results/clocks/coverage.parquet",
     params:
-        clocks=config["clocks"],
-        custom_dirs=custom_clock_dirs(),
+        names=config["clocks"]["names"],
+        fail_fast=config["qc"]["fail_fast"],
     log:
         "logs/clocks/predictions.log",
     threads: 1
     resources:
-        mem_mb=matrix_mem_mb,
-        runtime=30,
+        mem_mb=lambda wildcards, attempt: (1000 + len(samples)) * attempt,
+        runtime=10,
     conda:
         "../envs/epiclock.yaml"
     script:

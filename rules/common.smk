@@ -48,10 +48,14 @@ try:
         source="config 'contrasts'",
     )
     INPUT_TYPE = config["input"]["type"]
+    MATRIX_BATCH = "matrix"
     MATRIX_INPUT = INPUT_TYPE != "idat"
     if MATRIX_INPUT and not config["input"].get("betas"):
         raise EpiclockError(f"config input.betas: a file is needed when input.type is '{INPUT_TYPE}'")
-    if INPUT_TYPE == "idat":
+    MISSING_IDATS = {}
+    if MATRIX_INPUT:
+        BATCHES = {MATRIX_BATCH: samples["sample_id"].tolist()}
+    else:
         from epiclock import preprocess as epiclock_preprocess
 
         if not config["input"].get("idat_dir"):
@@ -63,6 +67,23 @@ try:
                                 f"{config['input']['idat_dir']}")
 except EpiclockError as error:
     raise WorkflowError(str(error))
+
+
+wildcard_constraints:
+    batch="[^/.]+",
+
+
+# What every batch leaves, by table: the betas and the per-sample tables QC gathers.
+BATCH_TABLES = ("betas", "samples", "controls", "snps", "density")
+
+
+def batch_outputs(batch="{batch}"):
+    return {table: f"results/preprocess/{batch}.{table}.parquet" for table in BATCH_TABLES}
+
+
+def batch_tables(table):
+    """One table of every batch."""
+    return [batch_outputs(batch)[table] for batch in BATCHES]
 
 
 def batch_idat_files(wildcards):
@@ -77,13 +98,10 @@ def manifest_file():
     return f"resources/manifests/{Path(config['manifest']['url']).name or 'manifest.csv'}"
 
 
-def array_qc_input():
-    return "results/import/array_qc.parquet" if INPUT_TYPE == "idat" else []
-
-
 def get_final_output():
     return [
         "results/qc/samples.tsv",
+        *(["results/normalize/betas.parquet"] if config["normalize"]["matrix"] else []),
         "results/clocks/predictions.tsv",
         "results/clocks/coverage.tsv",
         "results/deltas/per_sample.tsv",
@@ -117,5 +135,5 @@ def input_files():
 
 
 def matrix_mem_mb(wildcards, input, attempt):
-    """Memory for steps that hold a CpG x sample matrix: about 4x its compressed size, at least 1 GB."""
-    return max(1000, int(4 * input.size_mb) + 500) * attempt
+    """Memory for steps that hold a batch's CpG x sample matrix: about 8x its compressed size, at least 1 GB."""
+    return max(1000, int(8 * input.size_mb) + 500) * attempt

@@ -1,5 +1,6 @@
-# Import: a beta matrix (plain, or a GEO series matrix or signal table) as it is, or IDAT pairs
-# preprocessed per sample in batches of samples.
+# Import: a beta matrix (plain, or a GEO series matrix or signal table) as one batch, or IDAT pairs
+# preprocessed per sample in batches of samples. Either way every batch leaves the same tables
+# (batch_outputs), so QC and the clocks read the two routes alike.
 
 if MATRIX_INPUT:
 
@@ -7,7 +8,7 @@ if MATRIX_INPUT:
         input:
             betas=config["input"]["betas"],
         output:
-            matrix="results/import/betas.parquet",
+            **batch_outputs(MATRIX_BATCH),
         params:
             kind=INPUT_TYPE,
         log:
@@ -29,8 +30,7 @@ else:
             probes="resources/manifests/parsed/probes.parquet",
             controls="resources/manifests/parsed/controls.parquet",
         output:
-            betas="results/preprocess/{batch}.betas.parquet",
-            array_qc="results/preprocess/{batch}.array_qc.parquet",
+            **batch_outputs(),
         params:
             basenames=lambda wildcards: {sample: IDAT_BASENAMES[sample] for sample in BATCHES[wildcards.batch]},
             settings=config["preprocess"],
@@ -38,29 +38,12 @@ else:
             "logs/preprocess/{batch}.log",
         threads: 1
         resources:
-            mem_mb=lambda wildcards, input, attempt: max(2000, int(3 * input.size_mb) + 1500) * attempt,
+            # The manifest tables, plus one sample's intensities at a time and the batch's betas.
+            mem_mb=lambda wildcards, input, attempt: (
+                max(2000, 1500 + int(6 * input.size_mb) + 8 * len(BATCHES[wildcards.batch])) * attempt
+            ),
             runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]),
         conda:
             "../envs/epiclock.yaml"
         script:
             "../scripts/preprocess_batch.py"
-
-    rule gather_batches:
-        input:
-            betas=expand("results/preprocess/{batch}.betas.parquet", batch=BATCHES),
-            array_qc=expand("results/preprocess/{batch}.array_qc.parquet", batch=BATCHES),
-        output:
-            matrix="results/import/betas.parquet",
-            array_qc="results/import/array_qc.parquet",
-        params:
-            missing=MISSING_IDATS,
-        log:
-            "logs/import/gather.log",
-        threads: 1
-        resources:
-            mem_mb=lambda wildcards, input, attempt: max(2000, int(4 * input.size_mb) + 1000) * attempt,
-            runtime=30,
-        conda:
-            "../envs/epiclock.yaml"
-        script:
-            "../scripts/gather_batches.py"

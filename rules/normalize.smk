@@ -1,19 +1,23 @@
-rule normalize_betas:
+# The betas of the samples that passed QC as one matrix, for users' own analyses. Normalisation of
+# IDATs (noob, dye bias, BMIQ) happens per sample in preprocess_batch; the clocks read the batches.
+
+
+rule merge_betas:
     input:
-        matrix="results/import/betas.parquet",
+        batches=batch_tables("betas"),
         qc_table="results/qc/samples.parquet",
     output:
         normalized="results/normalize/betas.parquet",
     params:
         method=config["normalize"]["method"],
-        fail_fast=config["qc"]["fail_fast"],
     log:
         "logs/normalize/betas.log",
     threads: 1
     resources:
-        mem_mb=matrix_mem_mb,
-        runtime=30,
+        # One block of CpGs (workflow.MATRIX_ROW_GROUP) of every sample at a time.
+        mem_mb=lambda wildcards, attempt: (1000 + 2 * len(samples)) * attempt,
+        runtime=lambda wildcards: 10 + len(samples) // 20,
     conda:
         "../envs/epiclock.yaml"
     script:
-        "../scripts/normalize_betas.py"
+        "../scripts/merge_betas.py"

@@ -1,8 +1,10 @@
 rule sample_qc:
     input:
-        matrix="results/import/betas.parquet",
-        samples=config["samples"],
-        array_qc=array_qc_input(),
+        samples_tables=batch_tables("samples"),
+        controls_tables=batch_tables("controls"),
+        snps_tables=batch_tables("snps"),
+        density_tables=batch_tables("density"),
+        sheet=config["samples"],
     output:
         table_tsv=report(
             "results/qc/samples.tsv",
@@ -11,13 +13,21 @@ rule sample_qc:
             subcategory="QC",
         ),
         table_parquet="results/qc/samples.parquet",
+        controls_tsv="results/qc/controls.tsv",
+        controls_parquet="results/qc/controls.parquet",
+        identity_tsv="results/qc/identity.tsv",
+        identity_parquet="results/qc/identity.parquet",
+        density="results/qc/beta_density.parquet",
     params:
         qc=config["qc"],
+        design=config["design"],
+        missing=MISSING_IDATS,
     log:
         "logs/qc/samples.log",
     threads: 1
     resources:
-        mem_mb=matrix_mem_mb,
+        # Small per-sample tables only: the betas stay in their batches.
+        mem_mb=lambda wildcards, input, attempt: max(1000, int(10 * input.size_mb) + 500) * attempt,
         runtime=30,
     conda:
         "../envs/epiclock.yaml"

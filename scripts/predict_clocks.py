@@ -3,11 +3,9 @@ from epiclock.workflow import predict_clocks, run_step
 run_step(
     snakemake,
     predict_clocks,
-    matrix=snakemake.input.matrix,
-    predictions_tsv=snakemake.output.predictions_tsv,
-    predictions_parquet=snakemake.output.predictions_parquet,
-    coverage_tsv=snakemake.output.coverage_tsv,
-    coverage_parquet=snakemake.output.coverage_parquet,
-    clock_config=snakemake.params.clocks,
-    custom_dirs=snakemake.params.custom_dirs,
+    batch_predictions=list(snakemake.input.batches),
+    qc_table=snakemake.input.qc_table,
+    outputs=dict(snakemake.output.items()),
+    clock_names=snakemake.params.names,
+    fail_fast=snakemake.params.fail_fast,
 )

@@ -7,6 +7,5 @@ run_step(
     probes=snakemake.input.probes,
     controls=snakemake.input.controls,
     settings=snakemake.params.settings,
-    betas=snakemake.output.betas,
-    array_qc=snakemake.output.array_qc,
+    outputs=dict(snakemake.output.items()),
 )

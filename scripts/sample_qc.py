@@ -3,10 +3,15 @@ from epiclock.workflow import quality_control, run_step
 run_step(
     snakemake,
     quality_control,
-    matrix=snakemake.input.matrix,
-    samples=snakemake.input.samples,
-    array_qc=snakemake.input.array_qc or None,
-    table_tsv=snakemake.output.table_tsv,
-    table_parquet=snakemake.output.table_parquet,
+    batches={
+        "samples": list(snakemake.input.samples_tables),
+        "controls": list(snakemake.input.controls_tables),
+        "snps": list(snakemake.input.snps_tables),
+        "density": list(snakemake.input.density_tables),
+    },
+    samples=snakemake.input.sheet,
     qc_config=snakemake.params.qc,
+    design_config=snakemake.params.design,
+    missing=snakemake.params.missing,
+    outputs=dict(snakemake.output.items()),
 )

@@ -60,3 +60,74 @@ def test_normalize_keeps_passing_samples_and_masks_impossible_values():
         normalize.normalize(betas, ["B"], method="noob")
     with pytest.raises(EpiclockError, match="not in the beta matrix: Z"):
         normalize.normalize(betas, ["Z"])
+
+
+def test_masked_probes_do_not_count_against_the_call_rate():
+    betas = _betas()
+    betas.iloc[:20, :] = np.nan                    # 20 probes masked for every sample
+    betas.iloc[20:24, 0] = np.nan                  # A: 4 more probes failed
+    metrics = qc.beta_metrics(betas, n_masked=pd.Series(20, index=["A", "B", "C", "D"]))
+    assert metrics.loc["A", "call_rate"] == pytest.approx(1 - 4 / 80)
+    assert metrics.loc["B", "call_rate"] == 1.0
+    assert qc.beta_metrics(betas).loc["B", "call_rate"] == pytest.approx(0.8)
+
+
+def test_beta_density_integrates_to_one_per_sample():
+    betas = _betas()
+    betas.iloc[0, 0] = 1.5                         # out of range: not part of the distribution
+    density = qc.beta_density(betas, bins=10)
+    assert list(density.columns) == ["sample_id", "bin_left", "bin_right", "density"]
+    for sample, rows in density.groupby("sample_id"):
+        assert (rows["density"] * (rows["bin_right"] - rows["bin_left"])).sum() == pytest.approx(1.0)
+    first_bin = density.loc[(density["sample_id"] == "A")].iloc[0]
+    expected = ((betas["A"] >= 0) & (betas["A"] < 0.1)).sum() / 99 / 0.1
+    assert first_bin["density"] == pytest.approx(expected)
+
+
+def _qc_table(samples):
+    return pd.DataFrame({"sample_id": samples, "passed": True, "reasons": "", "call_rate": 1.0})
+
+
+def _snp_betas(genotypes: dict[str, list[float]]):
+    return pd.DataFrame(genotypes, index=[f"rs{i}" for i in range(len(next(iter(genotypes.values()))))])
+
+
+def test_flag_checks_flag_by_default_and_fail_when_asked():
+    rng = np.random.default_rng(1)
+    donor_one = rng.choice([0.05, 0.5, 0.95], 40)
+    donor_two = rng.choice([0.05, 0.5, 0.95], 40)
+    # S1 and S2 are donor D1; S3 says D2 but carries D1's genotypes (a duplicate); S4 is D2.
+    snps = _snp_betas({"S1": donor_one, "S2": donor_one, "S3": donor_one, "S4": donor_two})
+    sheet = pd.DataFrame({"sample_id": ["S1", "S2", "S3", "S4"], "donor": ["D1", "D1", "D2", "D2"],
+                          "sex": ["F", "M", "F", "F"]})
+    table = _qc_table(["S1", "S2", "S3", "S4"]).assign(
+        controls_passed=[True, True, False, True], control_notes=["", "", "staining_green 1.20 below 5", ""],
+        predicted_sex=["F", "F", "F", "F"])
+    flagged, identity = qc.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex")
+    flagged = flagged.set_index("sample_id")
+    assert flagged["passed"].all()
+    assert "staining_green" in flagged.loc["S3", "flags"] and "unexpected duplicate with S1" in flagged.loc["S3", "flags"]
+    # S2 is D1 like S1, but S3 (D2) carries the same genotypes: S2 is flagged for that as well.
+    assert flagged.loc["S2", "flags"] == ("predicted sex F but the sheet says M; "
+                                          "unexpected duplicate with S3 (genotype concordance 1.00)")
+    assert flagged.loc["S2", "sex_matches"] == False  # noqa: E712 (a pandas NA-aware boolean)
+    # S4 differs from S3 though both are D2: a possible swap.
+    assert set(identity.loc[identity["problem"] != "", "problem"]) == {"unexpected duplicate", "possible swap"}
+    assert flagged.loc["S1", "flags"].startswith("unexpected duplicate with S3")
+
+    failed, _ = qc.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex",
+                               fail_on=["sex_mismatch", "controls"])
+    failed = failed.set_index("sample_id")
+    assert not failed.loc["S2", "passed"] and failed.loc["S2", "reasons"] == "predicted sex F but the sheet says M"
+    assert not failed.loc["S3", "passed"] and failed.loc["S3", "reasons"].startswith("control probes: staining_green")
+    assert failed.loc["S1", "passed"]              # identity is only flagged: not in fail_on
+
+
+def test_flag_checks_without_array_columns_or_snps_flag_nothing():
+    sheet = pd.DataFrame({"sample_id": ["A", "B"], "donor": ["D1", "D2"]})
+    flagged, identity = qc.flag_checks(_qc_table(["A", "B"]), sheet, pd.DataFrame(), donor_column="donor",
+                                       sex_column="sex")
+    assert (flagged["flags"] == "").all() and identity.empty
+    with pytest.raises(EpiclockError, match="qc.fail_on: unknown colour"):
+        qc.flag_checks(_qc_table(["A"]), sheet, pd.DataFrame(), donor_column="donor", sex_column="sex",
+                       fail_on=["colour"])

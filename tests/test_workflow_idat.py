@@ -50,6 +50,24 @@ def test_idat_run_quarantines_unusable_arrays_and_finishes_the_rest(idat_run):
     assert lost in html and damaged in html
 
 
+def test_idat_run_leaves_the_qc_tables_of_every_usable_array(idat_run):
+    workdir, study, lost, damaged = idat_run
+    usable = set(study.samples["sample_id"]) - {lost, damaged}
+    controls = pd.read_csv(workdir / "results/qc/controls.tsv", sep="\t")
+    assert set(controls["sample_id"]) == usable
+    assert {"metric", "value", "threshold", "passed"} <= set(controls.columns)
+    density = pd.read_parquet(workdir / "results/qc/beta_density.parquet")
+    assert set(density["sample_id"]) == usable
+    identity = pd.read_csv(workdir / "results/qc/identity.tsv", sep="\t")
+    assert list(identity.columns) == ["sample_a", "sample_b", "n_snps", "concordance", "same_donor",
+                                      "same_genotype", "problem"]
+    # Every pair of usable arrays is compared, and the simulated donors' genotypes agree with the sheet.
+    assert len(identity) == len(usable) * (len(usable) - 1) // 2
+    assert identity["problem"].isna().all() and (identity["n_snps"] > 0).all()
+    qc_table = pd.read_csv(workdir / "results/qc/samples.tsv", sep="\t").set_index("sample_id")
+    assert {"detection_call_rate", "controls_passed", "flags"} <= set(qc_table.columns)
+
+
 def test_idat_run_is_batched_and_records_its_inputs(project_root, idat_run):
     workdir, study, _, _ = idat_run
     batches = sorted((workdir / "results/preprocess").glob("batch_*.betas.parquet"))
@@ -62,7 +80,8 @@ def test_idat_run_is_batched_and_records_its_inputs(project_root, idat_run):
 
 def test_idat_betas_follow_the_true_betas(idat_run):
     workdir, study, lost, damaged = idat_run
-    betas = pd.read_parquet(workdir / "results/import/betas.parquet")
+    betas = pd.read_parquet(workdir / "results/normalize/betas.parquet")
+    assert set(betas.columns) == set(study.samples["sample_id"]) - {lost, damaged}
     sample = [s for s in study.samples["sample_id"] if s not in (lost, damaged)][0]
     error = (betas[sample].reindex(study.betas.index) - study.betas[sample]).abs().mean()
     assert error < 0.05

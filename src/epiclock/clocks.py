@@ -274,6 +274,11 @@ def quantile_normalise(matrix: "_BetaMatrix", target: pd.Series, cpg_ids, values
     return normalised, n_measured
 
 
+# The columns of a prediction table, one row per sample and clock.
+PREDICTION_COLUMNS = ["sample_id", "clock", "dnam_age", "unit", "n_cpgs", "n_cpgs_used", "n_cpgs_missing",
+                      "n_cpgs_imputed", "coverage", "status"]
+
+
 @dataclass(frozen=True)
 class Clock:
     """A named clock with what a reader needs to trust it: unit, tissue, citation, licence.
@@ -388,7 +393,7 @@ class Clock:
             "n_cpgs_imputed": n_imputed.astype(int),
             "coverage": coverage,
             "status": status,
-        })
+        }, columns=PREDICTION_COLUMNS)
 
 
 def _status(n_measured: int, n_imputed: int, n_cpgs: int, coverage: float, min_coverage: float, usable: bool,

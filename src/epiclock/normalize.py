@@ -28,3 +28,53 @@ def normalize(betas: pd.DataFrame, samples: list[str], method: str = "none") -> 
     with np.errstate(invalid="ignore"):
         invalid = ~np.isfinite(values) | (values < 0) | (values > 1)
     return pd.DataFrame(np.where(invalid, np.nan, values), index=selected.index, columns=selected.columns)
+
+
+def merge_batches(batch_paths: list[str], samples: list[str], output: str, method: str = "none") -> tuple[int, int]:
+    """Write the betas of ``samples`` from every batch's matrix into one CpG x sample Parquet matrix.
+
+    The batches are read one row group (a block of CpGs) at a time and the block is written before
+    the next is read, so memory holds one block of every sample, never the whole matrix. Every
+    batch must carry the same CpGs in the same order (one manifest per run). Returns the shape.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from epiclock.io import atomic_path
+
+    files = [pq.ParquetFile(path) for path in batch_paths]
+    wanted = set(samples)
+    chosen = [[name for name in file.schema_arrow.names if name in wanted] for file in files]
+    found = [name for names in chosen for name in names]
+    absent = sorted(wanted - set(found))
+    if absent:
+        raise EpiclockError(f"normalize: samples passed QC but are in no batch matrix: {', '.join(absent[:10])}")
+    groups = {file.metadata.num_row_groups for file in files}
+    rows = {file.metadata.num_rows for file in files}
+    if len(groups) != 1 or len(rows) != 1:
+        raise EpiclockError(f"{batch_paths[0]}: the batch matrices differ in their CpGs; every sample of a run "
+                            "must be preprocessed with one manifest")
+    order = {sample: index for index, sample in enumerate(samples)}
+    # The CpG IDs are stored as the pandas index column, under the index's name.
+    index_columns = [name for name in files[0].schema_arrow.pandas_metadata["index_columns"] if isinstance(name, str)]
+    with atomic_path(output) as temporary:
+        writer = None
+        try:
+            for group in range(groups.pop()):
+                blocks = [file.read_row_group(group, columns=[*index_columns, *names]).to_pandas()
+                          for file, names in zip(files, chosen)]
+                reference = blocks[0].index
+                for path, block in zip(batch_paths[1:], blocks[1:]):
+                    if not block.index.equals(reference):
+                        raise EpiclockError(f"{path}: its CpGs differ from those of {batch_paths[0]}; every sample "
+                                            "of a run must be preprocessed with one manifest")
+                merged = pd.concat(blocks, axis=1)
+                merged = normalize(merged, sorted(merged.columns, key=order.get), method=method).astype(np.float32)
+                table = pa.Table.from_pandas(merged, preserve_index=True)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows.pop(), len(found)

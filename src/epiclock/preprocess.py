@@ -4,18 +4,23 @@ A batch is the unit of work of one Snakemake job, so that 1,000 arrays make tens
 thousands. Within a batch every sample is read and normalised on its own (a sample's betas never
 depend on the other samples), and a sample whose files cannot be used is quarantined with the
 reason instead of stopping the batch.
+
+Within a sample the IDAT pair is read once and its intensities are looked up once
+(``noob.measure``): noob, detection p-values, control metrics, sex and SNP betas all share them,
+and the probe layout they rest on is computed once per manifest and array type for the batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from epiclock import masks
 from epiclock.errors import EpiclockError
-from epiclock.io.idat import read_idat_pair
+from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
 
 # Share of the manifest's probe addresses an IDAT must carry to be an array of that design.
@@ -34,10 +39,14 @@ class PreprocessSettings:
     p_threshold: float | None = None  # None: the method's own default (minfi 0.01, pOOBAH 0.05)
     min_beads: int = 3
     mask_failed: bool = True        # failed probes (detection p, beads) become missing betas
+    masks: masks.MaskChoice = field(default_factory=masks.MaskChoice)  # listed probes become missing betas
+    bmiq: bool = False              # BMIQ on each sample's betas (type II onto type I)
 
     @classmethod
     def from_config(cls, section: dict) -> "PreprocessSettings":
         known = {name: section[name] for name in cls.__dataclass_fields__ if name in section}
+        if "masks" in known:
+            known["masks"] = masks.MaskChoice.from_config(known["masks"])
         settings = cls(**known)
         if settings.method not in METHODS:
             raise EpiclockError(f"config preprocess.method: unknown {settings.method!r}; choose one of {', '.join(METHODS)}")
@@ -82,10 +91,9 @@ def batches(sample_ids: list[str], batch_size: int) -> dict[str, list[str]]:
             for index in range(0, len(sample_ids), batch_size)}
 
 
-def _array_check(pair, probes: pd.DataFrame) -> str:
-    """Empty when the pair carries the manifest's probes; otherwise why not."""
-    wanted = probes["address_a"].to_numpy(dtype=np.int64)
-    present = np.isin(wanted, pair.addresses.astype(np.int64)).mean()
+def _array_check(pair: IdatPair, layout) -> str:
+    """Empty when the pair carries the manifest's probes (as laid out on it); otherwise why not."""
+    present = float(np.mean(layout.position_a < len(pair.addresses))) if len(layout.position_a) else 0.0
     if present < MIN_ADDRESS_COVERAGE:
         return (f"IDAT pair {pair.basename} ({pair.green.chip_type or 'unknown chip type'}, "
                 f"{pair.green.probe_count} addresses) carries only {present:.0%} of the manifest's probes: "
@@ -93,67 +101,166 @@ def _array_check(pair, probes: pd.DataFrame) -> str:
     return ""
 
 
-def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSettings) -> tuple[pd.Series, dict]:
-    """Betas and array-level QC metrics of one sample (failed probes masked when the settings say so)."""
+@dataclass(frozen=True)
+class SampleResult:
+    """Everything one sample's preprocessing yields."""
+
+    betas: pd.Series                # by manifest probe_id, in manifest order; failed and masked probes NaN
+    metrics: dict                   # the array-QC row: chip_type, n_addresses, detection_call_rate,
+                                    # n_low_beads, median_intensity, controls_passed, control_notes,
+                                    # n_masked, predicted_sex ('F', 'M' or None), x_median, y_median
+    control_metrics: pd.DataFrame   # controls.control_metrics: value, threshold, passed by metric
+    snp_betas: pd.Series            # controls.snp_betas (rs probe -> beta); empty without rs probes
+
+
+_MASK_ROWS_CACHE: list[tuple[pd.DataFrame, masks.MaskChoice, str | None, np.ndarray]] = []
+
+
+def _masked_rows(choice: masks.MaskChoice, probes: pd.DataFrame, probe_ids: pd.Index, pair: IdatPair) -> np.ndarray:
+    """Which probes of the manifest ``choice`` masks (worked out once per manifest and choice)."""
+    if choice.is_empty:
+        return np.zeros(len(probe_ids), dtype=bool)
+    array = masks.vendored_array(len(probes), pair.green) if choice.uses_vendored else None
+    for table, cached_choice, cached_array, rows in _MASK_ROWS_CACHE:
+        if table is probes and cached_choice == choice and cached_array == array:
+            return rows
+    rows = probe_ids.isin(masks.masked_probes(choice, array))
+    _MASK_ROWS_CACHE.insert(0, (probes, choice, array, rows))
+    del _MASK_ROWS_CACHE[4:]
+    return rows
+
+
+def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
+    """predicted_sex, x_median and y_median; None and NaN where the manifest or array cannot tell."""
+    from epiclock import controls
+
+    layout = measured.probe.layout
+    unknown = {"predicted_sex": None, "x_median": np.nan, "y_median": np.nan}
+    if not (layout.on_x.any() and layout.on_y.any()):
+        return unknown
+    try:
+        prediction = controls.predict_sex(measured, probes)
+    except EpiclockError:  # chrX/chrY probes without signal on this array
+        return unknown
+    return {name: prediction[name] for name in unknown}
+
+
+def _bmiq_betas(values: np.ndarray, layout, design: pd.Series, name: str) -> np.ndarray:
+    """BMIQ on one sample's CpG betas; SNP probes (genotypes, not methylation) are left as they are."""
+    from epiclock import bmiq
+
+    cpg = ~layout.snp
+    normalised = bmiq.bmiq(pd.Series(values[cpg], index=layout.index[cpg], name=name), design)
+    values = values.copy()
+    values[cpg] = normalised.to_numpy()
+    return values
+
+
+def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSettings) -> SampleResult:
+    """Betas, array-level QC metrics, control metrics and SNP betas of one sample.
+
+    Failed probes are masked when the settings say so, then BMIQ runs when asked, then the probes
+    of ``settings.masks`` are masked; a mask only hides probes, it never changes another's beta.
+    """
     from epiclock import controls, detection, noob
     from epiclock.io.signals import raw_signals
 
+    probes = manifest.probes
     pair = read_idat_pair(basename)
-    problem = _array_check(pair, manifest.probes)
+    measured = noob.measure(pair, probes, manifest.controls)
+    layout = measured.probe.layout
+    problem = _array_check(pair, layout)
     if problem:
         raise EpiclockError(problem)
     if settings.method == "noob":
-        signals = noob.noob(pair, manifest.probes, manifest.controls, dye_method=settings.dye_method).signals
+        signals = noob.noob(measured, probes, manifest.controls, dye_method=settings.dye_method).signals
     else:
-        signals = raw_signals(pair, manifest.probes)
-    betas = noob.betas(signals, offset=settings.offset)
-    probe_table, summary = detection.detection_summary(pair, manifest.probes, manifest.controls,
+        signals = raw_signals(measured, probes)
+    methylated = signals["methylated"].to_numpy()
+    unmethylated = signals["unmethylated"].to_numpy()
+    values = noob.betas(signals, offset=settings.offset).to_numpy()
+    probe_table, summary = detection.detection_summary(measured, probes, manifest.controls,
                                                        method=settings.detection, p_threshold=settings.p_threshold,
                                                        min_beads=settings.min_beads)
     if settings.mask_failed:
-        betas = betas.mask(probe_table["failed"].reindex(betas.index, fill_value=True))
-    control_passed, control_notes = controls.control_summary(controls.control_metrics(pair, manifest.controls))
+        values = np.where(probe_table["failed"].to_numpy(dtype=bool), np.nan, values)
+    if settings.bmiq:
+        values = _bmiq_betas(values, layout, probes.set_index("probe_id")["design"], pair.basename)
+    masked = _masked_rows(settings.masks, probes, layout.index, pair)
+    values = np.where(masked, np.nan, values)
+
+    control_metrics = controls.control_metrics(measured, manifest.controls)
+    control_passed, control_notes = controls.control_summary(control_metrics)
+    total = methylated + unmethylated
+    total = total[~np.isnan(total)]
     metrics = {
         "chip_type": pair.green.chip_type, "n_addresses": pair.green.probe_count,
         "detection_call_rate": summary["call_rate"], "n_low_beads": summary["n_low_beads"],
-        "median_intensity": float(np.nanmedian(signals["methylated"] + signals["unmethylated"])),
+        "median_intensity": float(np.median(total)) if total.size else np.nan,
         "controls_passed": bool(control_passed), "control_notes": control_notes,
+        "n_masked": int(np.count_nonzero(masked)),
+        **_sex_metrics(measured, probes),
     }
-    return betas.rename(None), metrics
+    snp_betas = (controls.snp_betas(measured, probes) if layout.snp.any()
+                 else pd.Series(dtype=np.float64, index=pd.Index([], name="probe_id"), name=pair.basename))
+    return SampleResult(pd.Series(values, index=layout.index), metrics, control_metrics, snp_betas)
 
 
-def preprocess_batch(basenames: dict[str, str], manifest: Manifest,
-                     settings: PreprocessSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Betas (CpG x sample) of the batch's usable samples, and one QC row per sample with its reason."""
-    columns, rows = {}, []
+@dataclass(frozen=True)
+class BatchResult:
+    """What one batch job hands on: the betas, and the small per-sample tables that QC gathers.
+
+    ``samples`` has one row per sample of the batch (usable or not): ``array_passed`` and
+    ``array_reasons``, the array-level metrics where there are IDATs, and the beta-level metrics of
+    ``qc.beta_metrics`` for usable samples. Control metrics are long (sample_id, metric, value,
+    threshold, passed), SNP betas are rs probe x sample, and the beta density is long.
+    """
+
+    betas: pd.DataFrame
+    samples: pd.DataFrame
+    control_metrics: pd.DataFrame
+    snp_betas: pd.DataFrame
+    beta_density: pd.DataFrame
+
+    @classmethod
+    def from_matrix(cls, betas: pd.DataFrame) -> "BatchResult":
+        """A beta matrix read as it is: every column is a usable sample without array-level metrics."""
+        array_rows = pd.DataFrame({"sample_id": betas.columns.astype(str), "array_passed": True, "array_reasons": ""})
+        return cls._assemble(betas, array_rows, [], pd.DataFrame(index=pd.Index([], name="probe_id")))
+
+    @classmethod
+    def _assemble(cls, betas: pd.DataFrame, array_rows: pd.DataFrame, control_frames: list[pd.DataFrame],
+                  snp_betas: pd.DataFrame) -> "BatchResult":
+        from epiclock import qc
+
+        n_masked = array_rows.set_index("sample_id")["n_masked"] if "n_masked" in array_rows.columns else None
+        metrics = qc.beta_metrics(betas, n_masked=n_masked).reset_index()
+        samples = array_rows.merge(metrics, on="sample_id", how="left")
+        controls = (pd.concat(control_frames, ignore_index=True) if control_frames
+                    else pd.DataFrame(columns=CONTROL_COLUMNS))
+        return cls(betas, samples, controls, snp_betas, qc.beta_density(betas))
+
+
+CONTROL_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
+
+
+def preprocess_batch(basenames: dict[str, str], manifest: Manifest, settings: PreprocessSettings) -> BatchResult:
+    """Every sample of a batch on its own; a sample whose files cannot be used is a row with its reason."""
+    columns, rows, control_frames, snp_columns = {}, [], [], {}
     for sample_id, basename in basenames.items():
         try:
-            betas, metrics = preprocess_sample(basename, manifest, settings)
+            result = preprocess_sample(basename, manifest, settings)
         except EpiclockError as error:
             rows.append({"sample_id": sample_id, "basename": basename, "array_passed": False,
                          "array_reasons": str(error)})
             continue
-        columns[sample_id] = betas
+        columns[sample_id] = result.betas.to_numpy(dtype=np.float32)
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
-                     **metrics})
-    matrix = pd.DataFrame(columns, index=manifest.probes["probe_id"].to_numpy())
-    matrix.index.name = "cpg_id"
-    return matrix.astype(np.float32), pd.DataFrame(rows)
-
-
-def gather(batch_betas: list[str], batch_qc: list[str], missing: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All batches' betas side by side, and every sample's array QC row (samples without IDATs included).
-
-    Batches must share one probe set (one array design); a mixture is an error naming the batches.
-    """
-    matrices = [pd.read_parquet(path) for path in batch_betas]
-    reference = matrices[0].index
-    for path, matrix in zip(batch_betas[1:], matrices[1:]):
-        if not matrix.index.equals(reference):
-            raise EpiclockError(f"{path}: its probes differ from those of {batch_betas[0]}; "
-                                "every sample of a run must be preprocessed with one manifest")
-    rows = [pd.read_parquet(path) for path in batch_qc]
-    rows.append(pd.DataFrame([{"sample_id": sample, "basename": "", "array_passed": False, "array_reasons": reason}
-                              for sample, reason in missing.items()]))
-    qc_rows = pd.concat([frame for frame in rows if len(frame)], ignore_index=True)
-    return pd.concat(matrices, axis=1), qc_rows
+                     **result.metrics})
+        control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[CONTROL_COLUMNS])
+        snp_columns[sample_id] = result.snp_betas
+    matrix = pd.DataFrame(columns, index=pd.Index(manifest.probes["probe_id"].to_numpy(), name="cpg_id"),
+                          dtype=np.float32)
+    snp_betas = pd.DataFrame(snp_columns, dtype=float)
+    snp_betas.index.name = "probe_id"
+    return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas)

@@ -18,6 +18,9 @@ QC_COLUMNS = [
     "sample_id", "n_cpgs", "n_missing", "call_rate", "n_out_of_range", "beta_mean", "beta_median",
     "passed", "reasons",
 ]
+# What ``beta_metrics`` measures per sample.
+BETA_METRIC_COLUMNS = ["n_cpgs", "n_missing", "n_out_of_range", "beta_mean", "beta_median", "call_rate"]
+DENSITY_BINS = 50
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,12 @@ class QcThresholds:
                    max_out_of_range=int(qc_config["max_out_of_range"]))
 
 
-def sample_qc(betas: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
-    """One row per sample of the sheet (and per matrix column not in the sheet), with pass/fail and reasons."""
+def beta_metrics(betas: pd.DataFrame, n_masked: pd.Series | None = None) -> pd.DataFrame:
+    """Per sample (rows, by column of ``betas``): CpGs, missing, out-of-range values, mean, median, call rate.
+
+    ``n_masked`` counts, per sample, probes missing on purpose (probe masks); the call rate leaves
+    them out, so masking probes for every sample does not fail every sample.
+    """
     values = betas.to_numpy(dtype=float)
     n_cpgs = values.shape[0]
     finite = np.isfinite(values)
@@ -43,38 +50,69 @@ def sample_qc(betas: pd.DataFrame, sample_ids: list[str], thresholds: QcThreshol
     # An all-missing sample is a QC failure to report, not a warning to print.
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        per_column = pd.DataFrame({
+        metrics = pd.DataFrame({
             "n_cpgs": n_cpgs,
             "n_missing": missing.sum(axis=0),
             "n_out_of_range": out_of_range.sum(axis=0),
             "beta_mean": np.nanmean(in_range, axis=0) if n_cpgs else np.nan,
             "beta_median": np.nanmedian(in_range, axis=0) if n_cpgs else np.nan,
-        }, index=betas.columns)
-    per_column["call_rate"] = 1 - per_column["n_missing"] / max(n_cpgs, 1)
+        }, index=pd.Index(betas.columns, name="sample_id"))
+    masked = np.zeros(len(metrics)) if n_masked is None else n_masked.reindex(metrics.index).fillna(0).to_numpy(float)
+    metrics["call_rate"] = 1 - (metrics["n_missing"] - masked) / np.maximum(n_cpgs - masked, 1)
+    return metrics
 
+
+def beta_density(betas: pd.DataFrame, bins: int = DENSITY_BINS) -> pd.DataFrame:
+    """Long table of each sample's beta distribution: ``bins`` equal bins on [0, 1], density integrating to 1."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    frames = []
+    for sample_id in betas.columns:
+        values = betas[sample_id].to_numpy(dtype=float)
+        values = values[np.isfinite(values) & (values >= 0) & (values <= 1)]
+        counts, _ = np.histogram(values, bins=edges)
+        density = counts / (counts.sum() * np.diff(edges)) if counts.sum() else np.full(bins, np.nan)
+        frames.append(pd.DataFrame({"sample_id": sample_id, "bin_left": edges[:-1], "bin_right": edges[1:],
+                                    "density": density}))
+    if not frames:
+        return pd.DataFrame(columns=["sample_id", "bin_left", "bin_right", "density"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
+    """One row per sample of the sheet (and per measured sample not in it), with pass/fail and reasons.
+
+    ``metrics`` holds ``beta_metrics`` rows indexed by sample; a sheet sample without a row has no
+    column in the beta matrix.
+    """
+    sheet = set(sample_ids)
     rows = []
-    for sample_id in list(sample_ids) + [s for s in betas.columns if s not in set(sample_ids)]:
-        if sample_id not in per_column.index:
+    for sample_id in list(sample_ids) + [s for s in metrics.index if s not in sheet]:
+        if sample_id not in metrics.index:
             rows.append({"sample_id": sample_id, "n_cpgs": 0, "n_missing": 0, "call_rate": np.nan,
                          "n_out_of_range": 0, "beta_mean": np.nan, "beta_median": np.nan,
                          "passed": False, "reasons": "no column in the beta matrix"})
             continue
-        metrics = per_column.loc[sample_id]
+        row = metrics.loc[sample_id]
         reasons = []
-        if sample_id not in set(sample_ids):
+        if sample_id not in sheet:
             reasons.append("not in the sample sheet")
-        if metrics["call_rate"] < thresholds.min_call_rate:
-            reasons.append(f"call rate {metrics['call_rate']:.3f} below {thresholds.min_call_rate:g}")
-        if metrics["n_out_of_range"] > thresholds.max_out_of_range:
-            hint = " (M-values instead of betas?)" if metrics["n_out_of_range"] > 0.1 * n_cpgs else ""
-            reasons.append(f"{int(metrics['n_out_of_range'])} values outside [0, 1]{hint}")
+        if row["call_rate"] < thresholds.min_call_rate:
+            reasons.append(f"call rate {row['call_rate']:.3f} below {thresholds.min_call_rate:g}")
+        if row["n_out_of_range"] > thresholds.max_out_of_range:
+            hint = " (M-values instead of betas?)" if row["n_out_of_range"] > 0.1 * row["n_cpgs"] else ""
+            reasons.append(f"{int(row['n_out_of_range'])} values outside [0, 1]{hint}")
         rows.append({
-            "sample_id": sample_id, "n_cpgs": int(metrics["n_cpgs"]), "n_missing": int(metrics["n_missing"]),
-            "call_rate": float(metrics["call_rate"]), "n_out_of_range": int(metrics["n_out_of_range"]),
-            "beta_mean": float(metrics["beta_mean"]), "beta_median": float(metrics["beta_median"]),
+            "sample_id": sample_id, "n_cpgs": int(row["n_cpgs"]), "n_missing": int(row["n_missing"]),
+            "call_rate": float(row["call_rate"]), "n_out_of_range": int(row["n_out_of_range"]),
+            "beta_mean": float(row["beta_mean"]), "beta_median": float(row["beta_median"]),
             "passed": not reasons, "reasons": "; ".join(reasons),
         })
     return pd.DataFrame(rows, columns=QC_COLUMNS)
+
+
+def sample_qc(betas: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
+    """QC of a whole beta matrix at once: ``judge`` of its ``beta_metrics``."""
+    return judge(beta_metrics(betas), sample_ids, thresholds)
 
 
 def passing_samples(qc_table: pd.DataFrame) -> list[str]:
@@ -107,3 +145,72 @@ def merge_array_qc(qc_table: pd.DataFrame, array_qc: pd.DataFrame) -> pd.DataFra
     ]
     merged["passed"] = merged["passed"] & ~array_failed
     return merged.drop(columns=["array_passed", "array_reasons"])
+
+
+# Checks that flag a sample without failing it unless the config lists them in ``qc.fail_on``.
+FLAG_CHECKS = ("controls", "sex_mismatch", "identity")
+
+
+def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataFrame, *, donor_column: str,
+                sex_column: str, fail_on: list[str] | tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Control-probe failures, sex against the sheet, and SNP identity across samples.
+
+    Each finding goes into the sample's ``flags``; a check named in ``fail_on`` also fails the
+    sample with that reason. Returns the table and the identity pairs (every pair compared; the
+    ``problem`` column names unexpected duplicates and possible swaps). Columns the IDAT route
+    produces (controls_passed, predicted_sex) are used when present; beta matrices have none.
+    """
+    from epiclock import controls
+
+    unknown = sorted(set(fail_on) - set(FLAG_CHECKS))
+    if unknown:
+        raise EpiclockError(f"config qc.fail_on: unknown {', '.join(unknown)}; choose from {', '.join(FLAG_CHECKS)}")
+    table = qc_table.set_index("sample_id")
+    findings: dict[str, dict[str, str]] = {check: {} for check in FLAG_CHECKS}
+
+    if "controls_passed" in table.columns:
+        failing = table.index[table["controls_passed"].eq(False)]
+        for sample_id in failing:
+            findings["controls"][sample_id] = f"control probes: {table.at[sample_id, 'control_notes']}"
+
+    if "predicted_sex" in table.columns and sex_column in sheet.columns:
+        compared = controls.check_sex(table[["predicted_sex"]].dropna(),
+                                      sheet.set_index("sample_id")[sex_column])
+        table["sheet_sex"] = compared["sheet_sex"].reindex(table.index)
+        table["sex_matches"] = compared["sex_matches"].reindex(table.index).astype("boolean")
+        for sample_id in compared.index[compared["sex_matches"].eq(False)]:
+            findings["sex_mismatch"][sample_id] = (f"predicted sex {compared.at[sample_id, 'predicted_sex']} "
+                                                   f"but the sheet says {compared.at[sample_id, 'sheet_sex']}")
+
+    identity = identity_pairs(snp_betas, sheet.set_index("sample_id")[donor_column])
+    for pair in identity.loc[identity["problem"] != ""].itertuples():
+        for sample_id, other in ((pair.sample_a, pair.sample_b), (pair.sample_b, pair.sample_a)):
+            note = f"{pair.problem} with {other} (genotype concordance {pair.concordance:.2f})"
+            findings["identity"][sample_id] = "; ".join(filter(None, [findings["identity"].get(sample_id), note]))
+
+    flags = pd.Series("", index=table.index, dtype=object)
+    for check in FLAG_CHECKS:
+        for sample_id, note in findings[check].items():
+            if sample_id not in table.index:
+                continue
+            flags[sample_id] = "; ".join(filter(None, [flags[sample_id], note]))
+            if check in fail_on and table.at[sample_id, "passed"]:
+                table.at[sample_id, "passed"] = False
+                table.at[sample_id, "reasons"] = note
+            elif check in fail_on:
+                table.at[sample_id, "reasons"] = "; ".join(filter(None, [table.at[sample_id, "reasons"], note]))
+    table["flags"] = flags
+    return table.reset_index(), identity
+
+
+IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
+
+
+def identity_pairs(snp_betas: pd.DataFrame, donors: pd.Series) -> pd.DataFrame:
+    """Genotype concordance of every pair of samples (columns of ``snp_betas``), checked against the donors."""
+    from epiclock import controls
+
+    if snp_betas.shape[0] == 0 or snp_betas.shape[1] < 2:
+        return pd.DataFrame(columns=IDENTITY_COLUMNS)
+    concordance = controls.genotype_concordance(controls.call_genotypes(snp_betas))
+    return controls.identity_checks(concordance, donors)[IDENTITY_COLUMNS]

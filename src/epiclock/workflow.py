@@ -25,6 +25,8 @@ log = logging.getLogger("epiclock")
 
 # CpGs of a custom clock listed in the report, by absolute weight (all of them are in coefficients.tsv).
 REPORT_TOP_CPGS = 15
+# CpGs per Parquet row group of a batch matrix: the unit in which the merged matrix is streamed.
+MATRIX_ROW_GROUP = 32_768
 
 
 def run_step(snakemake, step, **kwargs) -> None:
@@ -47,8 +49,9 @@ def run_step(snakemake, step, **kwargs) -> None:
         raise
 
 
-def import_betas(betas: str, matrix: str, kind: str = "betas") -> None:
-    """A beta matrix into Parquet; ``kind`` says its format: betas, geo_series_matrix or geo_signals."""
+def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> None:
+    """A beta matrix as one batch; ``kind`` says its format: betas, geo_series_matrix or geo_signals."""
+    from epiclock import preprocess
     from epiclock.io import geo
 
     if kind == "betas":
@@ -60,61 +63,103 @@ def import_betas(betas: str, matrix: str, kind: str = "betas") -> None:
     else:
         raise EpiclockError(f"config input.type: unknown {kind!r}")
     log.info("imported %d CpGs x %d samples from %s", table.shape[0], table.shape[1], betas)
-    write_matrix(table, matrix)
+    write_batch(preprocess.BatchResult.from_matrix(table), outputs)
 
 
-def quality_control(matrix: str, samples: str, table_tsv: str, table_parquet: str, qc_config: dict,
-                    array_qc: str | None = None) -> None:
+def write_batch(result, outputs: dict[str, str]) -> None:
+    """A batch's betas (in row groups, so later steps can stream them) and its per-sample tables."""
+    write_matrix(result.betas, outputs["betas"], row_group_size=MATRIX_ROW_GROUP)
+    write_parquet(result.samples, outputs["samples"])
+    write_parquet(result.control_metrics, outputs["controls"])
+    write_parquet(result.snp_betas, outputs["snps"], index=True)
+    write_parquet(result.beta_density, outputs["density"])
+
+
+def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict, design_config: dict,
+                    missing: dict[str, str], outputs: dict[str, str]) -> None:
+    """Every batch's per-sample tables judged together: thresholds, array checks, controls, sex, identity."""
     from epiclock import qc
 
     sheet = read_sample_sheet(samples)
-    betas = read_matrix(matrix)
-    qc_table = qc.sample_qc(betas, sheet["sample_id"].tolist(), qc.QcThresholds.from_config(qc_config))
-    if array_qc:
-        qc_table = qc.merge_array_qc(qc_table, pd.read_parquet(array_qc))
-    # The table is written before any stop, so the reasons are there to read after a fail-fast stop.
-    write_table(qc_table, table_tsv, table_parquet)
+    sample_rows = pd.concat([pd.read_parquet(path) for path in batches["samples"]], ignore_index=True)
+    usable = sample_rows.loc[sample_rows["array_passed"].astype(bool)]
+    judged = qc.judge(usable.set_index("sample_id")[qc.BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(),
+                      qc.QcThresholds.from_config(qc_config))
+    array_rows = pd.concat([sample_rows.drop(columns=qc.BETA_METRIC_COLUMNS),
+                            pd.DataFrame([{"sample_id": sample, "array_passed": False, "array_reasons": reason}
+                                          for sample, reason in missing.items()])], ignore_index=True)
+    qc_table = qc.merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
+    snp_betas = pd.concat([pd.read_parquet(path) for path in batches["snps"]], axis=1)
+    qc_table, identity = qc.flag_checks(qc_table, sheet, snp_betas, donor_column=design_config["donor_column"],
+                                        sex_column=qc_config["sex_column"], fail_on=qc_config["fail_on"])
+    # The tables are written before any stop, so the reasons are there to read after a fail-fast stop.
+    write_table(qc_table, outputs["table_tsv"], outputs["table_parquet"])
+    write_table(identity, outputs["identity_tsv"], outputs["identity_parquet"])
+    controls = pd.concat([pd.read_parquet(path) for path in batches["controls"]], ignore_index=True)
+    write_table(controls, outputs["controls_tsv"], outputs["controls_parquet"])
+    write_parquet(pd.concat([pd.read_parquet(path) for path in batches["density"]], ignore_index=True),
+                  outputs["density"])
     failed = qc_table.loc[~qc_table["passed"]]
     for row in failed.itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.reasons)
+    for row in qc_table.loc[qc_table["flags"] != ""].itertuples():
+        log.warning("flagged %s: %s", row.sample_id, row.flags)
     log.info("%d of %d samples passed QC", len(qc_table) - len(failed), len(qc_table))
 
 
-def normalize_betas(matrix: str, qc_table: str, normalized: str, method: str, fail_fast: bool = False) -> None:
+def merge_betas(batch_betas: list[str], qc_table: str, normalized: str, method: str) -> None:
+    """The betas of every sample that passed QC in one matrix, streamed batch by batch in CpG blocks."""
     from epiclock import normalize, qc
+
+    passed = qc.passing_samples(pd.read_parquet(qc_table))
+    shape = normalize.merge_batches(batch_betas, passed, normalized, method=method)
+    log.info("merged %d CpGs x %d samples with method '%s'", *shape, method)
+
+
+def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
+                         custom_dirs: dict[str, str] | None = None) -> None:
+    """Every clock of the run on one batch's samples (a sample's age never depends on the others)."""
+    from epiclock import clocks, normalize
+
+    betas = read_matrix(matrix)
+    betas = normalize.normalize(betas, list(betas.columns))
+    if betas.shape[1] == 0:
+        write_parquet(pd.DataFrame(columns=clocks.PREDICTION_COLUMNS), output)
+        return
+    custom_dirs = custom_dirs or {}
+    options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
+               "replicates": clock_config["replicates"]}
+    names = list(clock_config["names"])
+    shipped = clocks.predict(betas, [name for name in names if name not in custom_dirs], **options)
+    custom = [clock.predict(betas, **options)
+              for clock in resolve_clocks([n for n in names if n in custom_dirs], custom_dirs).values()]
+    write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
+
+
+def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[str, str], clock_names: list[str],
+                   fail_fast: bool = False) -> None:
+    """The batches' predictions of the samples that passed QC, in the config's clock order."""
+    from epiclock import qc
 
     table = pd.read_parquet(qc_table)
     # The stop comes here, after the QC step has finished: Snakemake removes a failed job's outputs,
     # and the QC table with the reasons must survive a fail-fast stop.
     qc.enforce(table, fail_fast=fail_fast)
     passed = qc.passing_samples(table)
-    betas = normalize.normalize(read_matrix(matrix, columns=None), passed, method=method)
-    log.info("normalised %d samples with method '%s'", betas.shape[1], method)
-    write_matrix(betas, normalized)
-
-
-def predict_clocks(matrix: str, predictions_tsv: str, predictions_parquet: str, coverage_tsv: str,
-                   coverage_parquet: str, clock_config: dict, custom_dirs: dict[str, str] | None = None) -> None:
-    from epiclock import clocks
-
-    betas = read_matrix(matrix)
-    custom_dirs = custom_dirs or {}
-    names = list(clock_config["names"])
-    options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
-               "replicates": clock_config["replicates"]}
-    shipped = clocks.predict(betas, [name for name in names if name not in custom_dirs], **options)
-    custom = [clock.predict(betas, **options)
-              for name, clock in resolve_clocks([n for n in names if n in custom_dirs], custom_dirs).items()]
-    predictions = pd.concat([shipped, *custom], ignore_index=True)
-    order = {name: index for index, name in enumerate(names)}
-    predictions = predictions.sort_values("clock", key=lambda column: column.map(order), kind="stable")
+    predictions = pd.concat([pd.read_parquet(path) for path in batch_predictions], ignore_index=True)
+    predictions = predictions.loc[predictions["sample_id"].isin(passed)]
+    order = {name: index for index, name in enumerate(clock_names)}
+    sample_order = {sample: index for index, sample in enumerate(passed)}
+    predictions = predictions.assign(_clock=predictions["clock"].map(order),
+                                     _sample=predictions["sample_id"].map(sample_order))
+    predictions = predictions.sort_values(["_clock", "_sample"], kind="stable").drop(columns=["_clock", "_sample"])
     predictions = predictions.reset_index(drop=True)
     for row in predictions.loc[predictions["dnam_age"].isna()].itertuples():
         log.warning("%s / %s: %s", row.sample_id, row.clock, row.status)
-    write_table(predictions, predictions_tsv, predictions_parquet)
+    write_table(predictions, outputs["predictions_tsv"], outputs["predictions_parquet"])
     coverage = predictions.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})[
         ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]]
-    write_table(coverage, coverage_tsv, coverage_parquet)
+    write_table(coverage, outputs["coverage_tsv"], outputs["coverage_parquet"])
 
 
 def train_custom_clock(name: str, betas: str, ages: str, settings: dict, out_dir: str, threads: int = 1) -> None:
@@ -179,27 +224,16 @@ def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> No
     write_parquet(parsed.controls, controls)
 
 
-def preprocess_idat_batch(basenames: dict[str, str], probes: str, controls: str, settings: dict, betas: str,
-                          array_qc: str) -> None:
+def preprocess_idat_batch(basenames: dict[str, str], probes: str, controls: str, settings: dict,
+                          outputs: dict[str, str]) -> None:
     from epiclock import preprocess
     from epiclock.io.manifest import Manifest
 
     manifest = Manifest(pd.read_parquet(probes), pd.read_parquet(controls), probes)
-    matrix, qc_rows = preprocess.preprocess_batch(basenames, manifest, preprocess.PreprocessSettings.from_config(settings))
-    for row in qc_rows.loc[~qc_rows["array_passed"]].itertuples():
+    result = preprocess.preprocess_batch(basenames, manifest, preprocess.PreprocessSettings.from_config(settings))
+    for row in result.samples.loc[~result.samples["array_passed"]].itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
-    write_matrix(matrix, betas)
-    write_parquet(qc_rows, array_qc)
-
-
-def gather_batches(batch_betas: list[str], batch_qc: list[str], missing: dict[str, str], matrix: str,
-                   array_qc: str) -> None:
-    from epiclock import preprocess
-
-    betas, qc_rows = preprocess.gather(batch_betas, batch_qc, missing)
-    log.info("gathered %d CpGs x %d samples from %d batches", betas.shape[0], betas.shape[1], len(batch_betas))
-    write_matrix(betas, matrix)
-    write_parquet(qc_rows, array_qc)
+    write_batch(result, outputs)
 
 
 def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:

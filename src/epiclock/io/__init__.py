@@ -270,9 +270,10 @@ def write_beta_matrix(betas: pd.DataFrame, path: str | os.PathLike, float_format
             handle.write(betas.to_csv(sep="\t", float_format=float_format, na_rep="NA").encode())
 
 
-def write_parquet(table: pd.DataFrame, path: str | os.PathLike, index: bool = False) -> None:
+def write_parquet(table: pd.DataFrame, path: str | os.PathLike, index: bool = False,
+                  row_group_size: int | None = None) -> None:
     with atomic_path(path) as temporary:
-        table.to_parquet(temporary, index=index)
+        table.to_parquet(temporary, index=index, row_group_size=row_group_size)
 
 
 def write_table(table: pd.DataFrame, tsv_path: str | os.PathLike, parquet_path: str | os.PathLike | None = None) -> None:
@@ -282,9 +283,9 @@ def write_table(table: pd.DataFrame, tsv_path: str | os.PathLike, parquet_path: 
         write_parquet(table, parquet_path)
 
 
-def write_matrix(betas: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_matrix(betas: pd.DataFrame, path: str | os.PathLike, row_group_size: int | None = None) -> None:
     """Store a CpG x sample matrix as Parquet (the CpG IDs kept as the index)."""
-    write_parquet(betas, path, index=True)
+    write_parquet(betas, path, index=True, row_group_size=row_group_size)
 
 
 def read_matrix(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:

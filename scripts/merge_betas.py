@@ -1,0 +1,10 @@
+from epiclock.workflow import merge_betas, run_step
+
+run_step(
+    snakemake,
+    merge_betas,
+    batch_betas=list(snakemake.input.batches),
+    qc_table=snakemake.input.qc_table,
+    normalized=snakemake.output.normalized,
+    method=snakemake.params.method,
+)
