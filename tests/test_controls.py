@@ -1,3 +1,6 @@
+import time
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +146,29 @@ def test_snp_betas_from_an_array():
     green = [0, 0, 1500, 0, 0]
     betas = controls.snp_betas(make_pair(addresses, red, green), probes)
     assert betas.to_dict() == {"rs1": pytest.approx(0.75), "rs2": pytest.approx(0.75)}
+
+
+def test_genotype_concordance_equals_the_pairwise_count():
+    rng = np.random.default_rng(3)
+    calls = pd.DataFrame(rng.choice([0.0, 1.0, 2.0, np.nan], size=(40, 7), p=[0.3, 0.3, 0.3, 0.1]),
+                         columns=[f"s{i}" for i in range(7)], index=[f"rs{i}" for i in range(40)])
+    calls["s6"] = np.nan  # a sample without calls: NaN concordance over 0 SNPs
+    expected = []
+    for left, right in combinations(calls.columns, 2):
+        both = calls[left].notna() & calls[right].notna()
+        compared = int(both.sum())
+        agree = float((calls.loc[both, left] == calls.loc[both, right]).mean()) if compared else np.nan
+        expected.append({"sample_a": left, "sample_b": right, "n_snps": compared, "concordance": agree})
+    pd.testing.assert_frame_equal(controls.genotype_concordance(calls), pd.DataFrame(expected))
+
+
+def test_genotype_concordance_of_a_thousand_samples_takes_under_a_second():
+    rng = np.random.default_rng(4)
+    calls = pd.DataFrame(rng.integers(0, 3, size=(60, 1000)).astype(float), index=[f"rs{i}" for i in range(60)],
+                         columns=[f"S{i:04d}" for i in range(1000)])
+    start = time.perf_counter()
+    table = controls.genotype_concordance(calls)
+    assert time.perf_counter() - start < 1.0
+    assert len(table) == 1000 * 999 // 2
+    assert table.iloc[0][["sample_a", "sample_b"]].tolist() == ["S0000", "S0001"]
+    assert table.iloc[0]["concordance"] == pytest.approx((calls["S0000"] == calls["S0001"]).mean())

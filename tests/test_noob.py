@@ -88,6 +88,23 @@ def test_huber_matches_its_fixed_point_by_hand():
         noob.huber(np.ones(5))
 
 
+def test_per_level_shortcuts_give_the_per_value_results():
+    # Raw intensities are whole numbers: huber and normexp_signal then work per level, not per value;
+    # chunks below LEVELS_MIN_SIZE take the per-value path, so the two can be compared.
+    rng = np.random.default_rng(11)
+    values = np.round(rng.exponential(3000, 60_000) + rng.normal(400, 60, 60_000)).clip(1, 65535)
+    values[5] = np.nan
+    parameters = noob.NormexpParameters(400.0, 60.0, 2500.0)
+    chunks = np.array_split(values, 6)
+    assert all(len(chunk) < noob.LEVELS_MIN_SIZE for chunk in chunks)
+    per_value = np.concatenate([noob.normexp_signal(parameters, chunk) for chunk in chunks])
+    np.testing.assert_array_equal(noob.normexp_signal(parameters, values), per_value)
+    # A quarter added makes the values fractional (per-value path) and moves mu by exactly that.
+    mu, scale = noob.huber(values)
+    shifted_mu, shifted_scale = noob.huber(values + 0.25)
+    assert shifted_mu - 0.25 == pytest.approx(mu, rel=1e-12) and shifted_scale == pytest.approx(scale, rel=1e-12)
+
+
 def test_mad_is_r_mad():
     assert noob.mad(np.array([1.0, 2.0, 4.0, 8.0])) == pytest.approx(1.4826 * 1.5)
 

@@ -19,14 +19,12 @@ duplicates (different donors, same genotypes) and swaps (same donor, different g
 from __future__ import annotations
 
 import re
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io.idat import IdatPair
-from epiclock.noob import array_channels, control_intensities, intensities_of, raw_meth_unmeth
+from epiclock.noob import Sample, measure, raw_meth_unmeth
 
 BACKGROUND_ADDITION = 3000.0
 SEX_CUTOFF = -2.0
@@ -59,8 +57,50 @@ CONTROL_THRESHOLDS = {
 }
 
 
-def _select(table: pd.DataFrame, pattern: str, column: str = "extended_type") -> pd.DataFrame:
-    return table.loc[table[column].astype(str).str.contains(pattern, regex=True, flags=re.IGNORECASE)]
+# The control groups the metrics compare: group -> (pattern, column of the control table).
+CONTROL_GROUPS = {
+    "extension_at": (r"^Extension \((?:A|T)\)", "extended_type"),
+    "extension_cg": (r"^Extension \((?:C|G)\)", "extended_type"),
+    "restore": ("^Restore$", "extended_type"),
+    "biotin_high": (r"^Biotin \(High\)$", "extended_type"),
+    "biotin_background": (r"^Biotin \(Bkg\)$", "extended_type"),
+    "dnp_high": (r"^DNP \(High\)$", "extended_type"),
+    "dnp_background": (r"^DNP \(Bkg\)$", "extended_type"),
+    "hybridisation_high": (r"^Hyb \(High\)$", "extended_type"),
+    "hybridisation_medium": (r"^Hyb \(Medium\)$", "extended_type"),
+    "hybridisation_low": (r"^Hyb \(Low\)$", "extended_type"),
+    "target_removal_1": ("^Target Removal 1$", "extended_type"),
+    "target_removal_2": ("^Target Removal 2$", "extended_type"),
+    "bisulfite_i_green": (r"^BS Conversion I[- ]C[12]$", "extended_type"),
+    "bisulfite_i_green_u": (r"^BS Conversion I[- ]U[12]$", "extended_type"),
+    "bisulfite_i_red": (r"^BS Conversion I[- ]C[45]$", "extended_type"),
+    "bisulfite_i_red_u": (r"^BS Conversion I[- ]U[45]$", "extended_type"),
+    "bisulfite_ii": ("^BISULFITE CONVERSION II$", "type"),
+    "mismatch_pm_green": (r"Mismatch [123] \(PM\)", "extended_type"),
+    "mismatch_mm_green": (r"Mismatch [123] \(MM\)", "extended_type"),
+    "mismatch_pm_red": (r"Mismatch [456] \(PM\)", "extended_type"),
+    "mismatch_mm_red": (r"Mismatch [456] \(MM\)", "extended_type"),
+    "specificity_ii": ("^SPECIFICITY II$", "type"),
+    "np_cg": (r"^NP \((?:C|G)\)$", "extended_type"),
+    "np_at": (r"^NP \((?:A|T)\)$", "extended_type"),
+}
+
+_GROUP_CACHE: list[tuple[pd.DataFrame, dict[str, np.ndarray]]] = []
+_GROUP_CACHE_SIZE = 4
+
+
+def control_groups(controls: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Which rows of the control table belong to each of ``CONTROL_GROUPS`` (cached per table object)."""
+    for table, groups in _GROUP_CACHE:
+        if table is controls:
+            return groups
+    groups = {}
+    for name, (pattern, column) in CONTROL_GROUPS.items():
+        texts = controls[column].astype(str)
+        groups[name] = texts.str.contains(pattern, regex=True, flags=re.IGNORECASE).to_numpy(dtype=bool, na_value=False)
+    _GROUP_CACHE.insert(0, (controls, groups))
+    del _GROUP_CACHE[_GROUP_CACHE_SIZE:]
+    return groups
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -69,66 +109,57 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator)
 
 
-def _max(values: pd.Series) -> float:
-    return float(values.max()) if len(values) else np.nan
-
-
-def _min(values: pd.Series) -> float:
-    return float(values.min()) if len(values) else np.nan
-
-
-def control_metrics(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
+def control_metrics(sample: Sample, controls: pd.DataFrame) -> pd.DataFrame:
     """BeadArray-Controls-Reporter metrics of one sample: value, threshold and passed per metric.
 
     ``passed`` is NA where the metric's controls are missing from the array or manifest.
     """
-    table = control_intensities(sample, controls)
-    extension_at = _select(table, r"^Extension \((?:A|T)\)")
-    extension_cg = _select(table, r"^Extension \((?:C|G)\)")
-    green_background = _max(extension_at["green"]) + BACKGROUND_ADDITION
-    red_background = _max(extension_cg["red"]) + BACKGROUND_ADDITION
+    found = measure(sample, controls=controls).control
+    present = found.layout.present
+    groups = control_groups(controls)
+    channels = {"red": found.red, "green": found.green}
 
-    def one(pattern: str, channel: str) -> float:
-        chosen = _select(table, pattern)
-        return float(chosen[channel].iloc[0]) if len(chosen) else np.nan
+    def values(group: str, channel: str) -> np.ndarray:
+        return channels[channel][groups[group] & present]
 
-    bisulfite_i_green = _select(table, r"^BS Conversion I[- ]C[12]$")
-    bisulfite_i_green_u = _select(table, r"^BS Conversion I[- ]U[12]$")
-    bisulfite_i_red = _select(table, r"^BS Conversion I[- ]C[45]$")
-    bisulfite_i_red_u = _select(table, r"^BS Conversion I[- ]U[45]$")
-    bisulfite_ii = _select(table, "^BISULFITE CONVERSION II$", column="type")
-    mismatch_pm_green = _select(table, r"Mismatch [123] \(PM\)")
-    mismatch_mm_green = _select(table, r"Mismatch [123] \(MM\)")
-    mismatch_pm_red = _select(table, r"Mismatch [456] \(PM\)")
-    mismatch_mm_red = _select(table, r"Mismatch [456] \(MM\)")
-    specificity_ii = _select(table, "^SPECIFICITY II$", column="type")
-    np_cg = _select(table, r"^NP \((?:C|G)\)$")
-    np_at = _select(table, r"^NP \((?:A|T)\)$")
+    def highest(group: str, channel: str) -> float:
+        chosen = values(group, channel)
+        return float(chosen.max()) if chosen.size else np.nan
 
-    values = {
-        "restoration": _ratio(one("^Restore$", "green"), green_background),
-        "staining_green": _ratio(one(r"^Biotin \(High\)$", "green"), one(r"^Biotin \(Bkg\)$", "green")),
-        "staining_red": _ratio(one(r"^DNP \(High\)$", "red"), one(r"^DNP \(Bkg\)$", "red")),
-        "extension_green": _ratio(_min(extension_cg["green"]), _max(extension_at["green"])),
-        "extension_red": _ratio(_min(extension_at["red"]), _max(extension_cg["red"])),
-        "hybridisation_high_medium": _ratio(one(r"^Hyb \(High\)$", "green"), one(r"^Hyb \(Medium\)$", "green")),
-        "hybridisation_medium_low": _ratio(one(r"^Hyb \(Medium\)$", "green"), one(r"^Hyb \(Low\)$", "green")),
-        "target_removal_1": _ratio(green_background, one("^Target Removal 1$", "green")),
-        "target_removal_2": _ratio(green_background, one("^Target Removal 2$", "green")),
-        "bisulfite_conversion_i_green": _ratio(_min(bisulfite_i_green["green"]), _max(bisulfite_i_green_u["green"])),
-        "bisulfite_conversion_i_green_background": _ratio(green_background, _max(bisulfite_i_green_u["green"])),
-        "bisulfite_conversion_i_red": _ratio(_min(bisulfite_i_red["red"]), _max(bisulfite_i_red_u["red"])),
-        "bisulfite_conversion_i_red_background": _ratio(red_background, _max(bisulfite_i_red_u["red"])),
-        "bisulfite_conversion_ii": _ratio(_min(bisulfite_ii["red"]), _max(bisulfite_ii["green"])),
-        "bisulfite_conversion_ii_background": _ratio(green_background, _max(bisulfite_ii["green"])),
-        "specificity_i_green": _ratio(_min(mismatch_pm_green["green"]), _max(mismatch_mm_green["green"])),
-        "specificity_i_red": _ratio(_min(mismatch_pm_red["red"]), _max(mismatch_mm_red["red"])),
-        "specificity_ii": _ratio(_min(specificity_ii["red"]), _max(specificity_ii["green"])),
-        "specificity_ii_background": _ratio(green_background, _max(specificity_ii["green"])),
-        "non_polymorphic_green": _ratio(_min(np_cg["green"]), _max(np_at["green"])),
-        "non_polymorphic_red": _ratio(_min(np_at["red"]), _max(np_cg["red"])),
+    def lowest(group: str, channel: str) -> float:
+        chosen = values(group, channel)
+        return float(chosen.min()) if chosen.size else np.nan
+
+    def first(group: str, channel: str) -> float:
+        chosen = values(group, channel)
+        return float(chosen[0]) if chosen.size else np.nan
+
+    green_background = highest("extension_at", "green") + BACKGROUND_ADDITION
+    red_background = highest("extension_cg", "red") + BACKGROUND_ADDITION
+    values_by_metric = {
+        "restoration": _ratio(first("restore", "green"), green_background),
+        "staining_green": _ratio(first("biotin_high", "green"), first("biotin_background", "green")),
+        "staining_red": _ratio(first("dnp_high", "red"), first("dnp_background", "red")),
+        "extension_green": _ratio(lowest("extension_cg", "green"), highest("extension_at", "green")),
+        "extension_red": _ratio(lowest("extension_at", "red"), highest("extension_cg", "red")),
+        "hybridisation_high_medium": _ratio(first("hybridisation_high", "green"), first("hybridisation_medium", "green")),
+        "hybridisation_medium_low": _ratio(first("hybridisation_medium", "green"), first("hybridisation_low", "green")),
+        "target_removal_1": _ratio(green_background, first("target_removal_1", "green")),
+        "target_removal_2": _ratio(green_background, first("target_removal_2", "green")),
+        "bisulfite_conversion_i_green": _ratio(lowest("bisulfite_i_green", "green"), highest("bisulfite_i_green_u", "green")),
+        "bisulfite_conversion_i_green_background": _ratio(green_background, highest("bisulfite_i_green_u", "green")),
+        "bisulfite_conversion_i_red": _ratio(lowest("bisulfite_i_red", "red"), highest("bisulfite_i_red_u", "red")),
+        "bisulfite_conversion_i_red_background": _ratio(red_background, highest("bisulfite_i_red_u", "red")),
+        "bisulfite_conversion_ii": _ratio(lowest("bisulfite_ii", "red"), highest("bisulfite_ii", "green")),
+        "bisulfite_conversion_ii_background": _ratio(green_background, highest("bisulfite_ii", "green")),
+        "specificity_i_green": _ratio(lowest("mismatch_pm_green", "green"), highest("mismatch_mm_green", "green")),
+        "specificity_i_red": _ratio(lowest("mismatch_pm_red", "red"), highest("mismatch_mm_red", "red")),
+        "specificity_ii": _ratio(lowest("specificity_ii", "red"), highest("specificity_ii", "green")),
+        "specificity_ii_background": _ratio(green_background, highest("specificity_ii", "green")),
+        "non_polymorphic_green": _ratio(lowest("np_cg", "green"), highest("np_at", "green")),
+        "non_polymorphic_red": _ratio(lowest("np_at", "red"), highest("np_cg", "red")),
     }
-    frame = pd.DataFrame({"value": pd.Series(values), "threshold": pd.Series(CONTROL_THRESHOLDS)})
+    frame = pd.DataFrame({"value": pd.Series(values_by_metric), "threshold": pd.Series(CONTROL_THRESHOLDS)})
     frame.index.name = "metric"
     passed = frame["value"] >= frame["threshold"]
     frame["passed"] = passed.astype("boolean").mask(frame["value"].isna())
@@ -145,21 +176,22 @@ def control_summary(metrics: pd.DataFrame) -> tuple[bool, str]:
 # --- sex -----------------------------------------------------------------------------------------
 
 
-def predict_sex(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, cutoff: float = SEX_CUTOFF) -> dict:
+def predict_sex(sample: Sample, probes: pd.DataFrame, cutoff: float = SEX_CUTOFF) -> dict:
     """minfi's ``getSex`` on one sample's raw signals: xMed, yMed, their difference and F/M.
 
     Uses the probe table's ``chromosome`` column (chrX, chrY); SNP probes are left out.
     """
     if "chromosome" not in probes.columns:
         raise EpiclockError("predict_sex: the probe table has no 'chromosome' column; use a parsed manifest")
-    found = intensities_of(array_channels(sample), probes)
-    methylated, unmethylated = raw_meth_unmeth(found)
+    measured = measure(sample, probes)
+    layout = measured.probe.layout
+    rows = np.flatnonzero((layout.on_x | layout.on_y) & ~layout.snp)
+    methylated, unmethylated = raw_meth_unmeth(measured.probe, rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         copy_number = np.log2(methylated + unmethylated)
-    chromosome = probes["chromosome"].astype(str).to_numpy()
-    usable = ~found.layout.snp & np.isfinite(copy_number)
-    on_x, on_y = usable & (chromosome == "chrX"), usable & (chromosome == "chrY")
-    name = array_channels(sample).name
+    usable = np.isfinite(copy_number)
+    on_x, on_y = usable & layout.on_x[rows], usable & layout.on_y[rows]
+    name = measured.channels.name
     if not on_x.any() or not on_y.any():
         raise EpiclockError(f"sample {name}: no chrX or chrY probes with signal; cannot predict sex")
     x_median, y_median = float(np.median(copy_number[on_x])), float(np.median(copy_number[on_y]))
@@ -191,16 +223,17 @@ def check_sex(predicted: pd.DataFrame, sheet: pd.Series) -> pd.DataFrame:
 # --- SNP genotypes and identity -------------------------------------------------------------------
 
 
-def snp_betas(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame) -> pd.Series:
+def snp_betas(sample: Sample, probes: pd.DataFrame) -> pd.Series:
     """Raw betas (offset 0) of the SNP (rs) probes of one sample, as minfi's ``getSnpBeta``."""
-    found = intensities_of(array_channels(sample), probes)
-    snp = found.layout.snp
+    measured = measure(sample, probes)
+    layout = measured.probe.layout
+    snp = layout.snp
     if not snp.any():
         raise EpiclockError("the probe table has no SNP (rs) probes; genotypes cannot be called")
-    methylated, unmethylated = raw_meth_unmeth(found)
+    methylated, unmethylated = raw_meth_unmeth(measured.probe, snp)
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = methylated[snp] / (methylated[snp] + unmethylated[snp])
-    return pd.Series(values, index=found.layout.index[snp], name=array_channels(sample).name)
+        values = methylated / (methylated + unmethylated)
+    return pd.Series(values, index=layout.index[snp], name=measured.channels.name)
 
 
 def call_genotypes(betas: pd.Series | pd.DataFrame, bounds: tuple[float, float] = GENOTYPE_BOUNDS):
@@ -217,16 +250,27 @@ def call_genotypes(betas: pd.Series | pd.DataFrame, bounds: tuple[float, float] 
 
 
 def genotype_concordance(calls: pd.DataFrame) -> pd.DataFrame:
-    """Share of SNP probes called alike for every pair of samples (columns), with the count compared."""
-    rows = []
+    """Share of SNP probes called alike for every pair of samples (columns), with the count compared.
+
+    Pairs come in the order of ``itertools.combinations`` over the columns. Computed as matrix
+    products over one-hot calls, so 1,000 samples (half a million pairs) take well under a second.
+    """
     values = calls.to_numpy(np.float64)
-    for left, right in combinations(range(values.shape[1]), 2):
-        both = ~np.isnan(values[:, left]) & ~np.isnan(values[:, right])
-        compared = int(both.sum())
-        agree = float((values[both, left] == values[both, right]).mean()) if compared else np.nan
-        rows.append({"sample_a": calls.columns[left], "sample_b": calls.columns[right],
-                     "n_snps": compared, "concordance": agree})
-    return pd.DataFrame(rows, columns=["sample_a", "sample_b", "n_snps", "concordance"])
+    called = ~np.isnan(values)
+    indicator = called.astype(np.float64)
+    compared = indicator.T @ indicator
+    agreeing = np.zeros_like(compared)
+    for genotype in np.unique(values[called]):
+        same = (values == genotype).astype(np.float64)
+        agreeing += same.T @ same
+    left, right = np.triu_indices(values.shape[1], k=1)
+    pair_compared = compared[left, right]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        concordance = np.where(pair_compared > 0, agreeing[left, right] / pair_compared, np.nan)
+    names = calls.columns.to_numpy()
+    return pd.DataFrame({"sample_a": names[left], "sample_b": names[right],
+                         "n_snps": pair_compared.astype(np.int64), "concordance": concordance},
+                        columns=["sample_a", "sample_b", "n_snps", "concordance"])
 
 
 def identity_checks(concordance: pd.DataFrame, donors: pd.Series,

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from epiclock.errors import EpiclockError
-from epiclock.io.idat import IdatPair
-from epiclock.noob import array_channels, control_intensities, intensities_of, mad
+from epiclock.noob import Sample, SampleIntensities, mad, measure
 
 DEFAULT_P_THRESHOLD = 0.01
 POOBAH_P_THRESHOLD = 0.05
@@ -33,48 +32,53 @@ MIN_BEADS = 3
 MIN_POOBAH_BACKGROUND = 100
 
 
-def _negative_controls(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
-    table = control_intensities(sample, controls)
-    negative = table.loc[table["type"].astype(str).str.upper() == "NEGATIVE"]
-    if len(negative) < 2:
+def _negative_controls(measured: SampleIntensities) -> tuple[np.ndarray, np.ndarray]:
+    """(Red, Grn) intensities of the sample's NEGATIVE control probes."""
+    found = measured.control
+    negative = found.layout.present & (found.layout.kinds == "NEGATIVE")
+    if np.count_nonzero(negative) < 2:
         raise EpiclockError(
-            f"sample {array_channels(sample).name}: only {len(negative)} NEGATIVE control probe(s) on the array; "
+            f"sample {measured.channels.name}: only {np.count_nonzero(negative)} NEGATIVE control probe(s) on the array; "
             "detection p-values need the negative controls of the manifest's [Controls] section"
         )
-    return negative
+    return found.red[negative], found.green[negative]
 
 
-def detection_p_minfi(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.DataFrame) -> pd.Series:
+def detection_p_minfi(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame) -> pd.Series:
     """minfi's ``detectionP`` for one sample, indexed by probe_id (SNP probes included; minfi omits them)."""
-    negative = _negative_controls(sample, controls)
-    red_median, red_mad = float(np.median(negative["red"])), mad(negative["red"].to_numpy())
-    green_median, green_mad = float(np.median(negative["green"])), mad(negative["green"].to_numpy())
-    found = intensities_of(array_channels(sample), probes)
+    measured = measure(sample, probes, controls)
+    negative_red, negative_green = _negative_controls(measured)
+    red_median, red_mad = float(np.median(negative_red)), mad(negative_red)
+    green_median, green_mad = float(np.median(negative_green)), mad(negative_green)
+    found = measured.probe
     in_red, in_green = found.layout.in_red, found.layout.in_green
     red_a, red_b, green_a, green_b = found.red_a, found.red_b, found.green_a, found.green_b
     total = np.where(in_red, red_a + red_b, np.where(in_green, green_a + green_b, red_a + green_a))
     mean = np.where(in_red, 2 * red_median, np.where(in_green, 2 * green_median, red_median + green_median))
     sd = np.where(in_red, 2 * red_mad, np.where(in_green, 2 * green_mad, red_mad + green_mad))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_values = stats.norm.sf(total, loc=mean, scale=sd)
-    return pd.Series(p_values, index=found.layout.index, name=array_channels(sample).name)
+        # The upper normal tail, as stats.norm.sf computes it, without its per-call overhead; a
+        # zero SD (constant negative controls) gives NaN as scipy does.
+        p_values = np.where(sd > 0, special.ndtr(-((total - mean) / sd)), np.nan)
+    return pd.Series(p_values, index=found.layout.index, name=measured.channels.name)
 
 
-def detection_p_poobah(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.DataFrame | None = None,
+def detection_p_poobah(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame | None = None,
                        *, combine_negative: bool = True) -> pd.Series:
     """SeSAMe's pOOBAH detection p-value for one sample, indexed by probe_id."""
-    found = intensities_of(array_channels(sample), probes)
+    if combine_negative and controls is None:
+        raise EpiclockError("pOOBAH with combine_negative=True needs the manifest's control table")
+    measured = measure(sample, probes, controls if combine_negative else None)
+    found = measured.probe
     in_red, in_green = found.layout.in_red, found.layout.in_green
     red_a, red_b, green_a, green_b = found.red_a, found.red_b, found.green_a, found.green_b
     # Out-of-band: a type-I Red probe's Grn beads, a type-I Grn probe's Red beads.
     green_background = [green_a[in_red], green_b[in_red]]
     red_background = [red_a[in_green], red_b[in_green]]
     if combine_negative:
-        if controls is None:
-            raise EpiclockError("pOOBAH with combine_negative=True needs the manifest's control table")
-        negative = _negative_controls(sample, controls)
-        green_background.append(negative["green"].to_numpy(np.float64))
-        red_background.append(negative["red"].to_numpy(np.float64))
+        negative_red, negative_green = _negative_controls(measured)
+        green_background.append(negative_green)
+        red_background.append(negative_red)
     green_background = _empirical_background(np.concatenate(green_background))
     red_background = _empirical_background(np.concatenate(red_background))
 
@@ -85,7 +89,7 @@ def detection_p_poobah(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, co
     p_red = 1 - _ecdf(red_background, red_signal)
     p_green = 1 - _ecdf(green_background, green_signal)
     p_values = np.fmin(p_red, p_green)
-    return pd.Series(p_values, index=found.layout.index, name=array_channels(sample).name)
+    return pd.Series(p_values, index=found.layout.index, name=measured.channels.name)
 
 
 def _empirical_background(values: np.ndarray) -> np.ndarray:
@@ -102,14 +106,15 @@ def _ecdf(sorted_background: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), np.nan, share)
 
 
-def bead_count_mask(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, min_beads: int = MIN_BEADS) -> pd.Series:
+def bead_count_mask(sample: Sample, probes: pd.DataFrame, min_beads: int = MIN_BEADS) -> pd.Series:
     """True where a probe has a bead type seen on fewer than ``min_beads`` beads (or absent)."""
-    found = intensities_of(array_channels(sample), probes)
+    measured = measure(sample, probes)
+    found = measured.probe
     type_one = ~found.layout.type_two
     beads_a, beads_b = found.beads_a, found.beads_b
     too_few_a = ~(beads_a >= min_beads)
     too_few_b = type_one & ~(beads_b >= min_beads)
-    return pd.Series(too_few_a | too_few_b, index=found.layout.index, name=array_channels(sample).name)
+    return pd.Series(too_few_a | too_few_b, index=found.layout.index, name=measured.channels.name)
 
 
 def failed_probes(p_values: pd.Series, bead_mask: pd.Series | None = None,
@@ -137,7 +142,7 @@ def probe_failure_rates(failed: pd.DataFrame) -> pd.Series:
     return pd.Series(failed.to_numpy(bool).mean(axis=1), index=failed.index, name="failure_rate")
 
 
-def detection_summary(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.DataFrame, *,
+def detection_summary(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame, *,
                       method: str = "minfi", p_threshold: float | None = None,
                       min_beads: int = MIN_BEADS) -> tuple[pd.DataFrame, dict]:
     """One sample's per-probe detection table and its summary.
@@ -147,15 +152,16 @@ def detection_summary(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, con
     ``n_low_beads`` and ``call_rate``. ``method`` is ``minfi`` (threshold 0.01 by default) or
     ``poobah`` (0.05, SeSAMe's default).
     """
+    measured = measure(sample, probes, controls)
     if method == "minfi":
-        p_values = detection_p_minfi(sample, probes, controls)
+        p_values = detection_p_minfi(measured, probes, controls)
         threshold = DEFAULT_P_THRESHOLD if p_threshold is None else p_threshold
     elif method == "poobah":
-        p_values = detection_p_poobah(sample, probes, controls)
+        p_values = detection_p_poobah(measured, probes, controls)
         threshold = POOBAH_P_THRESHOLD if p_threshold is None else p_threshold
     else:
         raise EpiclockError(f"detection: unknown method {method!r}; choose 'minfi' or 'poobah'")
-    low_beads = bead_count_mask(sample, probes, min_beads)
+    low_beads = bead_count_mask(measured, probes, min_beads)
     failed = failed_probes(p_values, low_beads, threshold)
     table = pd.DataFrame({"p_value": p_values, "low_beads": low_beads, "failed": failed})
     summary = {

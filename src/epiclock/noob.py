@@ -27,7 +27,7 @@ the sample's mean in-band intensity, using the normalisation controls, as ``dyeB
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,11 @@ HUBER_K = 1.5
 HUBER_TOLERANCE = 1e-6
 MAD_CONSTANT = 1.4826
 FAR_TAIL_Z = -40.0
+# phi(z) / (z Phi(z)) < 2**-53 from here on: the normexp correction is below float64 resolution.
+NEGLIGIBLE_CORRECTION_Z = 9.0
+MAX_INTENSITY = 65_535  # IDAT means are 16-bit
+# Below this many values the per-level shortcuts of huber and normexp_signal are not worth their set-up.
+LEVELS_MIN_SIZE = 20_000
 DYE_METHODS = ("single", "linear", "nonlinear", "none")
 GREEN_NORMALISATION_TYPES = ("NORM_C", "NORM_G")
 RED_NORMALISATION_TYPES = ("NORM_A", "NORM_T")
@@ -50,10 +55,17 @@ INTENSITY_COLUMNS = ["design", "channel", "red_a", "green_a", "red_b", "green_b"
 
 
 # --- intensities ---------------------------------------------------------------------------------
+#
+# Looking up where each probe's beads sit in an IDAT's address list is the costly part of reading
+# intensities; it depends only on the probe table and the array's address list, which every sample
+# of a batch shares. So the probe table's own facts (design, colour, SNP and sex-chromosome probes)
+# are derived once per table, the bead positions once per table and address list, and one sample's
+# intensities once per sample (``measure``), then handed to noob, detection p, controls, sex and
+# SNP betas alike.
 
 
 class ArrayChannels(NamedTuple):
-    """One sample's per-address means and bead counts, whichever form it came in."""
+    """One sample's per-address means and bead counts, whichever form it came in (any numeric dtype)."""
 
     name: str
     addresses: np.ndarray
@@ -62,15 +74,19 @@ class ArrayChannels(NamedTuple):
     beads: np.ndarray
 
 
-def array_channels(sample: IdatPair | pd.DataFrame, name: str | None = None) -> ArrayChannels:
-    """The channels of an ``IdatPair`` or of its ``to_frame()`` table (columns address, red_mean, ...).
+def array_channels(sample: Sample, name: str | None = None) -> ArrayChannels:
+    """The channels of an ``IdatPair``, of its ``to_frame()`` table (columns address, red_mean, ...)
+    or of a ``SampleIntensities``.
 
     Bead counts are the Grn file's, as minfi's ``RGChannelSetExtended`` takes them.
     """
+    if isinstance(sample, SampleIntensities):
+        return sample.channels if name is None else sample.channels._replace(name=name)
     if isinstance(sample, IdatPair):
-        return ArrayChannels(name or sample.basename, sample.addresses.astype(np.int64),
-                             sample.red.means.astype(np.float64), sample.green.means.astype(np.float64),
-                             sample.green.bead_counts.astype(np.int64))
+        # As read (uint16 means, uint8 beads): gathering small integers per probe is cheaper than
+        # converting whole channels first; values become float once looked up.
+        return ArrayChannels(name or sample.basename, sample.addresses, sample.red.means, sample.green.means,
+                             sample.green.bead_counts)
     if isinstance(sample, pd.DataFrame):
         needed = {"address", "red_mean", "green_mean"}
         missing = needed - set(sample.columns)
@@ -85,19 +101,91 @@ def array_channels(sample: IdatPair | pd.DataFrame, name: str | None = None) -> 
 
 def _positions(addresses: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Index of each wanted address in ``addresses``; ``len(addresses)`` where absent or missing."""
-    order = np.argsort(addresses, kind="stable")
-    ordered = addresses[order]
+    if len(addresses) == 0:
+        return np.zeros(len(wanted), dtype=np.int64)
+    # Scanner IDATs list their addresses in ascending order: then no sort is needed.
+    ascending = bool(np.all(addresses[1:] > addresses[:-1]))
+    order = None if ascending else np.argsort(addresses, kind="stable")
+    ordered = addresses if ascending else addresses[order]
     present = ~np.isnan(wanted)
     queries = np.where(present, wanted, -1).astype(np.int64)
-    if len(ordered) == 0:
-        return np.zeros(len(wanted), dtype=np.int64)
     slots = np.minimum(np.searchsorted(ordered, queries), len(ordered) - 1)
     found = present & (ordered[slots] == queries)
-    return np.where(found, order[slots], len(addresses))
+    return np.where(found, slots if ascending else order[slots], len(addresses))
+
+
+def _same_addresses(left: np.ndarray, right: np.ndarray) -> bool:
+    return left is right or (left.shape == right.shape and np.array_equal(left, right))
+
+
+def _remember(cache: list, entry, size: int) -> None:
+    """Put ``entry`` first in a small most-recent-first cache."""
+    cache.insert(0, entry)
+    del cache[size:]
+
+
+class ProbeDesign(NamedTuple):
+    """What a probe table says about each probe, whatever the array: derived once per table."""
+
+    index: pd.Index
+    address_a: np.ndarray
+    address_b: np.ndarray
+    type_two: np.ndarray
+    in_red: np.ndarray
+    in_green: np.ndarray
+    snp: np.ndarray
+    on_x: np.ndarray
+    on_y: np.ndarray
+    probes: pd.DataFrame
+
+
+_DESIGN_CACHE: list[ProbeDesign] = []
+_LAYOUT_CACHE: list["ProbeLayout"] = []
+_CONTROL_LAYOUT_CACHE: list["ControlLayout"] = []
+# A batch uses one manifest; a few entries cover tests and benchmarks that switch between tables.
+_CACHE_SIZE = 4
+
+
+def probe_design(probes: pd.DataFrame) -> ProbeDesign:
+    """Design, colour, SNP and chrX/chrY flags of every probe (cached per probe table object)."""
+    for design in _DESIGN_CACHE:
+        if design.probes is probes:
+            return design
+    missing = {"probe_id", "address_a", "address_b", "design", "channel"} - set(probes.columns)
+    if missing:
+        raise EpiclockError(f"the probe table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
+    kind = probes["design"].astype(str).fillna("").to_numpy(dtype=object)
+    channel = probes["channel"].fillna("").astype(str).to_numpy(dtype=object)
+    index = pd.Index(probes["probe_id"].astype(str).to_numpy(), name="probe_id")
+    design = ProbeDesign(
+        index=index,
+        address_a=probes["address_a"].to_numpy(np.float64, na_value=np.nan),
+        address_b=probes["address_b"].to_numpy(np.float64, na_value=np.nan),
+        type_two=kind == "II",
+        in_red=(kind == "I") & (channel == "Red"),
+        in_green=(kind == "I") & (channel == "Grn"),
+        snp=is_snp_probe(index),
+        on_x=_on_chromosome(probes, "chrX"),
+        on_y=_on_chromosome(probes, "chrY"),
+        probes=probes,
+    )
+    _remember(_DESIGN_CACHE, design, _CACHE_SIZE)
+    return design
+
+
+def _on_chromosome(probes: pd.DataFrame, chromosome: str) -> np.ndarray:
+    if "chromosome" not in probes.columns:
+        return np.zeros(len(probes), dtype=bool)
+    return probes["chromosome"].eq(chromosome).to_numpy(dtype=bool, na_value=False)
 
 
 class ProbeLayout(NamedTuple):
-    """Where each probe's beads sit in an array's address list, and its design; shared by all arrays of a type."""
+    """Where each probe's beads sit in an array's address list, and its design; shared by all arrays of a type.
+
+    ``position_a``/``position_b`` are indices into the address list (its length where absent);
+    ``rows_b``/``at_b`` list the probes with a bead type B on the array and where it sits, and
+    ``rows_a``/``at_a`` likewise for A (``rows_a`` None when every probe's A is there).
+    """
 
     index: pd.Index
     position_a: np.ndarray
@@ -107,37 +195,34 @@ class ProbeLayout(NamedTuple):
     in_green: np.ndarray
     snp: np.ndarray
     probes: pd.DataFrame
-
-
-_LAYOUT_CACHE: dict[tuple, ProbeLayout] = {}
-_LAYOUT_CACHE_SIZE = 4
+    on_x: np.ndarray
+    on_y: np.ndarray
+    addresses: np.ndarray
+    rows_a: np.ndarray | None
+    at_a: np.ndarray
+    rows_b: np.ndarray
+    at_b: np.ndarray
 
 
 def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
     """The layout of ``probes`` on an array with these addresses (cached: every sample of a batch shares it)."""
-    key = (id(probes), len(probes), len(addresses), hash(np.ascontiguousarray(addresses).tobytes()))
-    cached = _LAYOUT_CACHE.get(key)
-    if cached is not None and cached.probes is probes:
-        return cached
-    missing = {"probe_id", "address_a", "address_b", "design", "channel"} - set(probes.columns)
-    if missing:
-        raise EpiclockError(f"the probe table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
-    design = probes["design"].astype(str).fillna("").to_numpy(dtype=object)
-    channel = probes["channel"].fillna("").astype(str).to_numpy(dtype=object)
-    index = pd.Index(probes["probe_id"].astype(str).to_numpy(), name="probe_id")
+    for layout in _LAYOUT_CACHE:
+        if layout.probes is probes and _same_addresses(layout.addresses, addresses):
+            return layout
+    design = probe_design(probes)
+    position_a = _positions(addresses, design.address_a)
+    position_b = _positions(addresses, design.address_b)
+    found_a = position_a < len(addresses)
+    rows_b = np.flatnonzero(position_b < len(addresses))
     layout = ProbeLayout(
-        index=index,
-        position_a=_positions(addresses, probes["address_a"].to_numpy(np.float64, na_value=np.nan)),
-        position_b=_positions(addresses, probes["address_b"].to_numpy(np.float64, na_value=np.nan)),
-        type_two=design == "II",
-        in_red=(design == "I") & (channel == "Red"),
-        in_green=(design == "I") & (channel == "Grn"),
-        snp=is_snp_probe(index),
-        probes=probes,
+        index=design.index, position_a=position_a, position_b=position_b,
+        type_two=design.type_two, in_red=design.in_red, in_green=design.in_green, snp=design.snp,
+        probes=probes, on_x=design.on_x, on_y=design.on_y,
+        addresses=np.array(addresses, copy=True),
+        rows_a=None if found_a.all() else np.flatnonzero(found_a), at_a=position_a[found_a],
+        rows_b=rows_b, at_b=position_b[rows_b],
     )
-    if len(_LAYOUT_CACHE) >= _LAYOUT_CACHE_SIZE:
-        _LAYOUT_CACHE.pop(next(iter(_LAYOUT_CACHE)))
-    _LAYOUT_CACHE[key] = layout
+    _remember(_LAYOUT_CACHE, layout, _CACHE_SIZE)
     return layout
 
 
@@ -153,23 +238,104 @@ class Intensities(NamedTuple):
     beads_b: np.ndarray
 
 
+def _gather(values: np.ndarray, rows: np.ndarray | None, at: np.ndarray, size: int) -> np.ndarray:
+    """float64 per probe: ``values[at]`` at ``rows`` (all rows when None), NaN elsewhere."""
+    if rows is None:
+        return values[at].astype(np.float64)
+    gathered = np.full(size, np.nan)
+    gathered[rows] = values[at]
+    return gathered
+
+
 def intensities_of(channels: ArrayChannels, probes: pd.DataFrame) -> Intensities:
     """The arrays behind ``probe_intensities``, for the functions that compute on them."""
     layout = probe_layout(channels.addresses, probes)
-    red = np.append(channels.red, np.nan)
-    green = np.append(channels.green, np.nan)
-    beads = np.append(channels.beads.astype(np.float64), np.nan)
-    a, b = layout.position_a, layout.position_b
-    return Intensities(layout, red[a], green[a], red[b], green[b], beads[a], beads[b])
+    size = len(layout.index)
+    a = (layout.rows_a, layout.at_a, size)
+    b = (layout.rows_b, layout.at_b, size)
+    return Intensities(layout, _gather(channels.red, *a), _gather(channels.green, *a), _gather(channels.red, *b),
+                       _gather(channels.green, *b), _gather(channels.beads, *a), _gather(channels.beads, *b))
 
 
-def probe_intensities(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
+class ControlLayout(NamedTuple):
+    """Where each control probe of a control table sits in an array's address list."""
+
+    controls: pd.DataFrame
+    addresses: np.ndarray
+    positions: np.ndarray
+    present: np.ndarray
+    kinds: np.ndarray  # the control type, upper-cased
+
+
+def control_layout(addresses: np.ndarray, controls: pd.DataFrame) -> ControlLayout:
+    """The layout of ``controls`` on an array with these addresses (cached like ``probe_layout``)."""
+    for layout in _CONTROL_LAYOUT_CACHE:
+        if layout.controls is controls and _same_addresses(layout.addresses, addresses):
+            return layout
+    missing = {"address", "type", "extended_type"} - set(controls.columns)
+    if missing:
+        raise EpiclockError(f"the control table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
+    positions = _positions(addresses, controls["address"].to_numpy(np.float64))
+    layout = ControlLayout(controls, np.array(addresses, copy=True), positions, positions < len(addresses),
+                           controls["type"].astype(str).str.upper().to_numpy(dtype=object))
+    _remember(_CONTROL_LAYOUT_CACHE, layout, _CACHE_SIZE)
+    return layout
+
+
+class ControlIntensities(NamedTuple):
+    """Red and Grn intensity and beads of every row of a control table (NaN where not on the array)."""
+
+    layout: ControlLayout
+    red: np.ndarray
+    green: np.ndarray
+    beads: np.ndarray
+
+
+def control_intensities_of(channels: ArrayChannels, controls: pd.DataFrame) -> ControlIntensities:
+    layout = control_layout(channels.addresses, controls)
+    rows = np.flatnonzero(layout.present)
+    at, size = layout.positions[rows], len(layout.positions)
+    return ControlIntensities(layout, _gather(channels.red, rows, at, size), _gather(channels.green, rows, at, size),
+                              _gather(channels.beads, rows, at, size))
+
+
+class SampleIntensities(NamedTuple):
+    """One sample's channels with its probe and control intensities, looked up once and shared."""
+
+    channels: ArrayChannels
+    probe: Intensities | None
+    control: ControlIntensities | None
+
+
+Sample = Union[IdatPair, pd.DataFrame, SampleIntensities]
+
+
+def measure(sample: Sample, probes: pd.DataFrame | None = None,
+            controls: pd.DataFrame | None = None) -> SampleIntensities:
+    """One sample's intensities for ``probes`` and ``controls`` (either may be None: not looked up).
+
+    Given a ``SampleIntensities`` already measured for the same tables, returns it as it is; every
+    function here that takes a sample accepts one, so a sample is looked up once, not per step.
+    """
+    channels = array_channels(sample)
+    probe = sample.probe if isinstance(sample, SampleIntensities) else None
+    control = sample.control if isinstance(sample, SampleIntensities) else None
+    if probes is not None and (probe is None or probe.layout.probes is not probes):
+        probe = intensities_of(channels, probes)
+    if controls is not None and (control is None or control.layout.controls is not controls):
+        control = control_intensities_of(channels, controls)
+    if isinstance(sample, SampleIntensities) and probe is sample.probe and control is sample.control:
+        return sample
+    return SampleIntensities(channels, probe, control)
+
+
+def probe_intensities(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
     """Red and Grn intensities and bead counts of both bead types of every probe, by probe_id.
 
     Columns: design, channel, red_a, green_a, red_b, green_b (float; NaN where the address is
     absent, and for address B of type II probes), beads_a, beads_b (float, NaN where absent).
     """
-    found = intensities_of(array_channels(sample), probes)
+    found = measure(sample, probes).probe
     return pd.DataFrame({
         "design": probes["design"].to_numpy(), "channel": probes["channel"].to_numpy(),
         "red_a": found.red_a, "green_a": found.green_a, "red_b": found.red_b, "green_b": found.green_b,
@@ -177,22 +343,18 @@ def probe_intensities(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame) -> 
     }, index=found.layout.index)
 
 
-def control_intensities(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
+def control_intensities(sample: Sample, controls: pd.DataFrame) -> pd.DataFrame:
     """Red and Grn intensity of every control probe of the manifest that the array carries.
 
     Columns: address, type, colour, extended_type, red, green, beads; controls whose address is
     not on the array are left out (as minfi does).
     """
-    missing = {"address", "type", "extended_type"} - set(controls.columns)
-    if missing:
-        raise EpiclockError(f"the control table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
-    channels = array_channels(sample)
-    positions = _positions(channels.addresses, controls["address"].to_numpy(np.float64))
-    present = positions < len(channels.addresses)
+    found = measure(sample, controls=controls).control
+    present = found.layout.present
     table = controls.loc[present].reset_index(drop=True).copy()
-    table["red"] = channels.red[positions[present]]
-    table["green"] = channels.green[positions[present]]
-    table["beads"] = channels.beads[positions[present]]
+    table["red"] = found.red[present]
+    table["green"] = found.green[present]
+    table["beads"] = found.beads[present].astype(np.int64)
     return table
 
 
@@ -210,6 +372,49 @@ def mad(values: np.ndarray) -> float:
     return float(MAD_CONSTANT * np.median(np.abs(values - np.median(values))))
 
 
+def whole_number_levels(values: np.ndarray) -> np.ndarray | None:
+    """``values`` as int64 when every one is a whole number in 0..65535 (raw IDAT means are); else None.
+
+    Such values take at most 65,536 distinct levels, so medians, sums and per-value functions over
+    hundreds of thousands of them can be computed once per level instead of once per value.
+    """
+    if values.size == 0 or np.isnan(values).any():
+        return None
+    if values.min() < 0 or values.max() > MAX_INTENSITY:
+        return None
+    levels = values.astype(np.int64)
+    return levels if np.array_equal(levels, values) else None
+
+
+def _median_of_counts(counts: np.ndarray) -> float:
+    """The median of a sample given as counts per whole number 0, 1, 2, ... (as ``np.median`` would give)."""
+    cumulative = np.cumsum(counts)
+    total = int(cumulative[-1])
+    # The value of 0-based rank r is the first level whose cumulative count exceeds r.
+    lower = int(np.searchsorted(cumulative, (total - 1) // 2 + 1))
+    upper = int(np.searchsorted(cumulative, total // 2 + 1))
+    return (lower + upper) / 2
+
+
+def _huber_from_counts(counts: np.ndarray, k: float, tolerance: float) -> tuple[float, float]:
+    """``huber`` on whole numbers given as counts per level: same estimate, one pass per level."""
+    mu = _median_of_counts(counts)
+    levels = np.arange(counts.size, dtype=np.float64)
+    # |level - median| is a multiple of 1/2: count the doubled deviations to get their median.
+    doubled_deviation = np.abs(2 * np.arange(counts.size, dtype=np.int64) - int(round(2 * mu)))
+    scale = float(MAD_CONSTANT * (_median_of_counts(np.bincount(doubled_deviation, weights=counts)) / 2))
+    if scale == 0:
+        raise EpiclockError("huber: cannot estimate scale: the MAD is zero (constant intensities)")
+    occupied = counts > 0
+    levels, weights, total = levels[occupied], counts[occupied].astype(np.float64), float(counts.sum())
+    while True:
+        # An elementwise product, not a BLAS dot: the latter's thread start-up costs more than the sum.
+        updated = float((np.clip(levels, mu - k * scale, mu + k * scale) * weights).sum() / total)
+        if abs(mu - updated) < tolerance * scale:
+            return mu, scale
+        mu = updated
+
+
 def huber(values: np.ndarray, k: float = HUBER_K, tolerance: float = HUBER_TOLERANCE) -> tuple[float, float]:
     """MASS's ``huber``: Huber M-estimate of location with MAD scale, as (mu, s).
 
@@ -220,8 +425,11 @@ def huber(values: np.ndarray, k: float = HUBER_K, tolerance: float = HUBER_TOLER
     values = values[~np.isnan(values)]
     if values.size == 0:
         raise EpiclockError("huber: no values to estimate from")
+    levels = whole_number_levels(values) if values.size >= LEVELS_MIN_SIZE else None
+    if levels is not None:
+        return _huber_from_counts(np.bincount(levels), k, tolerance)
     mu = float(np.median(values))
-    scale = mad(values)
+    scale = float(MAD_CONSTANT * np.median(np.abs(values - mu)))
     if scale == 0:
         raise EpiclockError("huber: cannot estimate scale: the MAD is zero (constant intensities)")
     while True:
@@ -250,21 +458,40 @@ def normexp_signal(parameters: NormexpParameters, values: np.ndarray) -> np.ndar
     if not (alpha > 0 and sigma > 0):
         raise EpiclockError(f"normexp: alpha and sigma must be positive (got alpha={alpha}, sigma={sigma})")
     values = np.asarray(values, dtype=np.float64)
+    present = ~np.isnan(values)
+    levels = whole_number_levels(values[present]) if np.count_nonzero(present) >= LEVELS_MIN_SIZE else None
+    if levels is not None:
+        # Raw intensities repeat: the signal of each level, looked up, is the signal of each value.
+        signal = np.full(values.shape, np.nan)
+        signal[present] = _normexp_values(parameters, np.arange(levels.max() + 1, dtype=np.float64))[levels]
+    else:
+        signal = _normexp_values(parameters, values)
+    finite = ~np.isnan(signal)
+    if (signal[finite] < 0).any():
+        signal = np.where(finite, np.maximum(signal, 1e-6), signal)
+    return signal
+
+
+def _normexp_values(parameters: NormexpParameters, values: np.ndarray) -> np.ndarray:
+    mu, sigma, alpha = parameters
     shifted = values - mu - sigma * sigma / alpha
     z = shifted / sigma
-    log_density = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * z * z
+    signal = shifted.copy()
+    # Above NEGLIGIBLE_CORRECTION_Z the correction sigma * phi(z) / Phi(z) is below half a unit in
+    # the last place of ``shifted``, so adding it changes no bit: the costly log-normal-CDF is
+    # evaluated only below (NaN included, to stay NaN).
+    near = ~(z > NEGLIGIBLE_CORRECTION_Z)
+    near_z = z[near]
+    log_density = -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * near_z * near_z
     # P(N(shifted, sigma) > 0) = Phi(shifted / sigma), in logs for the far tail.
-    log_upper = special.log_ndtr(z)
-    signal = shifted + sigma * sigma * np.exp(log_density - log_upper)
+    log_upper = special.log_ndtr(near_z)
+    signal[near] = shifted[near] + sigma * sigma * np.exp(log_density - log_upper)
     # Far below background the two terms cancel to round-off noise (limma's floor hides it when
     # negative); there the asymptotic series of z + phi(z)/Phi(z) keeps the result monotone.
     far = z < FAR_TAIL_Z
     if far.any():
         tail = z[far]
         signal[far] = sigma * (-1 / tail + 2 / tail**3 - 10 / tail**5 + 74 / tail**7)
-    finite = ~np.isnan(signal)
-    if (signal[finite] < 0).any():
-        signal = np.where(finite, np.maximum(signal, 1e-6), signal)
     return signal
 
 
@@ -288,11 +515,17 @@ class NoobResult(NamedTuple):
     green_factor: float
 
 
-def raw_meth_unmeth(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
-    """minfi's ``preprocessRaw`` channel rules: (methylated, unmethylated) per probe."""
+def raw_meth_unmeth(found: Intensities, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """minfi's ``preprocessRaw`` channel rules: (methylated, unmethylated) per probe, or of ``rows`` only."""
     layout = found.layout
-    methylated = np.where(layout.type_two, found.green_a, np.where(layout.in_red, found.red_b, found.green_b))
-    unmethylated = np.where(layout.type_two, found.red_a, np.where(layout.in_red, found.red_a, found.green_a))
+
+    def select(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    type_two, in_red = select(layout.type_two), select(layout.in_red)
+    green_a, red_a = select(found.green_a), select(found.red_a)
+    methylated = np.where(type_two, green_a, np.where(in_red, select(found.red_b), select(found.green_b)))
+    unmethylated = np.where(type_two | in_red, red_a, green_a)
     return methylated, unmethylated
 
 
@@ -305,7 +538,7 @@ def out_of_band(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
     return green_oob[~np.isnan(green_oob)], red_oob[~np.isnan(red_oob)]
 
 
-def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.DataFrame | None = None, *,
+def noob(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame | None = None, *,
          offset: float = NOOB_OFFSET, dye_method: str = "single") -> NoobResult:
     """Noob-corrected methylated and unmethylated signals of one sample, by probe_id.
 
@@ -317,9 +550,9 @@ def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.Dat
         raise EpiclockError(f"noob: unknown dye_method {dye_method!r}; choose one of {', '.join(DYE_METHODS)}")
     if offset < 0:
         raise EpiclockError(f"noob: the offset must be zero or positive; got {offset}")
-    channels = array_channels(sample)
-    name = channels.name
-    found = intensities_of(channels, probes)
+    measured = measure(sample, probes, controls if dye_method in ("single", "linear") else None)
+    name = measured.channels.name
+    found = measured.probe
     layout = found.layout
     methylated, unmethylated = raw_meth_unmeth(found)
     methylated = np.where(methylated <= 0, 1.0, methylated)
@@ -339,24 +572,23 @@ def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.Dat
     except EpiclockError as error:
         raise EpiclockError(f"sample {name}: {error}") from error
 
-    green_meth_rows = type_two | in_green
-    green_unmeth_rows = in_green
-    red_meth_rows = in_red
-    red_unmeth_rows = type_two | in_red
+    # (methylated rows, unmethylated rows) read in each channel.
+    green_rows = (type_two | in_green, in_green)
+    red_rows = (in_red, type_two | in_red)
     corrected_meth = np.full(len(methylated), np.nan)
     corrected_unmeth = np.full(len(unmethylated), np.nan)
-    corrected_meth[green_meth_rows] = normexp_signal(green_parameters, methylated[green_meth_rows]) + offset
-    corrected_unmeth[green_unmeth_rows] = normexp_signal(green_parameters, unmethylated[green_unmeth_rows]) + offset
-    corrected_meth[red_meth_rows] = normexp_signal(red_parameters, methylated[red_meth_rows]) + offset
-    corrected_unmeth[red_unmeth_rows] = normexp_signal(red_parameters, unmethylated[red_unmeth_rows]) + offset
+    for parameters, (meth_rows, unmeth_rows) in ((green_parameters, green_rows), (red_parameters, red_rows)):
+        # One call per channel, as minfi corrects a channel's stacked in-band values at once.
+        corrected = normexp_signal(parameters, np.concatenate([methylated[meth_rows], unmethylated[unmeth_rows]])) + offset
+        split = int(np.count_nonzero(meth_rows))
+        corrected_meth[meth_rows] = corrected[:split]
+        corrected_unmeth[unmeth_rows] = corrected[split:]
 
     red_factor, green_factor = 1.0, 1.0
-    red_rows = (red_meth_rows, red_unmeth_rows)
-    green_rows = (green_meth_rows, green_unmeth_rows)
     if dye_method in ("single", "linear"):
         if controls is None:
             raise EpiclockError(f"sample {name}: dye_method {dye_method!r} needs the manifest's control table")
-        green_level, red_level = normalisation_control_levels(sample, controls, green_parameters, red_parameters, offset)
+        green_level, red_level = normalisation_control_levels(measured, controls, green_parameters, red_parameters, offset)
         if dye_method == "single":
             red_factor = green_level / red_level
         else:
@@ -364,8 +596,9 @@ def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.Dat
             red_factor, green_factor = reference / red_level, reference / green_level
         corrected_meth[red_rows[0]] *= red_factor
         corrected_unmeth[red_rows[1]] *= red_factor
-        corrected_meth[green_rows[0]] *= green_factor
-        corrected_unmeth[green_rows[1]] *= green_factor
+        if green_factor != 1.0:
+            corrected_meth[green_rows[0]] *= green_factor
+            corrected_unmeth[green_rows[1]] *= green_factor
     elif dye_method == "nonlinear":
         corrected_meth, corrected_unmeth = _dye_bias_nonlinear(corrected_meth, corrected_unmeth, in_red, in_green, type_two)
 
@@ -373,7 +606,7 @@ def noob(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame, controls: pd.Dat
     return NoobResult(signals, green_parameters, red_parameters, float(red_factor), float(green_factor))
 
 
-def normalisation_control_levels(sample: IdatPair | pd.DataFrame, controls: pd.DataFrame,
+def normalisation_control_levels(sample: Sample, controls: pd.DataFrame,
                                  green_parameters: NormexpParameters, red_parameters: NormexpParameters,
                                  offset: float = NOOB_OFFSET) -> tuple[float, float]:
     """(Grn, Red) mean of the background-corrected normalisation controls (NORM_C/G in Grn, NORM_A/T in Red).
@@ -381,17 +614,19 @@ def normalisation_control_levels(sample: IdatPair | pd.DataFrame, controls: pd.D
     As minfi does, every control probe is corrected with the channel's normexp parameters, then
     the C/G controls are averaged in Grn and the A/T controls in Red.
     """
-    table = control_intensities(sample, controls)
-    kinds = table["type"].astype(str).str.upper().to_numpy()
+    measured = measure(sample, controls=controls)
+    found = measured.control
+    present = found.layout.present
+    kinds = found.layout.kinds[present]
     green_rows = np.isin(kinds, GREEN_NORMALISATION_TYPES)
     red_rows = np.isin(kinds, RED_NORMALISATION_TYPES)
     if not green_rows.any() or not red_rows.any():
         raise EpiclockError(
-            f"sample {array_channels(sample).name}: the control table has no NORM_C/NORM_G and NORM_A/NORM_T "
+            f"sample {measured.channels.name}: the control table has no NORM_C/NORM_G and NORM_A/NORM_T "
             "controls on this array, which dye-bias correction needs; use dye_method='none' or 'nonlinear'"
         )
-    green = normexp_signal(green_parameters, table["green"].to_numpy()) + offset
-    red = normexp_signal(red_parameters, table["red"].to_numpy()) + offset
+    green = normexp_signal(green_parameters, found.green[present]) + offset
+    red = normexp_signal(red_parameters, found.red[present]) + offset
     return float(green[green_rows].mean()), float(red[red_rows].mean())
 
 
@@ -469,7 +704,7 @@ def m_values(signals: pd.DataFrame, offset: float = 1.0) -> pd.Series:
     return pd.Series(values, index=signals.index, name="m_value")
 
 
-def infer_type_one_channels(sample: IdatPair | pd.DataFrame, probes: pd.DataFrame,
+def infer_type_one_channels(sample: Sample, probes: pd.DataFrame,
                             min_ratio: float = 1.0) -> pd.DataFrame:
     """Which colour each type-I probe actually lights up in, as SeSAMe's ``inferInfiniumIChannel``.
 
@@ -478,7 +713,7 @@ def infer_type_one_channels(sample: IdatPair | pd.DataFrame, probes: pd.DataFram
     two channels differ by less than ``min_ratio`` keeps its manifest colour. A switch usually
     means a SNP at the probe's extension base (a colour-channel-switching variant).
     """
-    found = intensities_of(array_channels(sample), probes)
+    found = measure(sample, probes).probe
     type_one = found.layout.in_red | found.layout.in_green
     red_total = (found.red_a + found.red_b)[type_one]
     green_total = (found.green_a + found.green_b)[type_one]
