@@ -55,3 +55,44 @@ def test_vendored_lists_match_their_provenance(array, sources):
     assert 0 < len(mask.probes(sources=["Zhou_etal_2016"], reasons=["CrossHybridization"])) < len(mask.table)
     with pytest.raises(EpiclockError, match="no vendored mask"):
         masks.vendored_mask_list("27k")
+
+
+def test_vendored_array_from_the_manifest_or_the_idats():
+    from epiclock.io import idat
+
+    assert masks.vendored_array(485_577) == "450k"
+    assert masks.vendored_array(865_918) == "EPIC"
+    # A manifest of another size: the IDAT's address count (622k: a 450k) decides.
+    addresses = np.arange(622_400, dtype=np.int32)
+    zeros16 = np.zeros(len(addresses), np.uint16)
+    scan = idat.Idat(addresses=addresses, means=zeros16, sds=zeros16, bead_counts=np.zeros(len(addresses), np.uint8))
+    assert masks.vendored_array(1_000, scan) == "450k"
+    with pytest.raises(EpiclockError, match="no vendored probe mask fits.*937,690 probes"):
+        masks.vendored_array(937_690)
+
+
+def test_mask_choice_from_config(tmp_path):
+    assert masks.MaskChoice.from_config({}).is_empty
+    assert masks.MaskChoice.from_config({"sources": [], "reasons": [], "file": ""}).is_empty
+    choice = masks.MaskChoice.from_config({"reasons": ["CrossHybridization"]})
+    assert choice.uses_vendored and choice.reasons == ("CrossHybridization",)
+    with pytest.raises(EpiclockError, match="unknown key.*vendored"):
+        masks.MaskChoice.from_config({"vendored": True})
+    with pytest.raises(EpiclockError, match="reasons: unknown SNP"):
+        masks.MaskChoice.from_config({"reasons": ["SNP"]})
+    with pytest.raises(EpiclockError, match="sources: unknown Smith_2020"):
+        masks.MaskChoice.from_config({"sources": ["Smith_2020"]})
+    with pytest.raises(EpiclockError, match="not found"):
+        masks.MaskChoice.from_config({"file": str(tmp_path / "absent.tsv")})
+
+
+def test_masked_probes_join_the_vendored_selection_and_the_user_list(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("probe_id\ncgUSER1\ncgUSER2\n")
+    assert masks.masked_probes(masks.MaskChoice(file=str(path))).tolist() == ["cgUSER1", "cgUSER2"]
+    vendored = masks.vendored_mask_list("450k")
+    expected = vendored.probes(sources=["Zhou_etal_2016"], reasons=["CrossHybridization"])
+    chosen = masks.masked_probes(masks.MaskChoice(("Zhou_etal_2016",), ("CrossHybridization",), str(path)), "450k")
+    assert set(chosen) == set(expected) | {"cgUSER1", "cgUSER2"}
+    with pytest.raises(EpiclockError, match="no vendored mask list for array 'EPICv2'"):
+        masks.masked_probes(masks.MaskChoice(reasons=("Polymorphism",)), "EPICv2")

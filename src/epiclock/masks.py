@@ -14,11 +14,14 @@ Their provenance (papers, DOIs, source package, version and file, sha256 before 
 ``data/masks/provenance.tsv``, in the columns of ``data/provenance.tsv``.
 
 The union of every source covers most of the 450k (Chen's and Price's polymorphism lists count
-any SNP anywhere in the probe), so callers choose sources and reasons rather than masking all.
+any SNP anywhere in the probe), so callers choose sources and reasons rather than masking all:
+``MaskChoice`` holds that choice (the workflow's ``preprocess.masks``), ``vendored_array`` tells
+which vendored list fits a manifest, and ``masked_probes`` gives the probes to mask.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -30,9 +33,18 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
+from epiclock.io.idat import Idat
+from epiclock.io.manifest import detect_array
 
 VENDORED = {"450k": "450k_snp_crossreactive.tsv.gz", "EPIC": "epic_snp_crossreactive.tsv.gz"}
 REASONS = ("Polymorphism", "CrossHybridization", "RepeatSequenceElements", "BaseColorChange")
+SOURCES = {
+    "450k": ("Chen_etal_2013", "Price_etal_2013", "Naeem_etal_2014", "Daca-Roszak_etal_2015", "Zhou_etal_2016"),
+    "EPIC": ("McCartney_etal_2016", "Zhou_etal_2016"),
+}
+# Probe counts of the manifests each vendored list was made for (450k: 485,577 probes; EPIC v1:
+# 865,918 to 866,895 by manifest version), with room for a trimmed or extended copy.
+MANIFEST_PROBE_COUNTS = {"450k": (480_000, 490_000), "EPIC": (860_000, 870_000)}
 
 
 @dataclass(frozen=True)
@@ -112,3 +124,94 @@ def apply_mask(values: pd.Series | pd.DataFrame, probe_ids) -> pd.Series | pd.Da
     else:
         masked[rows] = np.nan
     return masked
+
+
+@dataclass(frozen=True)
+class MaskChoice:
+    """Which probes to mask: the vendored list's probes named by any of ``sources`` and for any of
+    ``reasons`` (both given: both must hold; neither: the vendored list is not used), and every
+    probe of the user's mask list ``file`` (empty: none)."""
+
+    sources: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    file: str = ""
+
+    @property
+    def uses_vendored(self) -> bool:
+        return bool(self.sources or self.reasons)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.uses_vendored and not self.file
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> "MaskChoice":
+        """From the workflow's ``preprocess.masks`` (keys sources, reasons, file); checked, with the file read."""
+        section = dict(section or {})
+        unknown = sorted(set(section) - {"sources", "reasons", "file"})
+        if unknown:
+            raise EpiclockError(f"config preprocess.masks: unknown key(s) {', '.join(unknown)}; "
+                                "known: sources, reasons, file")
+        choice = cls(tuple(section.get("sources") or ()), tuple(section.get("reasons") or ()),
+                     str(section.get("file") or ""))
+        bad_reasons = sorted(set(choice.reasons) - set(REASONS))
+        if bad_reasons:
+            raise EpiclockError(f"config preprocess.masks.reasons: unknown {', '.join(bad_reasons)}; "
+                                f"known: {', '.join(REASONS)}")
+        known_sources = {source for sources in SOURCES.values() for source in sources}
+        bad_sources = sorted(set(choice.sources) - known_sources)
+        if bad_sources:
+            raise EpiclockError(f"config preprocess.masks.sources: unknown {', '.join(bad_sources)}; "
+                                f"known: {', '.join(sorted(known_sources))}")
+        if choice.file:
+            _user_mask_list(choice.file)  # a missing or unreadable file stops the run here, not per sample
+        return choice
+
+
+def vendored_array(probe_count: int, idat: Idat | None = None) -> str:
+    """The array ('450k' or 'EPIC') whose vendored list fits a manifest of ``probe_count`` probes.
+
+    The manifest decides (the list names its probes); where its size fits neither, the IDAT's
+    array type (from its address count and chip type) is used. An error when no vendored list fits.
+    """
+    for array, (low, high) in MANIFEST_PROBE_COUNTS.items():
+        if low <= probe_count <= high:
+            return array
+    detected = None
+    if idat is not None:
+        try:
+            detected = detect_array(idat)
+        except EpiclockError:
+            detected = None
+        if detected in VENDORED:
+            return detected
+    raise EpiclockError(
+        f"no vendored probe mask fits this array: the manifest has {probe_count:,} probes and the IDATs are "
+        f"{detected or 'of an unknown array type'}; vendored lists exist for 450k (~485,000 probes) and EPIC "
+        "(~866,000); give a mask list for this array in preprocess.masks.file and leave sources and reasons empty"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _vendored_selection(array: str, sources: tuple[str, ...], reasons: tuple[str, ...]) -> pd.Index:
+    return vendored_mask_list(array).probes(list(sources) or None, list(reasons) or None)
+
+
+@functools.lru_cache(maxsize=4)
+def _user_mask_list(path: str) -> pd.Index:
+    return read_mask_list(path).probes()
+
+
+def masked_probes(choice: MaskChoice, array: str | None = None) -> pd.Index:
+    """Probe IDs to mask under ``choice``; ``array`` ('450k' or 'EPIC') picks the vendored list.
+
+    Lists are read once per process: every sample of a batch asks for the same probes.
+    """
+    chosen = pd.Index([], dtype=object, name="probe_id")
+    if choice.uses_vendored:
+        if array not in VENDORED:
+            raise EpiclockError(f"no vendored mask list for array {array!r}; available: {', '.join(VENDORED)}")
+        chosen = chosen.union(_vendored_selection(array, choice.sources, choice.reasons))
+    if choice.file:
+        chosen = chosen.union(_user_mask_list(choice.file))
+    return chosen.rename("probe_id")
