@@ -261,7 +261,6 @@ QC_CONTROLS_FIGURE = "qc_controls"
 QC_SEX_FIGURE = "qc_sex"
 QC_FIGURES = (QC_CALL_RATE_FIGURE, QC_BETA_DENSITY_FIGURE, QC_CONTROLS_FIGURE, QC_SEX_FIGURE)
 
-
 PASSED_COLOUR = "#1f4e79"
 FAILED_COLOUR = "#c0392b"
 OTHER_FAILURE_COLOUR = "#e69f00"
@@ -502,12 +501,12 @@ def _qc_figure_makers(qc_table: pd.DataFrame, control_metrics: pd.DataFrame, bet
     makers = {}
     if "call_rate" in qc_table.columns and qc_table["call_rate"].notna().any():
         makers[QC_CALL_RATE_FIGURE] = lambda: call_rate_plot(qc_table, min_call_rate)
-    if len(beta_density):
+    if pd.to_numeric(beta_density["density"], errors="coerce").notna().any():
         makers[QC_BETA_DENSITY_FIGURE] = lambda: beta_density_plot(beta_density, qc_table)
-    if len(control_metrics):
+    if pd.to_numeric(control_metrics["value"], errors="coerce").notna().any():
         makers[QC_CONTROLS_FIGURE] = lambda: control_plot(control_metrics)
-    if {"x_median", "y_median"} <= set(qc_table.columns) and \
-            qc_table[["x_median", "y_median"]].notna().all(axis=1).any():
+    has_sex_data = {"x_median", "y_median"} <= set(qc_table.columns)
+    if has_sex_data and qc_table[["x_median", "y_median"]].notna().all(axis=1).any():
         makers[QC_SEX_FIGURE] = lambda: sex_plot(qc_table)
     return makers
 
