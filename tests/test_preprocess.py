@@ -1,0 +1,144 @@
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from epiclock import controls, detection, noob, simulate_arrays
+from epiclock.errors import EpiclockError
+from epiclock.io import idat
+from epiclock.io.manifest import Manifest, load_manifest
+from epiclock.preprocess import PreprocessSettings, SampleResult, preprocess_sample
+
+METRIC_KEYS = {"chip_type", "n_addresses", "detection_call_rate", "n_low_beads", "median_intensity",
+               "controls_passed", "control_notes", "n_masked", "predicted_sex", "x_median", "y_median"}
+
+
+@pytest.fixture(scope="module")
+def array(tmp_path_factory):
+    """A small simulated array on disk: 3,000 CpGs and 30 rs probes, two samples; its manifest and basenames."""
+    out = tmp_path_factory.mktemp("array")
+    rng = np.random.default_rng(2)
+    cpgs = [f"cg{index:08d}" for index in range(3000)]
+    betas = pd.DataFrame(rng.beta(0.5, 0.5, size=(3000, 2)), index=cpgs, columns=["A", "B"])
+    samples = pd.DataFrame({"sample_id": ["A", "B"], "chip": ["900000000001"] * 2, "position": ["R01C01", "R02C01"],
+                            "donor": ["D1", "D2"]})
+    paths = simulate_arrays.write_idats(betas, samples, failed={}, out_dir=out, seed=3)
+    basenames = [str(paths["idat_dir"] / "900000000001" / f"900000000001_{position}") for position in samples["position"]]
+    return load_manifest(paths["manifest"]), basenames
+
+
+def expected_betas(basename, manifest, offset=100.0):
+    """The betas as the separate public steps give them: noob, beta, failed probes masked."""
+    pair = idat.read_idat_pair(basename)
+    signals = noob.noob(pair, manifest.probes, manifest.controls).signals
+    table, _ = detection.detection_summary(pair, manifest.probes, manifest.controls)
+    return noob.betas(signals, offset=offset).mask(table["failed"])
+
+
+def test_sample_result_has_every_field(array):
+    manifest, basenames = array
+    result = preprocess_sample(basenames[0], manifest, PreprocessSettings())
+    assert isinstance(result, SampleResult)
+    assert [field.name for field in dataclasses.fields(SampleResult)] == ["betas", "metrics", "control_metrics",
+                                                                           "snp_betas"]
+    assert result.betas.index.tolist() == manifest.probes["probe_id"].tolist()
+    assert result.betas.dtype == np.float64
+    assert set(result.metrics) == METRIC_KEYS
+    assert result.metrics["n_masked"] == 0
+    assert list(result.control_metrics.columns) == ["value", "threshold", "passed"]
+    assert result.control_metrics.index.name == "metric"
+    assert len(result.snp_betas) == 30 and result.snp_betas.index.str.startswith("rs").all()
+    # The simulated manifest has no chromosomes: sex is unknown, not an error.
+    assert result.metrics["predicted_sex"] is None and np.isnan(result.metrics["x_median"])
+
+
+def test_betas_equal_the_separate_steps(array):
+    manifest, basenames = array
+    for basename in basenames:
+        result = preprocess_sample(basename, manifest, PreprocessSettings())
+        expected = expected_betas(basename, manifest)
+        np.testing.assert_array_equal(result.betas.to_numpy(), expected.to_numpy())
+        pair = idat.read_idat_pair(basename)
+        pd.testing.assert_series_equal(result.snp_betas, controls.snp_betas(pair, manifest.probes))
+        pd.testing.assert_frame_equal(result.control_metrics, controls.control_metrics(pair, manifest.controls))
+
+
+def test_a_mask_list_makes_exactly_its_probes_missing(array, tmp_path):
+    manifest, basenames = array
+    listed = ["cg00000007", "cg00000100", "rs1000003"]
+    mask_file = tmp_path / "mask.tsv"
+    # A probe the manifest does not have is not counted.
+    mask_file.write_text("probe_id\n" + "\n".join(listed + ["cg99999999"]) + "\n")
+    plain = preprocess_sample(basenames[0], manifest, PreprocessSettings())
+    settings = PreprocessSettings.from_config({"masks": {"file": str(mask_file)}})
+    masked = preprocess_sample(basenames[0], manifest, settings)
+    assert masked.metrics["n_masked"] == 3
+    assert masked.betas[listed].isna().all() and plain.betas[listed].notna().all()
+    others = ~masked.betas.index.isin(listed)
+    np.testing.assert_array_equal(masked.betas[others].to_numpy(), plain.betas[others].to_numpy())
+
+
+def test_a_vendored_list_needs_an_array_it_fits(array):
+    manifest, basenames = array
+    settings = PreprocessSettings.from_config({"masks": {"reasons": ["CrossHybridization"]}})
+    with pytest.raises(EpiclockError, match="no vendored probe mask fits.*3,030 probes"):
+        preprocess_sample(basenames[0], manifest, settings)
+
+
+def test_bmiq_changes_type_two_betas_within_zero_and_one(array):
+    manifest, basenames = array
+    plain = preprocess_sample(basenames[0], manifest, PreprocessSettings())
+    normalised = preprocess_sample(basenames[0], manifest, PreprocessSettings(bmiq=True))
+    values = normalised.betas.dropna()
+    assert ((values >= 0) & (values <= 1)).all()
+    assert normalised.betas.isna().equals(plain.betas.isna())
+    type_two = (manifest.probes["design"] == "II").to_numpy() & plain.betas.notna().to_numpy()
+    cpg = ~manifest.probes["probe_id"].str.startswith("rs").to_numpy()
+    assert np.abs(normalised.betas[type_two & cpg] - plain.betas[type_two & cpg]).max() > 0.01
+    type_one = ~type_two & plain.betas.notna().to_numpy()
+    np.testing.assert_allclose(normalised.betas[type_one].to_numpy(), plain.betas[type_one].to_numpy())
+    # SNP probes hold genotypes: BMIQ leaves them alone.
+    np.testing.assert_array_equal(normalised.betas[~cpg].to_numpy(), plain.betas[~cpg].to_numpy())
+
+
+def test_a_manifest_without_rs_probes_gives_empty_snp_betas(array):
+    manifest, basenames = array
+    without_rs = manifest.probes.loc[~manifest.probes["probe_id"].str.startswith("rs")].reset_index(drop=True)
+    result = preprocess_sample(basenames[0], Manifest(without_rs, manifest.controls, manifest.source), PreprocessSettings())
+    assert result.snp_betas.empty
+    assert len(result.betas) == len(without_rs)
+
+
+def test_sex_from_the_manifest_chromosomes(array):
+    manifest, basenames = array
+    probes = manifest.probes.copy()
+    chromosome = np.full(len(probes), "chr1", dtype=object)
+    chromosome[:200], chromosome[200:260] = "chrX", "chrY"
+    probes["chromosome"] = chromosome
+    with_sex = Manifest(probes, manifest.controls, manifest.source)
+    result = preprocess_sample(basenames[0], with_sex, PreprocessSettings())
+    expected = controls.predict_sex(idat.read_idat_pair(basenames[0]), probes)
+    assert result.metrics["predicted_sex"] == expected["predicted_sex"] in ("F", "M")
+    assert result.metrics["x_median"] == pytest.approx(expected["x_median"])
+    assert result.metrics["y_median"] == pytest.approx(expected["y_median"])
+    # chrX probes but no chrY probes: unknown, not an error.
+    probes_without_y = probes.assign(chromosome=np.where(chromosome == "chrY", "chr2", chromosome))
+    result = preprocess_sample(basenames[0], Manifest(probes_without_y, manifest.controls, manifest.source),
+                               PreprocessSettings())
+    assert result.metrics["predicted_sex"] is None and np.isnan(result.metrics["y_median"])
+
+
+def test_raw_method_gives_raw_betas(array):
+    manifest, basenames = array
+    result = preprocess_sample(basenames[1], manifest, PreprocessSettings(method="raw", mask_failed=False))
+    pair = idat.read_idat_pair(basenames[1])
+    found = noob.probe_intensities(pair, manifest.probes)
+    cpg = manifest.probes["probe_id"].iloc[0]
+    row = found.loc[cpg]
+    if row["design"] == "II":
+        methylated, unmethylated = row["green_a"], row["red_a"]
+    else:
+        own = "red" if row["channel"] == "Red" else "green"
+        methylated, unmethylated = row[f"{own}_b"], row[f"{own}_a"]
+    assert result.betas[cpg] == pytest.approx(methylated / (methylated + unmethylated + 100))
