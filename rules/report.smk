@@ -17,8 +17,17 @@ rule provenance:
         "../scripts/write_provenance.py"
 
 
+QC_TABLES = {
+    "qc_table": "results/qc/samples.parquet",
+    "controls": "results/qc/controls.parquet",
+    "density": "results/qc/beta_density.parquet",
+    "identity": "results/qc/identity.parquet",
+}
+
+
 rule figures:
     input:
+        **QC_TABLES,
         per_sample="results/deltas/per_sample.parquet",
         contrasts="results/deltas/contrasts.parquet",
         custom_cv=custom_clock_files("cv_predictions.tsv"),
@@ -33,6 +42,7 @@ rule figures:
     params:
         config=config,
         custom_dirs=custom_clock_dirs(),
+        qc_tables=QC_TABLES,
     log:
         "logs/report/figures.log",
     threads: 1
@@ -47,7 +57,7 @@ rule figures:
 
 rule report:
     input:
-        qc_table="results/qc/samples.parquet",
+        **QC_TABLES,
         predictions="results/clocks/predictions.parquet",
         per_sample="results/deltas/per_sample.parquet",
         per_condition="results/deltas/per_condition.parquet",
@@ -66,6 +76,7 @@ rule report:
     params:
         config=config,
         custom_dirs=custom_clock_dirs(),
+        qc_tables=QC_TABLES,
     log:
         "logs/report/report.log",
     threads: 1

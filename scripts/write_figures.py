@@ -5,6 +5,7 @@ run_step(
     write_figures,
     per_sample=snakemake.input.per_sample,
     contrasts=snakemake.input.contrasts,
+    qc_tables=snakemake.params.qc_tables,
     config=snakemake.params.config,
     figure_dir=snakemake.output.figure_dir,
     custom_dirs=snakemake.params.custom_dirs,

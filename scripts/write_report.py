@@ -3,7 +3,7 @@ from epiclock.workflow import run_step, write_report
 run_step(
     snakemake,
     write_report,
-    qc_table=snakemake.input.qc_table,
+    qc_tables=snakemake.params.qc_tables,
     predictions=snakemake.input.predictions,
     per_sample=snakemake.input.per_sample,
     per_condition=snakemake.input.per_condition,

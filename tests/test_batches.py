@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import EpiclockError, normalize, preprocess
+from epiclock import EpiclockError, normalize, preprocess, qc
 from epiclock.io import write_matrix
 
 
@@ -48,6 +48,6 @@ def test_a_beta_matrix_is_one_batch_of_usable_samples():
     result = preprocess.BatchResult.from_matrix(betas)
     samples = result.samples.set_index("sample_id")
     assert samples["array_passed"].all() and samples.loc["B", "call_rate"] == pytest.approx(0.9)
-    assert result.control_metrics.empty and list(result.control_metrics.columns) == preprocess.CONTROL_COLUMNS
+    assert result.control_metrics.empty and list(result.control_metrics.columns) == qc.CONTROL_METRIC_COLUMNS
     assert result.snp_betas.empty
     assert set(result.beta_density["sample_id"]) == {"A", "B"}

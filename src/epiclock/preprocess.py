@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock import masks
+from epiclock import masks, qc
 from epiclock.errors import EpiclockError
 from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
@@ -231,17 +231,12 @@ class BatchResult:
     @classmethod
     def _assemble(cls, betas: pd.DataFrame, array_rows: pd.DataFrame, control_frames: list[pd.DataFrame],
                   snp_betas: pd.DataFrame) -> "BatchResult":
-        from epiclock import qc
-
         n_masked = array_rows.set_index("sample_id")["n_masked"] if "n_masked" in array_rows.columns else None
         metrics = qc.beta_metrics(betas, n_masked=n_masked).reset_index()
         samples = array_rows.merge(metrics, on="sample_id", how="left")
         controls = (pd.concat(control_frames, ignore_index=True) if control_frames
-                    else pd.DataFrame(columns=CONTROL_COLUMNS))
+                    else pd.DataFrame(columns=qc.CONTROL_METRIC_COLUMNS))
         return cls(betas, samples, controls, snp_betas, qc.beta_density(betas))
-
-
-CONTROL_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
 
 
 def preprocess_batch(basenames: dict[str, str], manifest: Manifest, settings: PreprocessSettings) -> BatchResult:
@@ -257,7 +252,7 @@ def preprocess_batch(basenames: dict[str, str], manifest: Manifest, settings: Pr
         columns[sample_id] = result.betas.to_numpy(dtype=np.float32)
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
                      **result.metrics})
-        control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[CONTROL_COLUMNS])
+        control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
         snp_columns[sample_id] = result.snp_betas
     matrix = pd.DataFrame(columns, index=pd.Index(manifest.probes["probe_id"].to_numpy(), name="cpg_id"),
                           dtype=np.float32)

@@ -21,6 +21,10 @@ QC_COLUMNS = [
 # What ``beta_metrics`` measures per sample.
 BETA_METRIC_COLUMNS = ["n_cpgs", "n_missing", "n_out_of_range", "beta_mean", "beta_median", "call_rate"]
 DENSITY_BINS = 50
+# The long QC tables every route leaves (empty where there are no intensities).
+CONTROL_METRIC_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
+BETA_DENSITY_COLUMNS = ["sample_id", "bin_left", "bin_right", "density"]
+IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,9 @@ def beta_density(betas: pd.DataFrame, bins: int = DENSITY_BINS) -> pd.DataFrame:
         values = values[np.isfinite(values) & (values >= 0) & (values <= 1)]
         counts, _ = np.histogram(values, bins=edges)
         density = counts / (counts.sum() * np.diff(edges)) if counts.sum() else np.full(bins, np.nan)
-        frames.append(pd.DataFrame({"sample_id": sample_id, "bin_left": edges[:-1], "bin_right": edges[1:],
-                                    "density": density}))
+        frames.append(pd.DataFrame(dict(zip(BETA_DENSITY_COLUMNS, (sample_id, edges[:-1], edges[1:], density)))))
     if not frames:
-        return pd.DataFrame(columns=["sample_id", "bin_left", "bin_right", "density"])
+        return pd.DataFrame(columns=BETA_DENSITY_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -202,8 +205,6 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
     table["flags"] = flags
     return table.reset_index(), identity
 
-
-IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
 
 
 def identity_pairs(snp_betas: pd.DataFrame, donors: pd.Series) -> pd.DataFrame:

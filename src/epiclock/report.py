@@ -19,14 +19,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from epiclock import clocks, controls  # noqa: E402
+from epiclock import clocks, controls, qc  # noqa: E402
 
 SIGNIFICANCE_LEVEL = 0.05
 
 # Columns of the long QC tables the report reads (see ``ReportInputs``).
-CONTROL_METRIC_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
-BETA_DENSITY_COLUMNS = ["sample_id", "bin_left", "bin_right", "density"]
-IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
+CONTROL_METRIC_COLUMNS = qc.CONTROL_METRIC_COLUMNS
+BETA_DENSITY_COLUMNS = qc.BETA_DENSITY_COLUMNS
+IDENTITY_COLUMNS = qc.IDENTITY_COLUMNS
 
 
 def _empty_frame(columns: list[str]) -> pd.DataFrame:

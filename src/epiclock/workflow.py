@@ -251,7 +251,7 @@ def resolve_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
             for name in names}
 
 
-def write_figures(per_sample: str, contrasts: str, config: dict, figure_dir: str,
+def write_figures(per_sample: str, contrasts: str, qc_tables: dict[str, str], config: dict, figure_dir: str,
                   custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import report
 
@@ -261,12 +261,14 @@ def write_figures(per_sample: str, contrasts: str, config: dict, figure_dir: str
                       for name, directory in custom_dirs.items()}
     rendered = report.figures(pd.read_parquet(per_sample), pd.read_parquet(contrasts), config,
                               {name: clock.unit for name, clock in run_clocks.items()}, cv_predictions)
+    rendered.update(report.qc_figures(pd.read_parquet(qc_tables["qc_table"]), pd.read_parquet(qc_tables["controls"]),
+                                      pd.read_parquet(qc_tables["density"]), float(config["qc"]["min_call_rate"])))
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     for name, svg in rendered.items():
         write_text(svg, Path(figure_dir) / f"{name}.svg")
 
 
-def write_report(qc_table: str, predictions: str, per_sample: str, per_condition: str, contrasts: str,
+def write_report(qc_tables: dict[str, str], predictions: str, per_sample: str, per_condition: str, contrasts: str,
                  provenance_json: str, figure_dir: str, config: dict, output: str,
                  custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import report
@@ -281,7 +283,9 @@ def write_report(qc_table: str, predictions: str, per_sample: str, per_condition
         card["strongest_cpgs"] = strongest.head(REPORT_TOP_CPGS).to_dict("records")
         cards[name] = card
     inputs = report.ReportInputs(
-        qc=pd.read_parquet(qc_table), predictions=pd.read_parquet(predictions),
+        qc=pd.read_parquet(qc_tables["qc_table"]), control_metrics=pd.read_parquet(qc_tables["controls"]),
+        beta_density=pd.read_parquet(qc_tables["density"]), identity=pd.read_parquet(qc_tables["identity"]),
+        predictions=pd.read_parquet(predictions),
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
         contrasts=pd.read_parquet(contrasts), provenance=json.loads(Path(provenance_json).read_text()),
         config=config, figures=figures, clocks=resolve_clocks(list(config["clocks"]["names"]), custom_dirs),
