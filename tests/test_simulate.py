@@ -94,3 +94,41 @@ def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_s
     assert padded.loc[small_study.betas.index].equals(small_study.betas.iloc[:, :2])
     values = padded.to_numpy()
     assert np.nanmin(values) > 0 and np.nanmax(values) < 1
+
+
+@pytest.fixture(scope="module")
+def simulated_arrays(small_study, tmp_path_factory):
+    """The small study's IDAT pairs and manifest, and the sample ID of its failed array."""
+    from epiclock import simulate_arrays
+    from epiclock.io import manifest
+
+    out = tmp_path_factory.mktemp("arrays")
+    paths = simulate_arrays.write_idats(small_study.betas, small_study.samples, {}, out, seed=7)
+    (failed,) = small_study.truth.loc[small_study.truth["simulated_failure"], "sample_id"].unique()
+    basenames = {row.sample_id: paths["idat_dir"] / str(row.chip) / f"{row.chip}_{row.position}"
+                 for row in small_study.samples.itertuples()}
+    return manifest.parse_manifest(paths["manifest"]), basenames, failed
+
+
+def test_simulated_controls_pass_every_metric_on_good_arrays_and_fail_staining_on_the_failed_one(simulated_arrays):
+    from epiclock import controls
+    from epiclock.io import idat
+
+    parsed, basenames, failed = simulated_arrays
+    for sample_id, basename in basenames.items():
+        metrics = controls.control_metrics(idat.read_idat_pair(basename), parsed.controls)
+        assert not metrics["value"].isna().any(), sample_id  # every metric finds its controls
+        passed, reasons = controls.control_summary(metrics)
+        if sample_id == failed:
+            assert not passed and "staining_green" in reasons and "staining_red" in reasons
+        else:
+            assert passed, f"{sample_id}: {reasons}"
+
+
+def test_simulated_manifest_carries_the_real_control_names(simulated_arrays):
+    parsed = simulated_arrays[0]
+    names = set(parsed.controls["extended_type"])
+    assert {"Biotin (High)", "DNP (Bkg)", "Extension (A)", "Hyb (Medium)", "Target Removal 1", "BS Conversion I-C1",
+            "BS Conversion I-U4", "BS Conversion II-1", "GT Mismatch 1 (PM)", "GT Mismatch 4 (MM)", "Specificity 1",
+            "NP (A)", "Negative 1", "Norm_A1", "Restore"} <= names
+    assert set(parsed.controls["type"]) >= {"STAINING", "BISULFITE CONVERSION II", "SPECIFICITY II", "NORM_T"}

@@ -1,12 +1,15 @@
 """Simulated arrays: a synthetic manifest and IDAT pairs whose intensities carry known betas.
 
 The manifest is in Illumina's CSV layout ([Heading], [Assay], [Controls]) with type I (Red and
-Grn) and type II probes, SNP (rs) probes and control probes of every type the BeadArray Controls
-Reporter knows. Intensities follow the model noob assumes: a normal background plus an
-exponential-like signal split between methylated and unmethylated by the true beta, with a
+Grn) and type II probes, SNP (rs) probes and the control probes of a 450k/EPIC manifest under their
+real Type and Extended_Type names, so that the BeadArray Controls Reporter metrics
+(epiclock.controls) can be computed. Intensities follow the model noob assumes: a normal background
+plus an exponential-like signal split between methylated and unmethylated by the true beta, with a
 per-sample red/green dye bias and bead counts; out-of-band channels of type I probes and the
-negative controls carry background only. A sample marked as failed has most of its signal
-missing on a share of its probes, as a poorly hybridised array would.
+negative controls carry background only. Each control lights up in the channel(s) it does on a good
+array, so a normal array passes every control metric. A failed array has most of its signal missing
+on a share of its probes and, as a poorly stained array does, weak staining controls: it fails the
+staining metrics.
 """
 
 from __future__ import annotations
@@ -23,15 +26,70 @@ from epiclock.errors import EpiclockError
 from epiclock.io import atomic_path
 from epiclock.io.idat import BARCODE, CHIP_TYPE, Idat, write_idat
 
-# Control probes per type (450k-like counts); colour names as in Illumina's manifests.
-CONTROL_TYPES = (
-    ("STAINING", 4), ("EXTENSION", 4), ("HYBRIDIZATION", 3), ("TARGET REMOVAL", 2),
-    ("BISULFITE CONVERSION I", 12), ("BISULFITE CONVERSION II", 4), ("SPECIFICITY I", 12),
-    ("SPECIFICITY II", 3), ("NON-POLYMORPHIC", 4), ("NEGATIVE", 600),
-    ("NORM_A", 32), ("NORM_C", 32), ("NORM_G", 32), ("NORM_T", 32), ("RESTORATION", 1),
+
+@dataclass(frozen=True)
+class ControlProbe:
+    """One kind of control probe: its manifest texts and its signal above background on a good array."""
+
+    type: str
+    colour: str          # the manifest's Color column: a plotting colour, not a measured channel
+    extended_type: str
+    red: float = 0.0
+    green: float = 0.0
+
+
+def _numbered(type_: str, colour: str, name: str, numbers: range, red: float = 0.0, green: float = 0.0
+              ) -> list[ControlProbe]:
+    return [ControlProbe(type_, colour, name.format(number), red, green) for number in numbers]
+
+
+# The control probes of the 450k and EPIC manifests, with the channel each lights up in: staining
+# (DNP in red, biotin in green, their background probes dark), extension (A and T in red, C and G in
+# green), hybridisation (green, at three concentrations), target removal (dark), bisulfite conversion
+# I (the C probes bright and the U probes dark: 1-3 in green, 4-6 in red) and II (red, not green),
+# specificity I (perfect match bright, mismatch dark: 1-3 green, 4-6 red) and II (red), non-polymorphic
+# (A and T in red, C and G in green), negative (dark), normalisation (A and T in red, C and G in green)
+# and restoration (dark on arrays of fresh DNA). Counts are the 450k's, with 600 negative controls.
+CONTROL_PROBES = (
+    ControlProbe("STAINING", "Red", "DNP (High)", red=12_000),
+    ControlProbe("STAINING", "Purple", "DNP (Bkg)"),
+    ControlProbe("STAINING", "Green", "Biotin (High)", green=9_000),
+    ControlProbe("STAINING", "Blue", "Biotin (Bkg)"),
+    ControlProbe("EXTENSION", "Red", "Extension (A)", red=15_000),
+    ControlProbe("EXTENSION", "Purple", "Extension (T)", red=14_000),
+    ControlProbe("EXTENSION", "LimeGreen", "Extension (C)", green=16_000),
+    ControlProbe("EXTENSION", "Lime", "Extension (G)", green=15_000),
+    ControlProbe("HYBRIDIZATION", "Red", "Hyb (Low)", green=1_500),
+    ControlProbe("HYBRIDIZATION", "Blue", "Hyb (Medium)", green=5_000),
+    ControlProbe("HYBRIDIZATION", "Green", "Hyb (High)", green=15_000),
+    ControlProbe("TARGET REMOVAL", "Green", "Target Removal 1"),
+    ControlProbe("TARGET REMOVAL", "Blue", "Target Removal 2"),
+    *_numbered("BISULFITE CONVERSION I", "Green", "BS Conversion I-C{}", range(1, 4), green=8_000),
+    *_numbered("BISULFITE CONVERSION I", "Blue", "BS Conversion I-U{}", range(1, 4)),
+    *_numbered("BISULFITE CONVERSION I", "Red", "BS Conversion I-C{}", range(4, 7), red=9_000),
+    *_numbered("BISULFITE CONVERSION I", "Purple", "BS Conversion I-U{}", range(4, 7)),
+    *_numbered("BISULFITE CONVERSION II", "Red", "BS Conversion II-{}", range(1, 5), red=9_000),
+    *_numbered("SPECIFICITY I", "Green", "GT Mismatch {} (PM)", range(1, 4), green=9_000),
+    *_numbered("SPECIFICITY I", "Blue", "GT Mismatch {} (MM)", range(1, 4)),
+    *_numbered("SPECIFICITY I", "Red", "GT Mismatch {} (PM)", range(4, 7), red=8_000),
+    *_numbered("SPECIFICITY I", "Purple", "GT Mismatch {} (MM)", range(4, 7)),
+    *_numbered("SPECIFICITY II", "Red", "Specificity {}", range(1, 4), red=9_000),
+    ControlProbe("NON-POLYMORPHIC", "Red", "NP (A)", red=11_000),
+    ControlProbe("NON-POLYMORPHIC", "Purple", "NP (T)", red=10_000),
+    ControlProbe("NON-POLYMORPHIC", "Green", "NP (C)", green=12_000),
+    ControlProbe("NON-POLYMORPHIC", "Blue", "NP (G)", green=11_000),
+    *_numbered("NEGATIVE", "Black", "Negative {}", range(1, 601)),
+    # Normalisation controls: A and T are measured in red, C and G in green (what dye-bias correction uses).
+    *_numbered("NORM_A", "Red", "Norm_A{}", range(1, 33), red=12_000),
+    *_numbered("NORM_C", "Green", "Norm_C{}", range(1, 33), green=12_000),
+    *_numbered("NORM_G", "Blue", "Norm_G{}", range(1, 33), green=12_000),
+    *_numbered("NORM_T", "Purple", "Norm_T{}", range(1, 33), red=12_000),
+    ControlProbe("RESTORATION", "Green", "Restore"),
 )
-# Normalisation controls: A and T are measured in red, C and G in green (what dye-bias correction uses).
-NORM_CHANNEL = {"NORM_A": "Red", "NORM_T": "Red", "NORM_C": "Grn", "NORM_G": "Grn"}
+STAINING_SIGNALS = ("DNP (High)", "Biotin (High)")
+# An array that lost more than this share of its probes counts as failed (its staining controls too).
+FAILED_ARRAY_SHARE = 0.1
+
 # Real arrays hold more addresses than probes (controls and unused beads); about 1.2x on EPIC.
 ARRAYS = {"demo": None, "450k": 485_512, "epic": 865_918}
 TYPE_ONE_SHARE = 0.28
@@ -50,6 +108,8 @@ class IntensityModel:
     dye_bias_sd: float = 0.1            # per-sample log red/green ratio
     bead_mean: float = 14.0
     failed_signal_fraction: float = 0.02  # what a failed probe keeps of its signal
+    control_noise_sd: float = 0.1       # log-sd of a control's signal between arrays
+    failed_staining_fraction: float = 0.05  # what the staining controls of a failed array keep of their signal
 
 
 def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,7 +120,7 @@ def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame,
     n_probes = len(probe_ids)
     type_one = rng.random(n_probes) < TYPE_ONE_SHARE
     channel = np.where(type_one, np.where(rng.random(n_probes) < 0.5, "Red", "Grn"), "")
-    n_controls = sum(count for _, count in CONTROL_TYPES)
+    n_controls = len(CONTROL_PROBES)
     n_addresses = n_probes + int(type_one.sum()) + n_controls
     # Addresses are unique 8-digit numbers, as on real arrays.
     addresses = rng.choice(np.arange(10_000_000, 99_999_999), size=n_addresses, replace=False)
@@ -75,14 +135,13 @@ def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame,
         "Color_Channel": channel, "Genome_Build": "37", "CHR": "", "MAPINFO": "",
     })
     probes.loc[~type_one, "AddressB_ID"] = ""
-    control_rows = []
-    control_addresses = iter(addresses[n_probes + int(type_one.sum()):])
-    for control_type, count in CONTROL_TYPES:
-        colour = NORM_CHANNEL.get(control_type, "Red" if control_type != "NEGATIVE" else "Black")
-        for index in range(count):
-            control_rows.append({"Address": int(next(control_addresses)), "Type": control_type,
-                                 "Color": colour, "Extended_Type": f"{control_type} {index + 1}"})
-    return probes, pd.DataFrame(control_rows)
+    controls = pd.DataFrame({
+        "Address": addresses[n_probes + int(type_one.sum()):].astype(np.int64),
+        "Type": [control.type for control in CONTROL_PROBES],
+        "Color": [control.colour for control in CONTROL_PROBES],
+        "Extended_Type": [control.extended_type for control in CONTROL_PROBES],
+    })
+    return probes, controls
 
 
 def write_manifest(probes: pd.DataFrame, controls: pd.DataFrame, path: str | Path, name: str) -> None:
@@ -131,17 +190,33 @@ def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: n
         rows = type_one & (channel == colour)
         target[a_rows[rows]] += scale * unmethylated[rows]
         target[b_rows[rows]] += scale * methylated[rows]
-    # Controls: bright in their channel, except the negative controls (background only).
+    # Controls: the signal each has on a good array, in its channel(s), on top of the background.
     control_rows = position.loc[controls["Address"].to_numpy()].to_numpy()
-    bright = np.exp(rng.normal(np.log(12_000), 0.3, len(controls)))
-    is_negative = (controls["Type"] == "NEGATIVE").to_numpy()
-    in_red = (controls["Color"] == "Red").to_numpy()
-    red[control_rows[~is_negative & in_red]] += dye_red * bright[~is_negative & in_red]
-    green[control_rows[~is_negative & ~in_red]] += bright[~is_negative & ~in_red]
+    control_red, control_green = control_signals(controls["Extended_Type"].to_numpy(),
+                                                 failed_array=failed_probes.mean() > FAILED_ARRAY_SHARE, model=model)
+    variation = np.exp(rng.normal(0, model.control_noise_sd, len(controls)))
+    red[control_rows] += dye_red * control_red * variation
+    green[control_rows] += control_green * variation
 
     beads_red = rng.poisson(model.bead_mean, n)
     beads_green = beads_red.copy()
     return (np.clip(red, 1, 65_535), np.clip(green, 1, 65_535), beads_red, beads_green)
+
+
+def control_signals(extended_types: np.ndarray, failed_array: bool, model: IntensityModel
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Red and green signal above background of each control (by Extended_Type) on one array."""
+    by_name = {control.extended_type: control for control in CONTROL_PROBES}
+    unknown = sorted(set(extended_types) - set(by_name))
+    if unknown:
+        raise EpiclockError(f"simulate: no simulated signal for control probe(s) {', '.join(unknown[:5])}")
+    red = np.array([by_name[name].red for name in extended_types], dtype=np.float64)
+    green = np.array([by_name[name].green for name in extended_types], dtype=np.float64)
+    if failed_array:
+        staining = np.isin(extended_types, STAINING_SIGNALS)
+        red[staining] *= model.failed_staining_fraction
+        green[staining] *= model.failed_staining_fraction
+    return red, green
 
 
 def _idat(addresses: np.ndarray, means: np.ndarray, beads: np.ndarray, barcode: str, chip_type: str) -> Idat:
