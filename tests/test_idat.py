@@ -51,7 +51,9 @@ def test_round_trip_gzip_with_each_backend(tmp_path, write_backend, read_backend
     path = tmp_path / "sample_Red.idat.gz"
     idat.write_idat(original, path, gzip_backend=write_backend)
     assert path.read_bytes()[:2] == b"\x1f\x8b"
-    assert idat.read_idat(path, gzip_backend=read_backend) == original
+    read_back = idat.read_idat(path, gzip_backend=read_backend)
+    assert read_back == original
+    assert not read_back.means.flags.writeable  # as read from a plain file
 
 
 def test_trailing_scanner_sections_survive_and_may_be_absent(tmp_path):
@@ -90,12 +92,13 @@ def test_a_file_that_cannot_be_mapped_is_read(tmp_path, monkeypatch):
     assert idat.read_idat(path) == original
 
 
+@pytest.mark.parametrize("split", [300, -100])  # the first member smaller, then larger, than the last
 @pytest.mark.parametrize("backend", GZIP_BACKENDS)
-def test_gzip_of_several_members(tmp_path, backend):
+def test_gzip_of_several_members(tmp_path, backend, split):
     original = make_idat(seed=8)
     data = idat.encode_idat(original)
     path = tmp_path / "members_Red.idat.gz"
-    path.write_bytes(gzip.compress(data[:300]) + gzip.compress(data[300:]))
+    path.write_bytes(gzip.compress(data[:split]) + gzip.compress(data[split:]))
     assert idat.read_idat(path, gzip_backend=backend) == original
 
 

@@ -176,7 +176,7 @@ def read_idat(path: str | os.PathLike, *, gzip_backend: str = "auto") -> Idat:
     """Read one IDAT file, plain or gzipped (recognised by its content, not its name).
 
     ``gzip_backend`` chooses the decompressor: ``auto`` uses python-isal when it is installed
-    (several times faster) and zlib otherwise; ``isal`` and ``zlib`` force one (for benchmarks).
+    (about twice as fast) and zlib otherwise; ``isal`` and ``zlib`` force one (for benchmarks).
     """
     path = Path(path)
     data = _read_idat_bytes(path, gzip_backend)
@@ -232,8 +232,9 @@ def _gunzip(compressed: bytes | mmap.mmap, use_isal: bool) -> bytes:
     """Inflate a whole gzip file in one call, with isal or zlib (they give the same bytes)."""
     library = _isal_zlib if use_isal else zlib
     # The trailer's last four bytes are the uncompressed size (of the last member, modulo 2**32).
-    # An output buffer of that size plus one spares the call from growing its output in blocks and
-    # joining them at the end, a copy of the whole file.
+    # An output buffer of that size spares the call from growing its output in blocks and joining
+    # them at the end, a copy of the whole file; one byte more, or it grows once more to look for the
+    # end. A size no IDAT could shrink from is not trusted.
     expected = int.from_bytes(compressed[-4:], "little")
     buffer_size = min(expected, _PLAUSIBLE_GZIP_RATIO * len(compressed)) + 1
     data = library.decompress(compressed, wbits=31, bufsize=buffer_size)
