@@ -30,6 +30,8 @@ DEFAULT_P_THRESHOLD = 0.01
 POOBAH_P_THRESHOLD = 0.05
 MIN_BEADS = 3
 MIN_POOBAH_BACKGROUND = 100
+# The normal upper tail beyond this many SDs is below the smallest float64: exactly 0.
+ZERO_TAIL_Z = 40.0
 
 
 def _negative_controls(measured: SampleIntensities) -> tuple[np.ndarray, np.ndarray]:
@@ -52,14 +54,20 @@ def detection_p_minfi(sample: Sample, probes: pd.DataFrame, controls: pd.DataFra
     green_median, green_mad = float(np.median(negative_green)), mad(negative_green)
     found = measured.probe
     in_red, in_green = found.layout.in_red, found.layout.in_green
-    red_a, red_b, green_a, green_b = found.red_a, found.red_b, found.green_a, found.green_b
-    total = np.where(in_red, red_a + red_b, np.where(in_green, green_a + green_b, red_a + green_a))
-    mean = np.where(in_red, 2 * red_median, np.where(in_green, 2 * green_median, red_median + green_median))
-    sd = np.where(in_red, 2 * red_mad, np.where(in_green, 2 * green_mad, red_mad + green_mad))
+    # Type I Red: Red A + B; type I Grn: Grn A + B; any other probe (type II): Red A + Grn A.
+    total = np.where(in_green, found.green_b, found.red_a) + np.where(in_red, found.red_b, found.green_a)
+    colour = found.layout.rows.colour_code
+    mean = np.array([2 * red_median, 2 * green_median, red_median + green_median])[colour]
+    sd = np.array([2 * red_mad, 2 * green_mad, red_mad + green_mad])[colour]
     with np.errstate(invalid="ignore", divide="ignore"):
-        # The upper normal tail, as stats.norm.sf computes it, without its per-call overhead; a
-        # zero SD (constant negative controls) gives NaN as scipy does.
-        p_values = np.where(sd > 0, special.ndtr(-((total - mean) / sd)), np.nan)
+        z = (total - mean) / sd
+    # The upper normal tail, as stats.norm.sf computes it; beyond 40 SDs it is 0 in float64, so
+    # only the probes below (most of a good array is far above) are evaluated. A zero SD
+    # (constant negative controls) gives NaN, as scipy does.
+    p_values = np.zeros(len(z))
+    near = ~(z > ZERO_TAIL_Z)
+    p_values[near] = special.ndtr(-z[near])
+    p_values[~(sd > 0)] = np.nan
     return pd.Series(p_values, index=found.layout.index, name=measured.channels.name)
 
 

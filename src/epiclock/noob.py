@@ -124,6 +124,32 @@ def _remember(cache: list, entry, size: int) -> None:
     del cache[size:]
 
 
+class DesignRows(NamedTuple):
+    """Row numbers of the probes of each design and colour (``*_cpg``: SNP probes left out), which
+    values of each channel's stacked in-band signals come from CpG probes (see ``channel_stacks``),
+    and each probe's colour class."""
+
+    type_two: np.ndarray
+    red: np.ndarray
+    green: np.ndarray
+    red_cpg: np.ndarray
+    green_cpg: np.ndarray
+    green_stack_cpg: np.ndarray
+    red_stack_cpg: np.ndarray
+    colour_code: np.ndarray  # per probe: 0 type-I Red, 1 type-I Grn, 2 any other (read as type II)
+
+
+def _design_rows(type_two: np.ndarray, in_red: np.ndarray, in_green: np.ndarray, snp: np.ndarray) -> DesignRows:
+    two, red, green = np.flatnonzero(type_two), np.flatnonzero(in_red), np.flatnonzero(in_green)
+    return DesignRows(
+        type_two=two, red=red, green=green,
+        red_cpg=red[~snp[red]], green_cpg=green[~snp[green]],
+        green_stack_cpg=np.concatenate([~snp[green], ~snp[green], ~snp[two]]),
+        red_stack_cpg=np.concatenate([~snp[red], ~snp[red], ~snp[two]]),
+        colour_code=np.where(in_red, 0, np.where(in_green, 1, 2)).astype(np.int8),
+    )
+
+
 class ProbeDesign(NamedTuple):
     """What a probe table says about each probe, whatever the array: derived once per table."""
 
@@ -136,6 +162,7 @@ class ProbeDesign(NamedTuple):
     snp: np.ndarray
     on_x: np.ndarray
     on_y: np.ndarray
+    rows: DesignRows
     probes: pd.DataFrame
 
 
@@ -157,16 +184,16 @@ def probe_design(probes: pd.DataFrame) -> ProbeDesign:
     kind = probes["design"].astype(str).fillna("").to_numpy(dtype=object)
     channel = probes["channel"].fillna("").astype(str).to_numpy(dtype=object)
     index = pd.Index(probes["probe_id"].astype(str).to_numpy(), name="probe_id")
+    type_two, in_red, in_green = kind == "II", (kind == "I") & (channel == "Red"), (kind == "I") & (channel == "Grn")
+    snp = is_snp_probe(index)
     design = ProbeDesign(
         index=index,
         address_a=probes["address_a"].to_numpy(np.float64, na_value=np.nan),
         address_b=probes["address_b"].to_numpy(np.float64, na_value=np.nan),
-        type_two=kind == "II",
-        in_red=(kind == "I") & (channel == "Red"),
-        in_green=(kind == "I") & (channel == "Grn"),
-        snp=is_snp_probe(index),
+        type_two=type_two, in_red=in_red, in_green=in_green, snp=snp,
         on_x=_on_chromosome(probes, "chrX"),
         on_y=_on_chromosome(probes, "chrY"),
+        rows=_design_rows(type_two, in_red, in_green, snp),
         probes=probes,
     )
     _remember(_DESIGN_CACHE, design, _CACHE_SIZE)
@@ -202,6 +229,7 @@ class ProbeLayout(NamedTuple):
     at_a: np.ndarray
     rows_b: np.ndarray
     at_b: np.ndarray
+    rows: DesignRows
 
 
 def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
@@ -220,7 +248,7 @@ def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
         probes=probes, on_x=design.on_x, on_y=design.on_y,
         addresses=np.array(addresses, copy=True),
         rows_a=None if found_a.all() else np.flatnonzero(found_a), at_a=position_a[found_a],
-        rows_b=rows_b, at_b=position_b[rows_b],
+        rows_b=rows_b, at_b=position_b[rows_b], rows=design.rows,
     )
     _remember(_LAYOUT_CACHE, layout, _CACHE_SIZE)
     return layout
@@ -531,11 +559,33 @@ def raw_meth_unmeth(found: Intensities, rows: np.ndarray | None = None) -> tuple
 
 def out_of_band(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
     """(Grn, Red) out-of-band intensities: both beads of type-I CpG probes read in the other colour."""
-    layout = found.layout
-    red_probes, green_probes = layout.in_red & ~layout.snp, layout.in_green & ~layout.snp
-    green_oob = np.concatenate([found.green_a[red_probes], found.green_b[red_probes]])
-    red_oob = np.concatenate([found.red_a[green_probes], found.red_b[green_probes]])
+    rows = found.layout.rows
+    green_oob = np.concatenate([found.green_a[rows.red_cpg], found.green_b[rows.red_cpg]])
+    red_oob = np.concatenate([found.red_a[rows.green_cpg], found.red_b[rows.green_cpg]])
     return green_oob[~np.isnan(green_oob)], red_oob[~np.isnan(red_oob)]
+
+
+def channel_stacks(found: Intensities) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's raw in-band signals, stacked as minfi stacks them for the fit, values <= 0 set to 1.
+
+    Grn: type-I Grn M, type-I Grn U, type-II M; Red: type-I Red M, type-I Red U, type-II U (the
+    order of ``DesignRows``: ``_scatter`` puts corrected values back by it).
+    """
+    rows = found.layout.rows
+    green = np.concatenate([found.green_b[rows.green], found.green_a[rows.green], found.green_a[rows.type_two]])
+    red = np.concatenate([found.red_b[rows.red], found.red_a[rows.red], found.red_a[rows.type_two]])
+    return np.where(green <= 0, 1.0, green), np.where(red <= 0, 1.0, red)
+
+
+def _scatter(rows: DesignRows, green: np.ndarray, red: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(methylated, unmethylated) per probe from the two channel stacks of ``channel_stacks``' layout."""
+    methylated, unmethylated = np.full(size, np.nan), np.full(size, np.nan)
+    for stack, one_colour, type_two_target in ((green, rows.green, methylated), (red, rows.red, unmethylated)):
+        count = len(one_colour)
+        methylated[one_colour] = stack[:count]
+        unmethylated[one_colour] = stack[count:2 * count]
+        type_two_target[rows.type_two] = stack[2 * count:]
+    return methylated, unmethylated
 
 
 def noob(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame | None = None, *,
@@ -554,35 +604,22 @@ def noob(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame | None = N
     name = measured.channels.name
     found = measured.probe
     layout = found.layout
-    methylated, unmethylated = raw_meth_unmeth(found)
-    methylated = np.where(methylated <= 0, 1.0, methylated)
-    unmethylated = np.where(unmethylated <= 0, 1.0, unmethylated)
-    type_two, in_red, in_green = layout.type_two, layout.in_red, layout.in_green
-    fit_rows = ~layout.snp
+    rows = layout.rows
 
     green_oob, red_oob = out_of_band(found)
     if green_oob.size == 0 or red_oob.size == 0:
         raise EpiclockError(f"sample {name}: no out-of-band intensities (no type-I probes of both colours on the array?)")
-    # Per channel, the in-band values minfi stacks for the fit: type-I M and U, then type-II's allele.
-    green_in_band = np.concatenate([methylated[in_green & fit_rows], unmethylated[in_green & fit_rows], methylated[type_two & fit_rows]])
-    red_in_band = np.concatenate([methylated[in_red & fit_rows], unmethylated[in_red & fit_rows], unmethylated[type_two & fit_rows]])
+    green_stack, red_stack = channel_stacks(found)
+    # The fit uses the CpG probes' in-band values only (minfi's tables have no SNP probes).
+    green_in_band, red_in_band = green_stack[rows.green_stack_cpg], red_stack[rows.red_stack_cpg]
     try:
         green_parameters = fit_normexp(green_oob, green_in_band[~np.isnan(green_in_band)])
         red_parameters = fit_normexp(red_oob, red_in_band[~np.isnan(red_in_band)])
     except EpiclockError as error:
         raise EpiclockError(f"sample {name}: {error}") from error
-
-    # (methylated rows, unmethylated rows) read in each channel.
-    green_rows = (type_two | in_green, in_green)
-    red_rows = (in_red, type_two | in_red)
-    corrected_meth = np.full(len(methylated), np.nan)
-    corrected_unmeth = np.full(len(unmethylated), np.nan)
-    for parameters, (meth_rows, unmeth_rows) in ((green_parameters, green_rows), (red_parameters, red_rows)):
-        # One call per channel, as minfi corrects a channel's stacked in-band values at once.
-        corrected = normexp_signal(parameters, np.concatenate([methylated[meth_rows], unmethylated[unmeth_rows]])) + offset
-        split = int(np.count_nonzero(meth_rows))
-        corrected_meth[meth_rows] = corrected[:split]
-        corrected_unmeth[unmeth_rows] = corrected[split:]
+    # One call per channel, as minfi corrects a channel's stacked in-band values at once.
+    green_corrected = normexp_signal(green_parameters, green_stack) + offset
+    red_corrected = normexp_signal(red_parameters, red_stack) + offset
 
     red_factor, green_factor = 1.0, 1.0
     if dye_method in ("single", "linear"):
@@ -592,15 +629,15 @@ def noob(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame | None = N
         if dye_method == "single":
             red_factor = green_level / red_level
         else:
-            reference = np.nanmean(np.concatenate([corrected_meth, corrected_unmeth]))
+            reference = np.nanmean(np.concatenate([green_corrected, red_corrected]))
             red_factor, green_factor = reference / red_level, reference / green_level
-        corrected_meth[red_rows[0]] *= red_factor
-        corrected_unmeth[red_rows[1]] *= red_factor
+        red_corrected *= red_factor
         if green_factor != 1.0:
-            corrected_meth[green_rows[0]] *= green_factor
-            corrected_unmeth[green_rows[1]] *= green_factor
-    elif dye_method == "nonlinear":
-        corrected_meth, corrected_unmeth = _dye_bias_nonlinear(corrected_meth, corrected_unmeth, in_red, in_green, type_two)
+            green_corrected *= green_factor
+    corrected_meth, corrected_unmeth = _scatter(rows, green_corrected, red_corrected, len(layout.index))
+    if dye_method == "nonlinear":
+        corrected_meth, corrected_unmeth = _dye_bias_nonlinear(corrected_meth, corrected_unmeth, layout.in_red,
+                                                               layout.in_green, layout.type_two)
 
     signals = pd.DataFrame({"methylated": corrected_meth, "unmethylated": corrected_unmeth}, index=layout.index)
     return NoobResult(signals, green_parameters, red_parameters, float(red_factor), float(green_factor))
