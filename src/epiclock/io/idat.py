@@ -176,7 +176,7 @@ def read_idat(path: str | os.PathLike, *, gzip_backend: str = "auto") -> Idat:
     """Read one IDAT file, plain or gzipped (recognised by its content, not its name).
 
     ``gzip_backend`` chooses the decompressor: ``auto`` uses python-isal when it is installed
-    (about twice as fast) and zlib otherwise; ``isal`` and ``zlib`` force one (for benchmarks).
+    (nearly twice as fast) and zlib otherwise; ``isal`` and ``zlib`` force one (for benchmarks).
     """
     path = Path(path)
     data = _read_idat_bytes(path, gzip_backend)
@@ -185,7 +185,7 @@ def read_idat(path: str | os.PathLike, *, gzip_backend: str = "auto") -> Idat:
 
 def _read_idat_bytes(path: Path, gzip_backend: str) -> bytes | mmap.mmap:
     """The uncompressed bytes of an IDAT: the file itself mapped read-only, or its gzip content."""
-    use_isal = _use_isal(gzip_backend)
+    _check_backend(gzip_backend)
     try:
         with open(path, "rb") as handle:
             contents = _map_or_read(handle)
@@ -196,7 +196,7 @@ def _read_idat_bytes(path: Path, gzip_backend: str) -> bytes | mmap.mmap:
     if contents[:len(GZIP_MAGIC)] != GZIP_MAGIC:
         return contents
     try:
-        return _gunzip(contents, use_isal)
+        return _gunzip(contents, _use_isal(gzip_backend))
     except (OSError, EOFError, zlib.error, _IsalError) as error:
         raise EpiclockError(
             f"{path}: the gzip stream is corrupt or cut short ({error}); download or copy the file again"
@@ -206,9 +206,13 @@ def _read_idat_bytes(path: Path, gzip_backend: str) -> bytes | mmap.mmap:
             contents.close()
 
 
-def _use_isal(gzip_backend: str) -> bool:
+def _check_backend(gzip_backend: str) -> None:
     if gzip_backend not in GZIP_BACKENDS:
         raise EpiclockError(f"gzip_backend must be one of {', '.join(GZIP_BACKENDS)}; got {gzip_backend!r}")
+
+
+def _use_isal(gzip_backend: str) -> bool:
+    """Whether to (de)compress with isal; only a gzipped file needs it to be installed."""
     if gzip_backend == "isal" and _isal_gzip is None:
         raise EpiclockError("gzip_backend='isal' needs the python-isal package (pip install isal)")
     return gzip_backend == "isal" or (gzip_backend == "auto" and _isal_gzip is not None)
@@ -406,11 +410,11 @@ def _encode_string(text: str) -> bytes:
 
 def write_idat(idat: Idat, path: str | os.PathLike, *, gzip_backend: str = "auto") -> None:
     """Write ``idat`` to ``path``, gzipped when the name ends in ``.gz``; atomic (temp file + rename)."""
-    use_isal = _use_isal(gzip_backend)
+    _check_backend(gzip_backend)
     path = Path(path)
     data = encode_idat(idat)
     if path.suffix == ".gz":
-        data = _isal_gzip.compress(data) if use_isal else gzip.compress(data, compresslevel=6)
+        data = _isal_gzip.compress(data) if _use_isal(gzip_backend) else gzip.compress(data, compresslevel=6)
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 
