@@ -121,6 +121,15 @@ def _without_bounds(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _design_kinds(design: pd.Series) -> np.ndarray:
+    """'I', 'II' or '' per probe from design labels I/II or 1/2 (any case, text or number)."""
+    # A manifest has two or three distinct labels: map those, not each of its ~500,000 probes.
+    codes, labels = pd.factorize(design, use_na_sentinel=True)
+    named = {"I": "I", "1": "I", "II": "II", "2": "II"}
+    kinds = np.array([named.get(str(label).strip().upper(), "") for label in labels] + [""], dtype=object)
+    return kinds[codes]  # the NA sentinel -1 picks the trailing ''
+
+
 def bmiq(betas: pd.Series, design: pd.Series, *, n_fit: int = N_FIT, seed: int | None = 1,
          thresholds: tuple[float, float] = TYPE_ONE_THRESHOLDS, max_iterations: int = MAX_ITERATIONS,
          tolerance: float = TOLERANCE, hemimethylated: bool = True) -> pd.Series:
@@ -129,11 +138,11 @@ def bmiq(betas: pd.Series, design: pd.Series, *, n_fit: int = N_FIT, seed: int |
     ``design`` gives 'I' or 'II' (or 1/2) per probe of ``betas``; probes with a missing beta or
     design are returned as they were.
     """
-    kinds = design.reindex(betas.index).astype("string").str.upper().replace({"1": "I", "2": "II"})
+    kinds = _design_kinds(design.reindex(betas.index))
     values = betas.to_numpy(np.float64)
-    usable = ~np.isnan(values) & kinds.isin(["I", "II"]).fillna(False).to_numpy()
-    type_one = usable & (kinds == "I").fillna(False).to_numpy()
-    type_two = usable & (kinds == "II").fillna(False).to_numpy()
+    usable = ~np.isnan(values)
+    type_one = usable & (kinds == "I")
+    type_two = usable & (kinds == "II")
     name = betas.name if betas.name is not None else "sample"
     if type_one.sum() < 100 or type_two.sum() < 100:
         raise EpiclockError(f"BMIQ, sample {name}: needs at least 100 type-I and 100 type-II betas; "

@@ -145,12 +145,14 @@ def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
     return {name: prediction[name] for name in unknown}
 
 
-def _bmiq_betas(values: np.ndarray, layout, design: pd.Series, name: str) -> np.ndarray:
+def _bmiq_betas(values: np.ndarray, layout, design: np.ndarray, name: str) -> np.ndarray:
     """BMIQ on one sample's CpG betas; SNP probes (genotypes, not methylation) are left as they are."""
     from epiclock import bmiq
 
     cpg = ~layout.snp
-    normalised = bmiq.bmiq(pd.Series(values[cpg], index=layout.index[cpg], name=name), design)
+    # One index object for betas and design, so that BMIQ's alignment of the two costs nothing.
+    index = layout.index[cpg]
+    normalised = bmiq.bmiq(pd.Series(values[cpg], index=index, name=name), pd.Series(design[cpg], index=index))
     values = values.copy()
     values[cpg] = normalised.to_numpy()
     return values
@@ -185,7 +187,7 @@ def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSet
     if settings.mask_failed:
         values = np.where(probe_table["failed"].to_numpy(dtype=bool), np.nan, values)
     if settings.bmiq:
-        values = _bmiq_betas(values, layout, probes.set_index("probe_id")["design"], pair.basename)
+        values = _bmiq_betas(values, layout, probes["design"].to_numpy(), pair.basename)
     masked = _masked_rows(settings.masks, probes, layout.index, pair)
     values = np.where(masked, np.nan, values)
 
