@@ -142,3 +142,15 @@ def test_raw_method_gives_raw_betas(array):
         own = "red" if row["channel"] == "Red" else "green"
         methylated, unmethylated = row[f"{own}_b"], row[f"{own}_a"]
     assert result.betas[cpg] == pytest.approx(methylated / (methylated + unmethylated + 100))
+
+
+def test_settings_from_the_shipped_config(project_root):
+    import yaml
+
+    section = yaml.safe_load((project_root / "config" / "config.yaml").read_text())["preprocess"]
+    settings = PreprocessSettings.from_config(section)
+    assert settings.masks.is_empty and settings.bmiq is False
+    assert PreprocessSettings.from_config({}) == PreprocessSettings()
+    chosen = PreprocessSettings.from_config({"masks": {"sources": ["Zhou_etal_2016"], "reasons": ["Polymorphism"]},
+                                             "bmiq": True})
+    assert chosen.masks.sources == ("Zhou_etal_2016",) and chosen.masks.uses_vendored and chosen.bmiq

@@ -174,7 +174,11 @@ _CACHE_SIZE = 4
 
 
 def probe_design(probes: pd.DataFrame) -> ProbeDesign:
-    """Design, colour, SNP and chrX/chrY flags of every probe (cached per probe table object)."""
+    """Design, colour, SNP and chrX/chrY flags of every probe (cached per probe table object).
+
+    The cache knows a table by identity: change a table in place after using it and the old
+    design is returned; change a copy instead (as ``with_inferred_channels`` does).
+    """
     for design in _DESIGN_CACHE:
         if design.probes is probes:
             return design
