@@ -82,3 +82,11 @@ def test_bmiq_agrees_with_watermelon(synthetic450k, synthetic_manifest):
     # Another random subsample than R's: agreement is close, not exact (observed max about 0.0012).
     assert difference.max() < 0.005
     assert difference.mean() < 0.002
+
+
+def test_beta_upper_tail_equals_scipy_far_into_the_tail():
+    from scipy import stats
+
+    values = np.array([1e-9, 0.01, 0.2, 0.5, 0.9, 0.999, 1 - 1e-9])
+    for a, b in ((2.3, 28.0), (30.0, 2.0), (0.8, 0.9)):
+        np.testing.assert_allclose(bmiq._beta_upper_tail(values, a, b), stats.beta.sf(values, a, b), rtol=1e-9)
