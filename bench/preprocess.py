@@ -19,7 +19,9 @@ manifest included); the resident size after loading the manifest is shown beside
 ``getrusage``'s ru_maxrss: Linux carries it over from the parent through fork and exec, so a
 worker started by this (larger) process would report the parent's peak.
 
-    .venv/bin/python bench/preprocess.py [--samples 3] [--repeats 3]
+``--bmiq`` adds ``preprocess_sample`` with ``preprocess.bmiq: true`` (one pass over the samples).
+
+    .venv/bin/python bench/preprocess.py [--samples 3] [--repeats 3] [--bmiq]
 """
 
 import argparse
@@ -61,7 +63,7 @@ def simulate(array: str, n_samples: int, out_dir: Path) -> tuple[Path, list[str]
     return paths["manifest"], basenames
 
 
-def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeats: int) -> dict:
+def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeats: int, with_bmiq: bool) -> dict:
     """Run in a fresh process: per-sample timings (wall and CPU seconds) and the process's peak memory."""
     from epiclock import detection, noob
     from epiclock.io.idat import read_idat_pair
@@ -89,6 +91,9 @@ def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeat
         for basename in basenames:
             core_times.append(timed(core, basename))
             sample_times.append(timed(lambda name: preprocess_sample(name, manifest, settings), basename))
+    bmiq_settings = PreprocessSettings(bmiq=True)
+    bmiq_times = [timed(lambda name: preprocess_sample(name, manifest, bmiq_settings), basename)[0]
+                  for basename in (basenames if with_bmiq else [])]
     return {
         "n_probes": len(manifest.probes),
         "first_sample": first_wall,
@@ -96,6 +101,7 @@ def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeat
         "core_cpu": statistics.median(cpu for _, cpu in core_times),
         "sample_wall": statistics.median(wall for wall, _ in sample_times),
         "sample_cpu": statistics.median(cpu for _, cpu in sample_times),
+        "bmiq_wall": statistics.median(bmiq_times) if bmiq_times else None,
         "resident_after_manifest_mb": resident_after_manifest,
         "peak_mb": _resident_mb("VmHWM"),
     }
@@ -120,6 +126,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3, help="simulated samples per array size")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the samples")
+    parser.add_argument("--bmiq", action="store_true", help="also time preprocess_sample with BMIQ")
     arguments = parser.parse_args()
     from epiclock.io.manifest import load_manifest
 
@@ -141,7 +148,7 @@ def main() -> int:
             print(f"{REFERENCE} is absent: the synthetic reference is left out")
         for name, label, manifest_path, basenames in datasets:
             load_manifest(manifest_path, cache_dir=cache_dir)  # parse once; the worker reads the cache
-            figures = in_worker(str(manifest_path), str(cache_dir), basenames, arguments.repeats)
+            figures = in_worker(str(manifest_path), str(cache_dir), basenames, arguments.repeats, arguments.bmiq)
             rows.append((name, label, len(basenames), figures))
 
     print(f"\nseconds per sample, medians over samples x {arguments.repeats} repeats, one core; wall (CPU)")
@@ -154,6 +161,9 @@ def main() -> int:
               f" {core / TARGET_SECONDS[label]:9.2f}x {speedup}"
               f" {figures['sample_wall']:8.3f} ({figures['sample_cpu']:.3f}) {figures['first_sample']:10.2f}"
               f" {figures['peak_mb']:8.0f} {figures['resident_after_manifest_mb']:14.0f}")
+    if arguments.bmiq:
+        print("\npreprocess_sample with BMIQ, seconds per sample (wall): " + ", ".join(
+            f"{name} {figures['bmiq_wall']:.2f}" for name, _, _, figures in rows) + "; wateRmelon's BMIQ alone: 22-30")
     print(f"\ntargets: <= {TARGET_SECONDS['450k']} s per 450k sample, <= {TARGET_SECONDS['EPIC']} s per EPIC sample, "
           f"<= {TARGET_PEAK_MB} MB per worker; 'vs target' is seconds / target (<= 1 meets it)")
     print(f"minfi 1.44, read + detectionP + preprocessNoob: {MINFI_SECONDS_PER_450K_SAMPLE:.1f} s per 450k sample; "
