@@ -73,8 +73,11 @@ wildcard_constraints:
     batch="[^/.]+",
 
 
-# What every batch leaves, by table: the betas and the per-sample tables QC gathers.
+# What every batch leaves, by table: the betas and the per-sample tables QC gathers, and from IDATs
+# the raw signals when the config keeps them.
 BATCH_TABLES = ("betas", "samples", "controls", "snps", "density")
+if not MATRIX_INPUT and config["preprocess"]["keep_intensities"]:
+    BATCH_TABLES += epiclock_preprocess.INTENSITY_TABLES
 
 
 def batch_outputs(batch="{batch}"):

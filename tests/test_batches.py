@@ -51,3 +51,44 @@ def test_a_beta_matrix_is_one_batch_of_usable_samples():
     assert result.control_metrics.empty and list(result.control_metrics.columns) == qc.CONTROL_METRIC_COLUMNS
     assert result.snp_betas.empty
     assert set(result.beta_density["sample_id"]) == {"A", "B"}
+
+
+@pytest.fixture(scope="module")
+def idat_batch(tmp_path_factory, small_study):
+    from epiclock import simulate_arrays
+    from epiclock.io import manifest
+
+    out_dir = tmp_path_factory.mktemp("idat_batch")
+    samples = small_study.samples.iloc[:3]
+    arrays = simulate_arrays.write_idats(small_study.betas[samples["sample_id"]], samples, {}, out_dir, seed=3)
+    basenames = {row.sample_id: str(arrays["idat_dir"] / row.chip / f"{row.chip}_{row.position}")
+                 for row in samples.itertuples()}
+    return basenames, manifest.parse_manifest(arrays["manifest"])
+
+
+def test_a_batch_keeps_the_raw_signals_of_each_sample(idat_batch):
+    from epiclock.io.idat import read_idat_pair
+    from epiclock.io.signals import raw_signals
+
+    basenames, parsed = idat_batch
+    result = preprocess.preprocess_batch(basenames, parsed, preprocess.PreprocessSettings())
+    assert set(result.intensities) == {"methylated", "unmethylated"}
+    first, basename = next(iter(basenames.items()))
+    expected = raw_signals(read_idat_pair(basename), parsed.probes)
+    for table in ("methylated", "unmethylated"):
+        kept = result.intensities[table]
+        assert list(kept.columns) == list(basenames) and kept.index.equals(result.betas.index)
+        np.testing.assert_array_equal(kept[first].to_numpy(), expected[table].to_numpy(dtype=np.float32))
+    without = preprocess.preprocess_batch(basenames, parsed, preprocess.PreprocessSettings(keep_intensities=False))
+    assert without.intensities == {}
+    pd.testing.assert_frame_equal(without.betas, result.betas)
+
+
+def test_a_mask_that_fits_no_array_stops_the_batch_instead_of_quarantining_each_sample(idat_batch):
+    from epiclock import masks
+    from epiclock.errors import ConfigurationError
+
+    basenames, parsed = idat_batch
+    settings = preprocess.PreprocessSettings(masks=masks.MaskChoice.from_config({"sources": ["Zhou_etal_2016"]}))
+    with pytest.raises(ConfigurationError, match="config preprocess.masks: no vendored probe mask fits this array"):
+        preprocess.preprocess_batch(basenames, parsed, settings)

@@ -41,7 +41,9 @@ def test_sample_result_has_every_field(array):
     result = preprocess_sample(basenames[0], manifest, PreprocessSettings())
     assert isinstance(result, SampleResult)
     assert [field.name for field in dataclasses.fields(SampleResult)] == ["betas", "metrics", "control_metrics",
-                                                                           "snp_betas"]
+                                                                           "snp_betas", "raw_signals"]
+    assert list(result.raw_signals.columns) == ["methylated", "unmethylated"]
+    assert result.raw_signals.index.equals(result.betas.index)
     assert result.betas.index.tolist() == manifest.probes["probe_id"].tolist()
     assert result.betas.dtype == np.float64
     assert set(result.metrics) == METRIC_KEYS

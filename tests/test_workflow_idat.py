@@ -72,6 +72,9 @@ def test_idat_run_is_batched_and_records_its_inputs(project_root, idat_run):
     workdir, study, _, _ = idat_run
     batches = sorted((workdir / "results/preprocess").glob("batch_*.betas.parquet"))
     assert len(batches) == -(-(len(study.samples) - 1) // 7)       # the sample without IDATs is in no batch
+    for table in ("methylated", "unmethylated"):                    # raw signals kept beside the betas
+        kept = sorted((workdir / "results/preprocess").glob(f"batch_*.{table}.parquet"))
+        assert [path.name.split(".")[0] for path in kept] == [path.name.split(".")[0] for path in batches]
     record = json.loads((workdir / "results/provenance.json").read_text())
     assert any(path.endswith("manifest.csv.gz") for path in record["inputs"])
     assert sum(path.endswith(".idat.gz") for path in record["inputs"]) == 2 * (len(study.samples) - 1)

@@ -3,3 +3,8 @@
 
 class EpiclockError(Exception):
     """An input or configuration problem, with a message that names the file, sample or field."""
+
+
+class ConfigurationError(EpiclockError):
+    """A choice of the configuration that cannot work for this run: it stops the run rather than
+    quarantining sample after sample for the same reason."""

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock.errors import EpiclockError
+from epiclock.errors import ConfigurationError, EpiclockError
 from epiclock.io.idat import Idat
 from epiclock.io.manifest import detect_array
 
@@ -185,8 +185,8 @@ def vendored_array(probe_count: int, idat: Idat | None = None) -> str:
             detected = None
         if detected in VENDORED:
             return detected
-    raise EpiclockError(
-        f"no vendored probe mask fits this array: the manifest has {probe_count:,} probes and the IDATs are "
+    raise ConfigurationError(
+        f"config preprocess.masks: no vendored probe mask fits this array: the manifest has {probe_count:,} probes and the IDATs are "
         f"{detected or 'of an unknown array type'}; vendored lists exist for 450k (~485,000 probes) and EPIC "
         "(~866,000); give a mask list for this array in preprocess.masks.file and leave sources and reasons empty"
     )

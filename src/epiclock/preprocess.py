@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock import masks, qc
-from epiclock.errors import EpiclockError
+from epiclock.errors import ConfigurationError, EpiclockError
 from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
 
@@ -39,6 +39,7 @@ class PreprocessSettings:
     p_threshold: float | None = None  # None: the method's own default (minfi 0.01, pOOBAH 0.05)
     min_beads: int = 3
     mask_failed: bool = True        # failed probes (detection p, beads) become missing betas
+    keep_intensities: bool = True   # the raw methylated and unmethylated signals are kept beside the betas
     masks: masks.MaskChoice = field(default_factory=masks.MaskChoice)  # listed probes become missing betas
     bmiq: bool = False              # BMIQ on each sample's betas (type II onto type I)
 
@@ -111,6 +112,7 @@ class SampleResult:
                                     # n_masked, predicted_sex ('F', 'M' or None), x_median, y_median
     control_metrics: pd.DataFrame   # controls.control_metrics: value, threshold, passed by metric
     snp_betas: pd.Series            # controls.snp_betas (rs probe -> beta); empty without rs probes
+    raw_signals: pd.DataFrame | None = None  # minfi's preprocessRaw: methylated, unmethylated by probe
 
 
 _MASK_ROWS_CACHE: list[tuple[pd.DataFrame, masks.MaskChoice, str | None, np.ndarray]] = []
@@ -205,7 +207,8 @@ def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSet
     }
     snp_betas = (controls.snp_betas(measured, probes) if layout.snp.any()
                  else pd.Series(dtype=np.float64, index=pd.Index([], name="probe_id"), name=pair.basename))
-    return SampleResult(pd.Series(values, index=layout.index), metrics, control_metrics, snp_betas)
+    raw = (signals if settings.method == "raw" else raw_signals(measured, probes)) if settings.keep_intensities else None
+    return SampleResult(pd.Series(values, index=layout.index), metrics, control_metrics, snp_betas, raw)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class BatchResult:
     ``array_reasons``, the array-level metrics where there are IDATs, and the beta-level metrics of
     ``qc.beta_metrics`` for usable samples. Control metrics are long (sample_id, metric, value,
     threshold, passed), SNP betas are rs probe x sample, and the beta density is long.
+    ``intensities`` holds the raw methylated and unmethylated signals (probe x sample) when kept.
     """
 
     betas: pd.DataFrame
@@ -223,41 +227,58 @@ class BatchResult:
     control_metrics: pd.DataFrame
     snp_betas: pd.DataFrame
     beta_density: pd.DataFrame
+    intensities: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @classmethod
     def from_matrix(cls, betas: pd.DataFrame) -> "BatchResult":
         """A beta matrix read as it is: every column is a usable sample without array-level metrics."""
         array_rows = pd.DataFrame({"sample_id": betas.columns.astype(str), "array_passed": True, "array_reasons": ""})
-        return cls._assemble(betas, array_rows, [], pd.DataFrame(index=pd.Index([], name="probe_id")))
+        return cls._assemble(betas, array_rows, [], pd.DataFrame(index=pd.Index([], name="probe_id")), {})
 
     @classmethod
     def _assemble(cls, betas: pd.DataFrame, array_rows: pd.DataFrame, control_frames: list[pd.DataFrame],
-                  snp_betas: pd.DataFrame) -> "BatchResult":
+                  snp_betas: pd.DataFrame, intensities: dict[str, pd.DataFrame]) -> "BatchResult":
         n_masked = array_rows.set_index("sample_id")["n_masked"] if "n_masked" in array_rows.columns else None
         metrics = qc.beta_metrics(betas, n_masked=n_masked).reset_index()
         samples = array_rows.merge(metrics, on="sample_id", how="left")
         controls = (pd.concat(control_frames, ignore_index=True) if control_frames
                     else pd.DataFrame(columns=qc.CONTROL_METRIC_COLUMNS))
-        return cls(betas, samples, controls, snp_betas, qc.beta_density(betas))
+        return cls(betas, samples, controls, snp_betas, qc.beta_density(betas), intensities)
+
+
+# The raw signals a batch keeps, each as a probe x sample matrix.
+INTENSITY_TABLES = ("methylated", "unmethylated")
 
 
 def preprocess_batch(basenames: dict[str, str], manifest: Manifest, settings: PreprocessSettings) -> BatchResult:
-    """Every sample of a batch on its own; a sample whose files cannot be used is a row with its reason."""
-    columns, rows, control_frames, snp_columns = {}, [], [], {}
+    """Every sample of a batch on its own; a sample whose files cannot be used is a row with its reason.
+
+    A configuration that cannot work for this array (``ConfigurationError``) stops the batch: it
+    would fail every sample alike.
+    """
+    rows, control_frames = [], []
+    columns: dict[str, dict[str, np.ndarray]] = {table: {} for table in ("betas", "snps", *INTENSITY_TABLES)}
     for sample_id, basename in basenames.items():
         try:
             result = preprocess_sample(basename, manifest, settings)
+        except ConfigurationError:
+            raise
         except EpiclockError as error:
             rows.append({"sample_id": sample_id, "basename": basename, "array_passed": False,
                          "array_reasons": str(error)})
             continue
-        columns[sample_id] = result.betas.to_numpy(dtype=np.float32)
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
                      **result.metrics})
         control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
-        snp_columns[sample_id] = result.snp_betas
-    matrix = pd.DataFrame(columns, index=pd.Index(manifest.probes["probe_id"].to_numpy(), name="cpg_id"),
-                          dtype=np.float32)
-    snp_betas = pd.DataFrame(snp_columns, dtype=float)
+        columns["betas"][sample_id] = result.betas.to_numpy(dtype=np.float32)
+        columns["snps"][sample_id] = result.snp_betas
+        if result.raw_signals is not None:
+            for table in INTENSITY_TABLES:
+                columns[table][sample_id] = result.raw_signals[table].to_numpy(dtype=np.float32)
+    probe_index = pd.Index(manifest.probes["probe_id"].to_numpy(), name="cpg_id")
+    matrix = pd.DataFrame(columns["betas"], index=probe_index, dtype=np.float32)
+    snp_betas = pd.DataFrame(columns["snps"], dtype=float)
     snp_betas.index.name = "probe_id"
-    return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas)
+    intensities = ({table: pd.DataFrame(columns[table], index=probe_index, dtype=np.float32)
+                    for table in INTENSITY_TABLES} if settings.keep_intensities else {})
+    return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas, intensities)

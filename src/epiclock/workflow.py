@@ -73,6 +73,8 @@ def write_batch(result, outputs: dict[str, str]) -> None:
     write_parquet(result.control_metrics, outputs["controls"])
     write_parquet(result.snp_betas, outputs["snps"], index=True)
     write_parquet(result.beta_density, outputs["density"])
+    for table, matrix in result.intensities.items():
+        write_matrix(matrix, outputs[table], row_group_size=MATRIX_ROW_GROUP)
 
 
 def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict, design_config: dict,
