@@ -17,6 +17,17 @@ def test_design_has_every_donor_condition_and_replicate(small_study):
     assert samples["sample_id"].is_unique
 
 
+def test_every_donor_has_one_sex_and_both_sexes_are_present(small_study):
+    samples = small_study.samples
+    assert samples.columns[-1] == "sex"
+    assert samples.groupby("donor")["sex"].nunique().eq(1).all()
+    assert set(samples["sex"]) == {"F", "M"}
+    assert simulate.donor_sexes(6, seed=1) == simulate.donor_sexes(6, seed=1)
+    assert sorted(simulate.donor_sexes(6, seed=1)) == ["F", "F", "F", "M", "M", "M"]
+    for seed in range(20):
+        assert set(simulate.donor_sexes(3, seed)) == {"F", "M"}
+
+
 def test_every_clock_reads_the_planted_age_exactly(small_study):
     good = small_study.truth.loc[~small_study.truth["simulated_failure"]]
     predicted = clocks.predict(small_study.betas, clocks.available(), imputation="none", min_coverage=1.0)
@@ -96,6 +107,15 @@ def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_s
     assert np.nanmin(values) > 0 and np.nanmax(values) < 1
 
 
+def test_sex_chromosome_probes_come_in_the_epic_manifests_shares():
+    from epiclock import simulate_arrays
+
+    epic = simulate_arrays.sex_chromosome_probes(simulate_arrays.ARRAYS["epic"]).value_counts()
+    assert epic["X"] == pytest.approx(19_000, rel=0.01) and epic["Y"] == pytest.approx(500, rel=0.01)
+    small = simulate_arrays.sex_chromosome_probes(1000).value_counts()
+    assert small.to_dict() == simulate_arrays.MIN_SEX_CHROMOSOME_PROBES
+
+
 @pytest.fixture(scope="module")
 def simulated_arrays(small_study, tmp_path_factory):
     """The small study's IDAT pairs and manifest, and the sample ID of its failed array."""
@@ -132,3 +152,54 @@ def test_simulated_manifest_carries_the_real_control_names(simulated_arrays):
             "BS Conversion I-U4", "BS Conversion II-1", "GT Mismatch 1 (PM)", "GT Mismatch 4 (MM)", "Specificity 1",
             "NP (A)", "Negative 1", "Norm_A1", "Restore"} <= names
     assert set(parsed.controls["type"]) >= {"STAINING", "BISULFITE CONVERSION II", "SPECIFICITY II", "NORM_T"}
+
+
+def test_simulated_manifest_writes_chromosomes_as_real_manifests_do(simulated_arrays, small_study):
+    import gzip
+    import io
+
+    parsed = simulated_arrays[0]
+    text = gzip.decompress(open(parsed.source, "rb").read()).decode()
+    assay = text.split("[Assay]\n")[1].split("[Controls]")[0]
+    raw = pd.read_csv(io.StringIO(assay), dtype=str).set_index("IlmnID")
+    assert set(raw["CHR"]) == {str(number) for number in range(1, 23)} | {"X", "Y"}
+    # The study's CpGs, the clocks' among them, stay on autosomes: the sex-chromosome probes are extra ones.
+    assert raw.loc[small_study.betas.index, "CHR"].str.isdigit().all()
+    chromosomes = parsed.probes.set_index("probe_id")["chromosome"]
+    assert (chromosomes == "chrX").sum() >= 200 and (chromosomes == "chrY").sum() >= 50
+
+
+@pytest.fixture(scope="module")
+def predicted_sexes(simulated_arrays):
+    """minfi's sex check on every simulated array, by sample ID."""
+    from epiclock import controls
+    from epiclock.io import idat
+
+    parsed, basenames, _ = simulated_arrays
+    rows = [controls.predict_sex(idat.read_idat_pair(basename), parsed.probes) | {"sample": sample_id}
+            for sample_id, basename in basenames.items()]
+    return pd.DataFrame(rows).set_index("sample")
+
+
+def test_sex_predicted_from_simulated_arrays_is_the_simulated_sex(predicted_sexes, small_study):
+    from epiclock import controls
+
+    sheet_sex = small_study.samples.set_index("sample_id")["sex"]
+    assert set(sheet_sex) == {"F", "M"}
+    assert predicted_sexes["predicted_sex"].to_dict() == sheet_sex.to_dict()
+    # Far from the cutoff: females' chrY probes read background, males' chrX and chrY one copy each.
+    margin = (predicted_sexes["y_minus_x"] - controls.SEX_CUTOFF).abs()
+    assert margin.min() > 1.0
+
+
+def test_check_sex_with_the_simulated_sheet_finds_exactly_the_swapped_sample(predicted_sexes, small_study):
+    from epiclock import controls
+
+    sheet_sex = small_study.samples.set_index("sample_id")["sex"]
+    checked = controls.check_sex(predicted_sexes.reset_index(), sheet_sex)
+    assert checked["sex_matches"].eq(True).all()
+    swapped = sheet_sex.copy()
+    swapped.iloc[0] = {"F": "M", "M": "F"}[swapped.iloc[0]]
+    checked = controls.check_sex(predicted_sexes.reset_index(), swapped)
+    assert checked.index[checked["sex_matches"].eq(False)].tolist() == [swapped.index[0]]
+    assert checked["sex_matches"].notna().all()

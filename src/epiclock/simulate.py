@@ -8,6 +8,8 @@ true DNAm age per clock (donor age + a donor-specific model offset + the planted
 biological and technical noise); betas start from a real per-CpG reference profile with sample-level
 variation and are then corrected, with the smallest change that stays inside (0, 1), so that every
 shipped clock reads exactly its true age. ``truth.tsv`` records those ages and the planted effects.
+Each donor has a sex (F or M, both present), written to the sample sheet's ``sex`` column; the
+simulated arrays (epiclock.simulate_arrays) give their chrX and chrY probes the matching copy number.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CONDITIONS = (
 )
 SAMPLES_PER_CHIP = 8
 BETA_FLOOR, BETA_CEILING = 0.005, 0.995
+# Sexes come from a generator of their own (seeded by the study's seed and this number), so that
+# every other draw of a seed (ages, chips, betas) is what it was before donors had a sex.
+SEX_SEED = 20_250_801
 
 
 @dataclass
@@ -77,13 +82,21 @@ class SimulatedStudy:
     truth: pd.DataFrame     # sample_id, clock, true_dnam_age, condition, planted_effect_years, simulated_failure
 
 
+def donor_sexes(n_donors: int, seed: int) -> list[str]:
+    """F or M per donor: as even a mix as the count allows (so both sexes from two donors on), in an
+    order fixed by ``seed``."""
+    rng = np.random.default_rng([seed, SEX_SEED])
+    return [str(sex) for sex in rng.permutation(np.resize(["F", "M"], n_donors))]
+
+
 def design_samples(parameters: StudyParameters, rng: np.random.Generator) -> pd.DataFrame:
-    """The sample sheet: donors x conditions x replicates, laid out on 8-sample chips."""
+    """The sample sheet: donors x conditions x replicates, laid out on 8-sample chips, with each donor's sex."""
     low, high = parameters.donor_age_range
     donor_ages = np.round(np.sort(rng.uniform(low, high, parameters.donors)), 0)
+    donors = [f"D{donor_index + 1:02d}" for donor_index in range(parameters.donors)]
+    sex_of_donor = dict(zip(donors, donor_sexes(parameters.donors, parameters.seed)))
     rows = []
-    for donor_index, donor_age in enumerate(donor_ages):
-        donor = f"D{donor_index + 1:02d}"
+    for donor, donor_age in zip(donors, donor_ages):
         for condition, bone_marrow, serum in CONDITIONS:
             for replicate in range(1, parameters.replicates + 1):
                 rows.append({
@@ -100,6 +113,8 @@ def design_samples(parameters: StudyParameters, rng: np.random.Generator) -> pd.
     position[order] = np.arange(len(samples)) % SAMPLES_PER_CHIP
     samples["chip"] = [f"2070000000{number + 1:02d}" for number in chip_number]
     samples["position"] = [f"R{p + 1:02d}C01" for p in position]
+    # Last, so that sheets written before donors had a sex keep their column order.
+    samples["sex"] = samples["donor"].map(sex_of_donor)
     return samples
 
 

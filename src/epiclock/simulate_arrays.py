@@ -10,6 +10,11 @@ negative controls carry background only. Each control lights up in the channel(s
 array, so a normal array passes every control metric. A failed array has most of its signal missing
 on a share of its probes and, as a poorly stained array does, weak staining controls: it fails the
 staining metrics.
+
+Probes sit on chromosomes (the manifest's CHR, written as 450k and EPIC manifests do: 1-22, X, Y).
+Where the sample sheet gives each sample's sex, the array carries chrX and chrY probes whose signal
+follows copy number: two X and no Y in a female (chrY probes read background only), one X and one Y
+in a male, against two copies of an autosome; so minfi's sex check tells the sexes apart.
 """
 
 from __future__ import annotations
@@ -95,6 +100,17 @@ ARRAYS = {"demo": None, "450k": 485_512, "epic": 865_918}
 TYPE_ONE_SHARE = 0.28
 SNP_PROBES = 30
 
+# Sex-chromosome probes in the EPIC manifest's shares (about 19,000 on chrX and 500 on chrY of
+# 866,000), with enough on a small array for stable medians. Their IDs are synthetic, cg98... on chrX
+# and cg99... on chrY: beyond real IDs (below cg3) and the cg90... padding of array_cpg_ids.
+SEX_CHROMOSOME_SHARES = {"X": 19_000 / 866_000, "Y": 500 / 866_000}
+MIN_SEX_CHROMOSOME_PROBES = {"X": 200, "Y": 50}
+SEX_CHROMOSOME_ID_PREFIXES = {"X": "cg98", "Y": "cg99"}
+# Copies of each sex chromosome per sex, against the two of an autosome: a probe's signal scales with them.
+SEX_CHROMOSOME_COPIES = {"F": {"X": 2, "Y": 0}, "M": {"X": 1, "Y": 1}}
+AUTOSOME_COPIES = 2
+AUTOSOMES = [str(number) for number in range(1, 23)]
+
 
 @dataclass(frozen=True)
 class IntensityModel:
@@ -112,11 +128,28 @@ class IntensityModel:
     failed_staining_fraction: float = 0.05  # what the staining controls of a failed array keep of their signal
 
 
-def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Probe table (IlmnID, AddressA_ID, AddressB_ID, Infinium_Design_Type, Color_Channel...) and controls."""
+def sex_chromosome_probes(n_cpgs: int) -> pd.Series:
+    """Chromosome ('X' or 'Y') of each sex-chromosome probe an array of ``n_cpgs`` autosomal CpGs has, by probe ID."""
+    chromosomes = {}
+    for chromosome, share in SEX_CHROMOSOME_SHARES.items():
+        count = max(MIN_SEX_CHROMOSOME_PROBES[chromosome], round(share * n_cpgs))
+        prefix = SEX_CHROMOSOME_ID_PREFIXES[chromosome]
+        chromosomes.update({f"{prefix}{number:06d}": chromosome for number in range(count)})
+    return pd.Series(chromosomes, name="chromosome", dtype=object).rename_axis("probe_id")
+
+
+def synthetic_manifest(cpg_ids: list[str], seed: int = 7, sex_chromosomes: pd.Series | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Probe table (IlmnID, AddressA_ID, AddressB_ID, Infinium_Design_Type, Color_Channel, CHR...) and controls.
+
+    Probes in order: ``cpg_ids`` (on autosomes), the sex-chromosome probes ``sex_chromosomes``
+    (probe ID -> 'X' or 'Y', from ``sex_chromosome_probes``; none by default), then the SNP probes.
+    """
     rng = np.random.default_rng(seed)
+    if sex_chromosomes is None:
+        sex_chromosomes = pd.Series(dtype=object)
     snp_ids = [f"rs{1000000 + i}" for i in range(SNP_PROBES)]
-    probe_ids = list(cpg_ids) + snp_ids
+    probe_ids = list(cpg_ids) + list(sex_chromosomes.index) + snp_ids
     n_probes = len(probe_ids)
     type_one = rng.random(n_probes) < TYPE_ONE_SHARE
     channel = np.where(type_one, np.where(rng.random(n_probes) < 0.5, "Red", "Grn"), "")
@@ -127,12 +160,16 @@ def synthetic_manifest(cpg_ids: list[str], seed: int = 7) -> tuple[pd.DataFrame,
     address_a = addresses[:n_probes]
     address_b = np.zeros(n_probes, dtype=np.int64)
     address_b[type_one] = addresses[n_probes:n_probes + int(type_one.sum())]
+    # Drawn after the addresses, so that a probe list's addresses and designs stay what they were
+    # before probes had chromosomes.
+    chromosome = rng.choice(AUTOSOMES, size=n_probes).astype(object)
+    chromosome[len(cpg_ids):len(cpg_ids) + len(sex_chromosomes)] = sex_chromosomes.to_numpy()
     probes = pd.DataFrame({
         "IlmnID": probe_ids, "Name": probe_ids, "AddressA_ID": address_a,
         "AddressB_ID": pd.array(np.where(type_one, address_b, 0), dtype="Int64").astype(object),
         "Infinium_Design_Type": np.where(type_one, "I", "II"),
         "Next_Base": np.where(type_one, np.where(channel == "Red", "A", "C"), ""),
-        "Color_Channel": channel, "Genome_Build": "37", "CHR": "", "MAPINFO": "",
+        "Color_Channel": channel, "Genome_Build": "37", "CHR": chromosome, "MAPINFO": "",
     })
     probes.loc[~type_one, "AddressB_ID"] = ""
     controls = pd.DataFrame({
@@ -157,10 +194,14 @@ def write_manifest(probes: pd.DataFrame, controls: pd.DataFrame, path: str | Pat
             temporary.write_text(text)
 
 
-def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: np.ndarray, probes: pd.DataFrame,
-                       controls: pd.DataFrame, addresses: np.ndarray, model: IntensityModel, rng: np.random.Generator
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Red and green mean intensities and bead counts at every address, for one sample's true betas."""
+def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: np.ndarray, copy_number: np.ndarray,
+                       probes: pd.DataFrame, controls: pd.DataFrame, addresses: np.ndarray, model: IntensityModel,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Red and green mean intensities and bead counts at every address, for one sample's true betas.
+
+    copy_number: each probe's copies of its chromosome in this sample against an autosome's two
+    (1 on autosomes; 0 leaves a probe at background).
+    """
     n = len(addresses)
     position = pd.Series(np.arange(n), index=addresses)
     red = rng.normal(model.background_mean, model.background_sd, n)
@@ -170,7 +211,8 @@ def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: n
     n_probes = len(probes)
     # A probe's brightness is mostly its own (affinity), shared by every array; arrays differ by an
     # overall scale and a little per-probe variation.
-    signal = affinity * np.exp(rng.normal(0, model.sample_scale_sd) + rng.normal(0, model.probe_variation_sd, n_probes))
+    signal = affinity * copy_number * np.exp(rng.normal(0, model.sample_scale_sd)
+                                             + rng.normal(0, model.probe_variation_sd, n_probes))
     signal = np.where(failed_probes, signal * model.failed_signal_fraction, signal)
     methylated = betas * signal * (1 + rng.normal(0, model.signal_noise, n_probes))
     unmethylated = (1 - betas) * signal * (1 + rng.normal(0, model.signal_noise, n_probes))
@@ -219,6 +261,15 @@ def control_signals(extended_types: np.ndarray, failed_array: bool, model: Inten
     return red, green
 
 
+def relative_copy_number(chromosomes: pd.Series, sex: str) -> np.ndarray:
+    """Copies of each sex-chromosome probe's chromosome (``chromosomes``: 'X' or 'Y') in a donor of
+    ``sex`` (F or M), against the two copies of an autosome."""
+    if sex not in SEX_CHROMOSOME_COPIES:
+        raise EpiclockError(f"simulate: sex must be F or M to simulate an array (got {sex!r})")
+    copies = SEX_CHROMOSOME_COPIES[sex]
+    return np.array([copies[chromosome] for chromosome in chromosomes], dtype=np.float64) / AUTOSOME_COPIES
+
+
 def _idat(addresses: np.ndarray, means: np.ndarray, beads: np.ndarray, barcode: str, chip_type: str) -> Idat:
     means16 = np.round(means).astype(np.uint16)
     return Idat(addresses=addresses.astype(np.int32), means=means16,
@@ -233,22 +284,28 @@ def write_idats(betas: pd.DataFrame, samples: pd.DataFrame, failed: dict[str, np
     """A manifest and one Red/Grn IDAT pair per sample under ``out_dir/idats/<chip>/``.
 
     betas: CpG x sample true betas (NaN allowed: those probes are drawn as failed);
-    samples: the sample sheet with ``chip`` and ``position``; failed: sample -> failed-probe mask.
+    samples: the sample sheet with ``chip`` and ``position``, and ``sex`` (F or M) for the array to
+    carry chrX and chrY probes (without it there are none, and the arrays' sex is unknown);
+    failed: sample -> failed-probe mask.
     genotypes: rs probe x sample betas (0, 0.5, 1); by default one random genotype per donor.
     """
     model = model or IntensityModel()
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
-    probes, controls = synthetic_manifest(list(betas.index), seed=seed)
+    has_sex = "sex" in samples.columns
+    sex_chromosomes = sex_chromosome_probes(len(betas)) if has_sex else pd.Series(dtype=object)
+    probes, controls = synthetic_manifest(list(betas.index), seed=seed, sex_chromosomes=sex_chromosomes)
     manifest_path = out_dir / "manifest.csv.gz"
     write_manifest(probes, controls, manifest_path, name="EpiclockSyntheticMethylation")
-    snp_ids = probes["IlmnID"].to_numpy()[len(betas):]
+    snp_ids = probes["IlmnID"].to_numpy()[len(betas) + len(sex_chromosomes):]
     if genotypes is None:
         donors = samples["donor"].unique()
         per_donor = pd.DataFrame(rng.choice([0.03, 0.5, 0.97], size=(len(snp_ids), len(donors))),
                                  index=snp_ids, columns=donors)
         genotypes = per_donor[samples["donor"].to_numpy()]
         genotypes.columns = samples["sample_id"].to_numpy()
+    if has_sex:
+        sex_betas = synthetic_betas(sex_chromosomes.index, samples["sample_id"].to_numpy(), rng)
     addresses = np.sort(np.concatenate([
         probes["AddressA_ID"].to_numpy(dtype=np.int64),
         probes.loc[probes["Infinium_Design_Type"] == "I", "AddressB_ID"].astype(np.int64).to_numpy(),
@@ -256,11 +313,18 @@ def write_idats(betas: pd.DataFrame, samples: pd.DataFrame, failed: dict[str, np
     chip_type = "BeadChip 8x1 (epiclock synthetic)"
     affinity = np.exp(rng.normal(model.signal_log_mean, model.signal_log_sd, len(probes)))
     for row in samples.itertuples():
-        true_betas = np.concatenate([betas[row.sample_id].to_numpy(), genotypes[row.sample_id].to_numpy()])
-        failed_probes = np.isnan(true_betas) | np.concatenate([failed.get(row.sample_id, np.zeros(len(betas), bool)),
-                                                                np.zeros(len(snp_ids), bool)])
+        sex_chromosome_betas = sex_betas[row.sample_id].to_numpy() if has_sex else np.empty(0)
+        true_betas = np.concatenate([betas[row.sample_id].to_numpy(), sex_chromosome_betas,
+                                     genotypes[row.sample_id].to_numpy()])
+        # Failures are drawn for the study's CpGs only; sex-chromosome and SNP probes keep their signal.
+        failed_probes = np.isnan(true_betas) | np.concatenate([
+            failed.get(row.sample_id, np.zeros(len(betas), bool)), np.zeros(len(sex_chromosomes) + len(snp_ids), bool)])
+        copy_number = np.concatenate([np.ones(len(betas)),
+                                      relative_copy_number(sex_chromosomes, row.sex) if has_sex else np.empty(0),
+                                      np.ones(len(snp_ids))])
         red, green, beads_red, beads_green = sample_intensities(
-            np.nan_to_num(true_betas, nan=0.5), failed_probes, affinity, probes, controls, addresses, model, rng)
+            np.nan_to_num(true_betas, nan=0.5), failed_probes, affinity, copy_number, probes, controls, addresses,
+            model, rng)
         basename = out_dir / "idats" / str(row.chip) / f"{row.chip}_{row.position}"
         write_idat(_idat(addresses, red, beads_red, str(row.chip), chip_type), f"{basename}_Red.idat.gz")
         write_idat(_idat(addresses, green, beads_green, str(row.chip), chip_type), f"{basename}_Grn.idat.gz")
@@ -295,10 +359,24 @@ def pad_betas(betas: pd.DataFrame, cpg_ids: pd.Index, seed: int = 1) -> pd.DataF
     rng = np.random.default_rng(seed)
     medians = clocks.reference_medians().reindex(extra).to_numpy(copy=True)
     missing = np.isnan(medians)
-    # Synthetic CpGs get a bimodal profile like the reference's.
-    medians[missing] = np.where(rng.random(missing.sum()) < 0.5, rng.beta(1, 12, missing.sum()),
-                                rng.beta(12, 1, missing.sum()))
-    logit = np.log(np.clip(medians, 0.02, 0.98) / (1 - np.clip(medians, 0.02, 0.98)))
-    values = 1 / (1 + np.exp(-(logit[:, None] + rng.normal(0, 0.2, (len(extra), betas.shape[1])))))
+    medians[missing] = bimodal_medians(int(missing.sum()), rng)
+    values = _with_sample_noise(medians, betas.shape[1], rng)
     padded = pd.concat([betas, pd.DataFrame(values, index=extra, columns=betas.columns)])
     return padded.loc[cpg_ids]
+
+
+def bimodal_medians(n_cpgs: int, rng: np.random.Generator) -> np.ndarray:
+    """Median betas of synthetic CpGs: half mostly unmethylated, half mostly methylated, like the reference's."""
+    return np.where(rng.random(n_cpgs) < 0.5, rng.beta(1, 12, n_cpgs), rng.beta(12, 1, n_cpgs))
+
+
+def _with_sample_noise(medians: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """CpG x sample betas scattered around ``medians`` on the M-value scale."""
+    logit = np.log(np.clip(medians, 0.02, 0.98) / (1 - np.clip(medians, 0.02, 0.98)))
+    return 1 / (1 + np.exp(-(logit[:, None] + rng.normal(0, 0.2, (len(medians), n_samples)))))
+
+
+def synthetic_betas(cpg_ids: pd.Index, sample_ids: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """True betas of synthetic CpGs in each sample: a bimodal profile, with sample noise."""
+    values = _with_sample_noise(bimodal_medians(len(cpg_ids), rng), len(sample_ids), rng)
+    return pd.DataFrame(values, index=cpg_ids, columns=sample_ids)
