@@ -53,10 +53,20 @@ try:
     if MATRIX_INPUT and not config["input"].get("betas"):
         raise EpiclockError(f"config input.betas: a file is needed when input.type is '{INPUT_TYPE}'")
     MISSING_IDATS = {}
+    MANIFESTS = {"main": config["manifest"]}
+    MANIFESTS.update({f"extra_{number}": entry for number, entry in enumerate(config["manifest"]["extra"], 1)})
     if MATRIX_INPUT:
         BATCHES = {MATRIX_BATCH: samples["sample_id"].tolist()}
     else:
         from epiclock import preprocess as epiclock_preprocess
+
+        for name, entry in MANIFESTS.items():
+            if not entry.get("path") and not entry.get("url"):
+                where = "manifest" if name == "main" else f"manifest.extra[{name.split('_')[1]}]"
+                raise EpiclockError(f"config {where}: a local path or a url (with its sha256) is needed for IDAT input")
+        if (len(MANIFESTS) > 1) != (config["input"]["mixed_arrays"] == "intersect"):
+            raise EpiclockError("config input.mixed_arrays: 'intersect' goes with further manifests in manifest.extra, "
+                                "one for each array besides the first, and 'error' with none")
 
         if not config["input"].get("idat_dir"):
             raise EpiclockError("config input.idat_dir: an IDAT directory is needed when input.type is 'idat'")
@@ -94,11 +104,27 @@ def batch_idat_files(wildcards):
     return [str(path) for sample in BATCHES[wildcards.batch] for path in idat_pair_paths(IDAT_BASENAMES[sample])]
 
 
-def manifest_file():
-    """The manifest to parse: the configured local file, or where the download rule puts it."""
-    if config["manifest"]["path"]:
-        return config["manifest"]["path"]
-    return f"resources/manifests/{Path(config['manifest']['url']).name or 'manifest.csv'}"
+def manifest_file(name="main"):
+    """A manifest to parse: the configured local file, or where the download rule puts it."""
+    entry = MANIFESTS[name]
+    return entry["path"] or f"resources/manifests/{download_name(entry)}"
+
+
+def download_name(entry):
+    return Path(entry["url"]).name or "manifest.csv"
+
+
+def manifest_download(filename):
+    """The manifest entry (url, sha256) downloaded into resources/manifests/<filename>."""
+    for entry in MANIFESTS.values():
+        if not entry["path"] and download_name(entry) == filename:
+            return entry
+    raise WorkflowError(f"resources/manifests/{filename}: no manifest of the config downloads to this name")
+
+
+def parsed_manifests(table):
+    """Every manifest's parsed ``probes`` or ``controls`` table, in the config's order."""
+    return [f"resources/manifests/parsed/{name}/{table}.parquet" for name in MANIFESTS]
 
 
 def get_final_output():
@@ -131,7 +157,7 @@ def input_files():
     if MATRIX_INPUT:
         files["betas"] = config["input"]["betas"]
     else:
-        files["manifest"] = manifest_file()
+        files.update({"manifest" if name == "main" else f"manifest_{name}": manifest_file(name) for name in MANIFESTS})
         idats = sorted(str(path) for basename in IDAT_BASENAMES.values() for path in idat_pair_paths(basename))
         files.update({f"idat_{index:05d}": path for index, path in enumerate(idats)})
     return files

@@ -27,11 +27,12 @@ else:
     rule preprocess_batch:
         input:
             idats=batch_idat_files,
-            probes="resources/manifests/parsed/probes.parquet",
-            controls="resources/manifests/parsed/controls.parquet",
+            probes=parsed_manifests("probes"),
+            controls=parsed_manifests("controls"),
         output:
             **batch_outputs(),
         params:
+            manifests=[manifest_file(name) for name in MANIFESTS],
             basenames=lambda wildcards: {sample: IDAT_BASENAMES[sample] for sample in BATCHES[wildcards.batch]},
             settings=config["preprocess"],
         log:

@@ -9,9 +9,11 @@ localrules:
 rule download_manifest:
     output:
         "resources/manifests/{filename}",
+    wildcard_constraints:
+        filename="[^/]+",
     params:
-        url=config["manifest"]["url"],
-        sha256=config["manifest"]["sha256"],
+        url=lambda wildcards: manifest_download(wildcards.filename)["url"],
+        sha256=lambda wildcards: manifest_download(wildcards.filename)["sha256"],
     log:
         "logs/resources/{filename}.log",
     threads: 1
@@ -26,14 +28,14 @@ rule download_manifest:
 
 rule cache_manifest:
     input:
-        manifest_file(),
+        lambda wildcards: manifest_file(wildcards.manifest),
     output:
-        probes="resources/manifests/parsed/probes.parquet",
-        controls="resources/manifests/parsed/controls.parquet",
+        probes="resources/manifests/parsed/{manifest}/probes.parquet",
+        controls="resources/manifests/parsed/{manifest}/controls.parquet",
     params:
-        sha256=config["manifest"]["sha256"],
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest]["sha256"],
     log:
-        "logs/resources/manifest.log",
+        "logs/resources/manifest_{manifest}.log",
     threads: 1
     resources:
         mem_mb=4000,

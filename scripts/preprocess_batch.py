@@ -4,8 +4,9 @@ run_step(
     snakemake,
     preprocess_idat_batch,
     basenames=snakemake.params.basenames,
-    probes=snakemake.input.probes,
-    controls=snakemake.input.controls,
+    manifests=snakemake.params.manifests,
+    probes=list(snakemake.input.probes),
+    controls=list(snakemake.input.controls),
     settings=snakemake.params.settings,
     outputs=dict(snakemake.output.items()),
 )

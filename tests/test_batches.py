@@ -92,3 +92,37 @@ def test_a_mask_that_fits_no_array_stops_the_batch_instead_of_quarantining_each_
     settings = preprocess.PreprocessSettings(masks=masks.MaskChoice.from_config({"sources": ["Zhou_etal_2016"]}))
     with pytest.raises(ConfigurationError, match="config preprocess.masks: no vendored probe mask fits this array"):
         preprocess.preprocess_batch(basenames, parsed, settings)
+
+
+def test_mixed_arrays_are_read_each_with_its_manifest_and_reduced_to_the_common_cpgs(tmp_path, small_study):
+    from epiclock import simulate_arrays
+    from epiclock.io import manifest
+
+    cpgs = small_study.betas.index
+    samples = small_study.samples.iloc[:4]
+    designs = {"first": (cpgs[:-150], samples.iloc[:2], 11), "second": (cpgs[150:], samples.iloc[2:], 12)}
+    manifests, basenames = [], {}
+    for name, (array_cpgs, array_samples, seed) in designs.items():
+        arrays = simulate_arrays.write_idats(small_study.betas.loc[array_cpgs, array_samples["sample_id"]],
+                                             array_samples, {}, tmp_path / name, seed=seed)
+        manifests.append(manifest.parse_manifest(arrays["manifest"]))
+        basenames.update({row.sample_id: str(arrays["idat_dir"] / row.chip / f"{row.chip}_{row.position}")
+                          for row in array_samples.itertuples()})
+    settings = preprocess.PreprocessSettings()
+    result = preprocess.preprocess_batch(basenames, manifests, settings)
+
+    common = manifests[0].probes["name"][manifests[0].probes["name"].isin(manifests[1].probes["name"])]
+    assert result.betas.index.tolist() == common.tolist()
+    assert len(common) < min(len(manifests[0].probes), len(manifests[1].probes))
+    assert result.samples["array_passed"].all()
+    assert result.samples["manifest"].tolist() == ["manifest.csv.gz"] * 4     # the file each sample was read with
+    for position, (sample_id, basename) in enumerate(basenames.items()):
+        alone = preprocess.preprocess_sample(basename, manifests[position // 2], settings)
+        expected = alone.betas.set_axis(manifests[position // 2].probes["name"]).reindex(common)
+        np.testing.assert_allclose(result.betas[sample_id].to_numpy(), expected.to_numpy(dtype=np.float32), rtol=1e-6)
+        for table in ("methylated", "unmethylated"):
+            assert result.intensities[table][sample_id].index.equals(result.betas.index)
+    # One manifest alone quarantines the other array's samples, saying how to combine them.
+    alone = preprocess.preprocess_batch(basenames, manifests[0], settings).samples.set_index("sample_id")
+    assert alone["array_passed"].tolist() == [True, True, False, False]
+    assert "input.mixed_arrays: intersect" in alone["array_reasons"].iloc[2]

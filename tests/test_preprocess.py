@@ -51,7 +51,7 @@ def test_sample_result_has_every_field(array):
     assert list(result.control_metrics.columns) == ["value", "threshold", "passed"]
     assert result.control_metrics.index.name == "metric"
     assert len(result.snp_betas) == 30 and result.snp_betas.index.str.startswith("rs").all()
-    # The simulated manifest has no chromosomes: sex is unknown, not an error.
+    # A sheet without sex gives a simulated manifest without sex chromosomes: sex is unknown, not an error.
     assert result.metrics["predicted_sex"] is None and np.isnan(result.metrics["x_median"])
 
 

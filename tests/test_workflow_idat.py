@@ -88,3 +88,47 @@ def test_idat_betas_follow_the_true_betas(idat_run):
     sample = [s for s in study.samples["sample_id"] if s not in (lost, damaged)][0]
     error = (betas[sample].reindex(study.betas.index) - study.betas[sample]).abs().mean()
     assert error < 0.05
+
+
+def test_a_run_mixing_arrays_intersects_their_cpgs(project_root, tmp_path):
+    parameters = simulate.StudyParameters(donors=3, replicates=1, seed=9, background_cpgs=600, failed_samples=0)
+    study = simulate.simulate_study(parameters)
+    paths = simulate.write_study(study, tmp_path / "data")
+    cpgs, half = study.betas.index, len(study.samples) // 2
+    # Two array designs: the first lacks the last 100 CpGs, the second the first 100 (and its addresses differ).
+    designs = [(cpgs[:-100], study.samples.iloc[:half], 21), (cpgs[100:], study.samples.iloc[half:], 22)]
+    manifests, idat_dirs = [], []
+    for number, (array_cpgs, samples, seed) in enumerate(designs):
+        arrays = simulate_arrays.write_idats(study.betas.loc[array_cpgs, samples["sample_id"]], samples, {},
+                                             tmp_path / f"array_{number}", seed=seed)
+        manifests.append(str(arrays["manifest"]))
+        idat_dirs.append(arrays["idat_dir"])
+    config = yaml.safe_load((project_root / "config/config.yaml").read_text())
+    config["samples"] = str(paths["samples.tsv"])
+    config["input"] = {"type": "idat", "idat_dir": str(tmp_path), "batch_size": 4}
+    config["manifest"] = {"path": manifests[0]}
+    config["clocks"]["names"] = ["horvath2013"]
+    config["custom_clocks"] = []
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    # One manifest: the second array's samples are quarantined, naming the way to combine arrays.
+    snakemake(project_root, tmp_path)
+    qc_table = pd.read_csv(tmp_path / "results/qc/samples.tsv", sep="\t").set_index("sample_id")
+    assert qc_table["passed"].sum() == half
+    assert "input.mixed_arrays: intersect" in qc_table.loc[study.samples["sample_id"].iloc[-1], "reasons"]
+
+    config["manifest"]["extra"] = [{"path": manifests[1]}]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    refused = snakemake(project_root, tmp_path, check=False)
+    assert refused.returncode != 0 and "'intersect' goes with further manifests" in refused.stdout + refused.stderr
+
+    config["input"]["mixed_arrays"] = "intersect"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(project_root, tmp_path)
+    qc_table = pd.read_csv(tmp_path / "results/qc/samples.tsv", sep="\t").set_index("sample_id")
+    assert qc_table["passed"].all()
+    assert set(qc_table["manifest"]) == {"manifest.csv.gz"}
+    betas = pd.read_parquet(tmp_path / "results/normalize/betas.parquet")
+    assert not betas.index.isin(cpgs[:100]).any() and not betas.index.isin(cpgs[-100:]).any()
+    assert betas.index.isin(cpgs[100:-100]).sum() == len(cpgs) - 200
+    predictions = pd.read_csv(tmp_path / "results/clocks/predictions.tsv", sep="\t")
+    assert set(predictions["sample_id"]) == set(study.samples["sample_id"])

@@ -98,8 +98,53 @@ def _array_check(pair: IdatPair, layout) -> str:
     if present < MIN_ADDRESS_COVERAGE:
         return (f"IDAT pair {pair.basename} ({pair.green.chip_type or 'unknown chip type'}, "
                 f"{pair.green.probe_count} addresses) carries only {present:.0%} of the manifest's probes: "
-                "it is from another array than the manifest")
+                "it is from another array than the manifest (a run mixing arrays lists each array's manifest "
+                "in manifest.extra and sets input.mixed_arrays: intersect)")
     return ""
+
+
+def choose_manifest(pair: IdatPair, manifests: list[Manifest]) -> Manifest:
+    """The first of ``manifests`` whose probes the pair carries; an error naming them all when none does."""
+    from epiclock import noob
+
+    for manifest in manifests:
+        if not _array_check(pair, noob.probe_layout(pair.addresses, manifest.probes)):
+            return manifest
+    names = ", ".join(Path(manifest.source).name for manifest in manifests)
+    raise EpiclockError(f"IDAT pair {pair.basename} ({pair.green.chip_type or 'unknown chip type'}, "
+                        f"{pair.green.probe_count} addresses) fits none of the run's manifests ({names}): "
+                        "add its array's manifest to manifest.extra")
+
+
+class CommonCpgs:
+    """The CpGs every manifest of a mixed-array run measures, and how each manifest's probes map onto them.
+
+    A CpG is named without its EPICv2 suffix; where a manifest has several probes for one CpG
+    (EPICv2 replicates) the CpG's value is their mean, as the clocks' default collapse does.
+    """
+
+    def __init__(self, manifests: list[Manifest]):
+        names = [pd.Index(manifest.probes["name"].astype(str)) for manifest in manifests]
+        common = names[0].unique()
+        for other in names[1:]:
+            common = common[common.isin(other)]
+        if common.empty:
+            raise EpiclockError("input.mixed_arrays: the manifests " + ", ".join(m.source for m in manifests)
+                                + " have no CpG in common")
+        self.index = pd.Index(common, name="cpg_id")
+        self._codes = {id(manifest.probes): self.index.get_indexer(name) for manifest, name in zip(manifests, names)}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def values(self, manifest: Manifest, values: np.ndarray) -> np.ndarray:
+        """Per-probe ``values`` of ``manifest`` (its probe order) as the common CpGs' values; NaN stays missing."""
+        codes = self._codes[id(manifest.probes)]
+        usable = (codes >= 0) & ~np.isnan(values)
+        totals = np.bincount(codes[usable], weights=values[usable], minlength=len(self))
+        counts = np.bincount(codes[usable], minlength=len(self))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, totals / counts, np.nan)
 
 
 @dataclass(frozen=True)
@@ -160,7 +205,7 @@ def _bmiq_betas(values: np.ndarray, layout, design: np.ndarray, name: str) -> np
     return values
 
 
-def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSettings) -> SampleResult:
+def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: PreprocessSettings) -> SampleResult:
     """Betas, array-level QC metrics, control metrics and SNP betas of one sample.
 
     Failed probes are masked when the settings say so, then BMIQ runs when asked, then the probes
@@ -170,7 +215,7 @@ def preprocess_sample(basename: str, manifest: Manifest, settings: PreprocessSet
     from epiclock.io.signals import raw_signals
 
     probes = manifest.probes
-    pair = read_idat_pair(basename)
+    pair = source if isinstance(source, IdatPair) else read_idat_pair(source)
     measured = noob.measure(pair, probes, manifest.controls)
     layout = measured.probe.layout
     problem = _array_check(pair, layout)
@@ -250,35 +295,49 @@ class BatchResult:
 INTENSITY_TABLES = ("methylated", "unmethylated")
 
 
-def preprocess_batch(basenames: dict[str, str], manifest: Manifest, settings: PreprocessSettings) -> BatchResult:
+def _on_run_cpgs(values: pd.Series, manifest: Manifest, common: CommonCpgs | None) -> np.ndarray:
+    """A sample's per-probe values as the run's matrix rows: as they are, or on the common CpGs of mixed arrays."""
+    values = values.to_numpy(dtype=np.float64)
+    return (values if common is None else common.values(manifest, values)).astype(np.float32)
+
+
+def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manifest],
+                     settings: PreprocessSettings) -> BatchResult:
     """Every sample of a batch on its own; a sample whose files cannot be used is a row with its reason.
 
-    A configuration that cannot work for this array (``ConfigurationError``) stops the batch: it
+    With several manifests (a run that mixes arrays) each sample is read with the manifest that fits
+    its IDATs, and its betas and signals are reduced to the CpGs every manifest measures. A
+    configuration that cannot work for this array (``ConfigurationError``) stops the batch: it
     would fail every sample alike.
     """
+    manifests = [manifests] if isinstance(manifests, Manifest) else list(manifests)
+    common = CommonCpgs(manifests) if len(manifests) > 1 else None
     rows, control_frames = [], []
     columns: dict[str, dict[str, np.ndarray]] = {table: {} for table in ("betas", "snps", *INTENSITY_TABLES)}
     for sample_id, basename in basenames.items():
         try:
-            result = preprocess_sample(basename, manifest, settings)
+            pair = read_idat_pair(basename)
+            manifest = manifests[0] if common is None else choose_manifest(pair, manifests)
+            result = preprocess_sample(pair, manifest, settings)
         except ConfigurationError:
             raise
         except EpiclockError as error:
             rows.append({"sample_id": sample_id, "basename": basename, "array_passed": False,
                          "array_reasons": str(error)})
             continue
+
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
-                     **result.metrics})
+                     **({} if common is None else {"manifest": Path(manifest.source).name}), **result.metrics})
         control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
-        columns["betas"][sample_id] = result.betas.to_numpy(dtype=np.float32)
+        columns["betas"][sample_id] = _on_run_cpgs(result.betas, manifest, common)
         columns["snps"][sample_id] = result.snp_betas
         if result.raw_signals is not None:
             for table in INTENSITY_TABLES:
-                columns[table][sample_id] = result.raw_signals[table].to_numpy(dtype=np.float32)
-    probe_index = pd.Index(manifest.probes["probe_id"].to_numpy(), name="cpg_id")
-    matrix = pd.DataFrame(columns["betas"], index=probe_index, dtype=np.float32)
+                columns[table][sample_id] = _on_run_cpgs(result.raw_signals[table], manifest, common)
+    cpg_index = pd.Index(manifests[0].probes["probe_id"].to_numpy(), name="cpg_id") if common is None else common.index
+    matrix = pd.DataFrame(columns["betas"], index=cpg_index, dtype=np.float32)
     snp_betas = pd.DataFrame(columns["snps"], dtype=float)
     snp_betas.index.name = "probe_id"
-    intensities = ({table: pd.DataFrame(columns[table], index=probe_index, dtype=np.float32)
+    intensities = ({table: pd.DataFrame(columns[table], index=cpg_index, dtype=np.float32)
                     for table in INTENSITY_TABLES} if settings.keep_intensities else {})
     return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas, intensities)

@@ -226,13 +226,15 @@ def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> No
     write_parquet(parsed.controls, controls)
 
 
-def preprocess_idat_batch(basenames: dict[str, str], probes: str, controls: str, settings: dict,
-                          outputs: dict[str, str]) -> None:
+def preprocess_idat_batch(basenames: dict[str, str], manifests: list[str], probes: list[str], controls: list[str],
+                          settings: dict, outputs: dict[str, str]) -> None:
+    """One batch of IDAT pairs; ``manifests`` are the run's manifest files, parsed into ``probes`` and ``controls``."""
     from epiclock import preprocess
     from epiclock.io.manifest import Manifest
 
-    manifest = Manifest(pd.read_parquet(probes), pd.read_parquet(controls), probes)
-    result = preprocess.preprocess_batch(basenames, manifest, preprocess.PreprocessSettings.from_config(settings))
+    parsed = [Manifest(pd.read_parquet(probe_table), pd.read_parquet(control_table), source)
+              for source, probe_table, control_table in zip(manifests, probes, controls)]
+    result = preprocess.preprocess_batch(basenames, parsed, preprocess.PreprocessSettings.from_config(settings))
     for row in result.samples.loc[~result.samples["array_passed"]].itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
     write_batch(result, outputs)
