@@ -3,7 +3,8 @@
 Simulates a study of N samples on an array of real size (EPIC: ~866k probes, ~1.05M addresses),
 writes its manifest and IDAT pairs, then runs Snakemake from IDATs to the report. Peak RSS is the
 largest resident size of any process of the run (Snakemake and its jobs, from the kernel's
-accounting of waited-for children). Snakemake's own share is the wall time during which no job ran
+accounting of waited-for children, taken in a small launcher process so that the simulation's own
+memory is not counted). Snakemake's own share is the wall time during which no job ran
 (start-up, DAG building, scheduling), from the jobs' start and end stamps in Snakemake's log. The
 stamps have one-second resolution and a job's time includes its Python start-up.
 
@@ -12,7 +13,6 @@ stamps have one-second resolution and a job's time includes its Python start-up.
 
 import argparse
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -26,6 +26,14 @@ import yaml
 from epiclock import simulate, simulate_arrays
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Runs its arguments as a command and prints the peak RSS (KiB) of the command's process tree.
+LAUNCHER = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+if done.returncode:
+    sys.exit(done.stderr[-5000:])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
 
 
 def busy_seconds(log_text: str) -> float:
@@ -51,6 +59,17 @@ def busy_seconds(log_text: str) -> float:
             busy += (end - current_end).total_seconds()
             current_end = end
     return busy
+
+
+def step_peaks(log_dir: Path) -> dict[str, float]:
+    """Largest 'peak memory of this step' each log folder (one per stage or rule family) reports, in MB."""
+    peaks: dict[str, float] = {}
+    for path in log_dir.rglob("*.log"):
+        match = re.search(r"peak memory of this step: (\d+) MB", path.read_text())
+        if match:
+            step = path.parent.name + "/" + re.sub(r"batch_\d+", "batch_*", path.stem)
+            peaks[step] = max(peaks.get(step, 0.0), float(match.group(1)))
+    return peaks
 
 
 def main() -> None:
@@ -84,11 +103,15 @@ def main() -> None:
     config["clocks"]["names"] = ["horvath2013", "horvath_skin_blood2018"]
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT_ROOT / "Snakefile"), "--directory",
-                    str(root), "--configfile", str(root / "config.yaml"), "--cores", "2", "--workflow-profile", "none",
-                    ], check=True, capture_output=True)
+    # Linux hands a process's peak resident size on through fork and exec, so Snakemake started from
+    # this process (which just held the simulated study) would report this process's peak as its own.
+    # A small launcher process starts it instead and reports the peak of its own descendants.
+    launcher = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", "snakemake", "--snakefile",
+                               str(PROJECT_ROOT / "Snakefile"), "--directory", str(root), "--configfile",
+                               str(root / "config.yaml"), "--cores", "2", "--workflow-profile", "none"],
+                              check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    peak_gib = int(launcher.stdout.split()[-1]) / 2**20
     log_text = sorted((root / ".snakemake/log").glob("*.log"))[-1].read_text()
     # Snakemake's own time: wall time during which no job was running (start-up, DAG, scheduling).
     overhead = max(0.0, 1 - busy_seconds(log_text) / wall)
@@ -98,6 +121,10 @@ def main() -> None:
     print(f"workflow from IDATs to report (2 cores): {wall:.0f} s wall, {len(samples) / wall:.2f} samples/s")
     print(f"peak RSS of any process of the run: {peak_gib:.2f} GiB")
     print(f"Snakemake's own share of the wall time (outside jobs): {100 * overhead:.0f}%")
+    peaks = step_peaks(root / "logs")
+    print("peak memory per step (largest job of each rule, from its log):")
+    for step, megabytes in sorted(peaks.items(), key=lambda item: -item[1]):
+        print(f"  {step:<28} {megabytes:8.0f} MB")
     if not arguments.keep:
         shutil.rmtree(root)
 

@@ -126,3 +126,27 @@ def test_mixed_arrays_are_read_each_with_its_manifest_and_reduced_to_the_common_
     alone = preprocess.preprocess_batch(basenames, manifests[0], settings).samples.set_index("sample_id")
     assert alone["array_passed"].tolist() == [True, True, False, False]
     assert "input.mixed_arrays: intersect" in alone["array_reasons"].iloc[2]
+
+
+def test_clocks_on_the_rows_they_read_equal_clocks_on_the_whole_batch(tmp_path):
+    from epiclock import clocks
+    from epiclock.io import read_matrix_rows
+
+    names = [name for name in clocks.available() if clocks.get(name).required_cpgs is not None]
+    assert "dunedinpace2022" in names and "zhang2019_en" not in names     # Zhang reads the whole array
+    needed = clocks.required_cpgs([clocks.get(name) for name in names])
+    background = pd.Index([f"cg9{i:07d}" for i in range(3000)])
+    rng = np.random.default_rng(4)
+    labels = needed[::2].append(background)
+    betas = pd.DataFrame(rng.uniform(0.05, 0.95, (len(labels), 3)), index=labels, columns=["A", "B", "C"])
+    # EPICv2 labels: a suffix on every CpG, and a replicate probe for some.
+    epic_v2 = pd.concat([betas.set_axis(labels + "_TC21"), betas.iloc[::7].set_axis(labels[::7] + "_BC11") + 0.01])
+    epic_v2.index.name = "cpg_id"
+    write_matrix(epic_v2.astype(np.float32), tmp_path / "batch.parquet", row_group_size=500)
+    subset = read_matrix_rows(tmp_path / "batch.parquet", needed, row_names=clocks.cpg_names)
+    assert subset.index.equals(epic_v2.index[clocks.cpg_names(epic_v2.index).isin(needed)])
+    assert not clocks.cpg_names(subset.index).isin(background).any()
+    whole = pd.read_parquet(tmp_path / "batch.parquet")
+    pd.testing.assert_frame_equal(clocks.predict(subset, names), clocks.predict(whole, names))
+    with pytest.raises(EpiclockError, match="cannot read the stored matrix"):
+        read_matrix_rows(tmp_path / "absent.parquet", needed)

@@ -408,3 +408,10 @@ def test_a_bad_clock_definition_names_the_clock_and_field(monkeypatch):
             clocks.get("broken")
     finally:
         clocks.get.cache_clear()
+
+
+def test_a_matrix_without_rows_gives_every_sample_a_reason_not_a_crash():
+    empty = pd.DataFrame(np.empty((0, 2)), index=pd.Index([], name="cpg_id"), columns=["A", "B"])
+    table = clocks.predict(empty, ["horvath2013", "dunedinpace2022"])
+    assert table["dnam_age"].isna().all() and len(table) == 4
+    assert table["status"].str.contains("coverage").all()

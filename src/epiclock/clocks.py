@@ -128,8 +128,7 @@ def collapse_replicate_probes(betas: pd.DataFrame, method: str = "mean") -> pd.D
     labels = betas.index.astype(str)
     if betas.index.is_unique and not labels.str.contains("_", regex=False).any():
         return betas
-    cpg_ids = labels.str.replace(EPICV2_SUFFIX, "", regex=True)
-    grouped = betas.groupby(cpg_ids.to_numpy(), sort=False)
+    grouped = betas.groupby(cpg_names(labels).to_numpy(), sort=False)
     collapsed = grouped.mean() if method == "mean" else grouped.first()
     collapsed.index.name = betas.index.name or "cpg_id"
     return collapsed
@@ -191,6 +190,8 @@ class _BetaMatrix:
 
     def _take_from_matrix(self, cpg_ids) -> np.ndarray:
         positions = self.positions(cpg_ids)
+        if self.by_sample.shape[1] == 0:  # a matrix without rows measures none of them
+            return np.full((self.n_samples, len(positions)), np.nan)
         values = self.by_sample.take(np.maximum(positions, 0), axis=1)
         values[:, positions < 0] = np.nan
         return values
@@ -306,6 +307,19 @@ class Clock:
     @property
     def cpg_ids(self) -> list[str]:
         return list(self.model.feature_names_in_)
+
+    @property
+    def required_cpgs(self) -> pd.Index | None:
+        """The CpGs this clock reads from a sample; None when it reads the whole array.
+
+        A clock that standardises each sample over every probe needs the whole array; one that
+        quantile-normalises needs its target's probes besides its own CpGs.
+        """
+        if isinstance(self.preprocessing, SampleStandardisation):
+            return None
+        if isinstance(self.preprocessing, QuantileNormalisation):
+            return self.preprocessing.target.index.union(pd.Index(self.cpg_ids))
+        return pd.Index(self.cpg_ids)
 
     def effective_min_coverage(self, min_coverage: float) -> float:
         return max(min_coverage, self.min_coverage or 0.0)
@@ -521,6 +535,19 @@ def predict(betas: pd.DataFrame, names: list[str], imputation: str = "reference"
         matrix.gather(sorted(set().union(*(clock.cpg_ids for clock in chosen))))
     frames = [clock._predict(matrix, imputation, min_coverage, None) for clock in chosen]
     return pd.concat(frames, ignore_index=True)
+
+
+def required_cpgs(chosen) -> pd.Index | None:
+    """The CpGs a set of clocks reads, named without EPICv2 suffixes; None when one of them reads the whole array."""
+    needed = [clock.required_cpgs for clock in chosen]
+    if any(cpgs is None for cpgs in needed):
+        return None
+    return pd.Index(sorted(set().union(*needed)))
+
+
+def cpg_names(labels: pd.Index) -> pd.Index:
+    """Row labels as CpG IDs: EPICv2 probe IDs lose their suffix (cg00000029_TC21 -> cg00000029)."""
+    return pd.Index(labels.astype(str).str.replace(EPICV2_SUFFIX, "", regex=True))
 
 
 def coverage_table(betas: pd.DataFrame, names: list[str], imputation: str = "reference",

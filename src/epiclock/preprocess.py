@@ -312,8 +312,12 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
     """
     manifests = [manifests] if isinstance(manifests, Manifest) else list(manifests)
     common = CommonCpgs(manifests) if len(manifests) > 1 else None
-    rows, control_frames = [], []
-    columns: dict[str, dict[str, np.ndarray]] = {table: {} for table in ("betas", "snps", *INTENSITY_TABLES)}
+    cpg_index = pd.Index(manifests[0].probes["probe_id"].to_numpy(), name="cpg_id") if common is None else common.index
+    # Each matrix is allocated once and filled sample by sample: no per-sample copies to gather at the end.
+    tables = ("betas", *(INTENSITY_TABLES if settings.keep_intensities else ()))
+    matrices = {table: np.empty((len(cpg_index), len(basenames)), dtype=np.float32) for table in tables}
+    usable: list[str] = []
+    rows, control_frames, snp_columns = [], [], {}
     for sample_id, basename in basenames.items():
         try:
             pair = read_idat_pair(basename)
@@ -325,19 +329,19 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
             rows.append({"sample_id": sample_id, "basename": basename, "array_passed": False,
                          "array_reasons": str(error)})
             continue
-
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
                      **({} if common is None else {"manifest": Path(manifest.source).name}), **result.metrics})
         control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
-        columns["betas"][sample_id] = _on_run_cpgs(result.betas, manifest, common)
-        columns["snps"][sample_id] = result.snp_betas
-        if result.raw_signals is not None:
-            for table in INTENSITY_TABLES:
-                columns[table][sample_id] = _on_run_cpgs(result.raw_signals[table], manifest, common)
-    cpg_index = pd.Index(manifests[0].probes["probe_id"].to_numpy(), name="cpg_id") if common is None else common.index
-    matrix = pd.DataFrame(columns["betas"], index=cpg_index, dtype=np.float32)
-    snp_betas = pd.DataFrame(columns["snps"], dtype=float)
+        snp_columns[sample_id] = result.snp_betas
+        column = len(usable)
+        matrices["betas"][:, column] = _on_run_cpgs(result.betas, manifest, common)
+        for table in tables[1:]:
+            matrices[table][:, column] = _on_run_cpgs(result.raw_signals[table], manifest, common)
+        usable.append(sample_id)
+    frames = {table: pd.DataFrame(values[:, :len(usable)], index=cpg_index, columns=pd.Index(usable), copy=False)
+              for table, values in matrices.items()}
+    matrix = frames.pop("betas")
+    snp_betas = pd.DataFrame(snp_columns, dtype=float)
     snp_betas.index.name = "probe_id"
-    intensities = ({table: pd.DataFrame(columns[table], index=cpg_index, dtype=np.float32)
-                    for table in INTENSITY_TABLES} if settings.keep_intensities else {})
+    intensities = frames
     return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas, intensities)

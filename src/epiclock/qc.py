@@ -6,7 +6,6 @@ so one bad array does not stop a run of hundreds (unless the config asks to fail
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,25 +41,26 @@ def beta_metrics(betas: pd.DataFrame, n_masked: pd.Series | None = None) -> pd.D
     """Per sample (rows, by column of ``betas``): CpGs, missing, out-of-range values, mean, median, call rate.
 
     ``n_masked`` counts, per sample, probes missing on purpose (probe masks); the call rate leaves
-    them out, so masking probes for every sample does not fail every sample.
+    them out, so masking probes for every sample does not fail every sample. Samples are measured
+    one at a time, so a batch costs one sample's temporary arrays, not the matrix's.
     """
-    values = betas.to_numpy(dtype=float)
-    n_cpgs = values.shape[0]
-    finite = np.isfinite(values)
-    # Infinite values count as out of range, not as missing: they mean the input is wrong, not absent.
-    missing = np.isnan(values)
-    out_of_range = (~missing) & ((~finite) | (values < 0) | (values > 1))
-    in_range = np.where(finite & ~out_of_range, values, np.nan)
-    # An all-missing sample is a QC failure to report, not a warning to print.
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        metrics = pd.DataFrame({
-            "n_cpgs": n_cpgs,
-            "n_missing": missing.sum(axis=0),
-            "n_out_of_range": out_of_range.sum(axis=0),
-            "beta_mean": np.nanmean(in_range, axis=0) if n_cpgs else np.nan,
-            "beta_median": np.nanmedian(in_range, axis=0) if n_cpgs else np.nan,
-        }, index=pd.Index(betas.columns, name="sample_id"))
+    n_cpgs = betas.shape[0]
+    rows = []
+    for sample_id in betas.columns:
+        values = betas[sample_id].to_numpy(dtype=np.float64)
+        missing = np.isnan(values)
+        # Infinite values count as out of range, not as missing: they mean the input is wrong, not absent.
+        with np.errstate(invalid="ignore"):
+            out_of_range = ~missing & (~np.isfinite(values) | (values < 0) | (values > 1))
+        in_range = values[~missing & ~out_of_range]
+        rows.append({
+            "n_cpgs": n_cpgs, "n_missing": int(missing.sum()), "n_out_of_range": int(out_of_range.sum()),
+            # An all-missing sample is a QC failure to report, not a warning to print.
+            "beta_mean": float(in_range.mean()) if in_range.size else np.nan,
+            "beta_median": float(np.median(in_range)) if in_range.size else np.nan,
+        })
+    metrics = pd.DataFrame(rows, index=pd.Index(betas.columns, name="sample_id"),
+                           columns=[column for column in BETA_METRIC_COLUMNS if column != "call_rate"])
     masked = np.zeros(len(metrics)) if n_masked is None else n_masked.reindex(metrics.index).fillna(0).to_numpy(float)
     metrics["call_rate"] = 1 - (metrics["n_missing"] - masked) / np.maximum(n_cpgs - masked, 1)
     return metrics

@@ -40,6 +40,7 @@ def run_step(snakemake, step, **kwargs) -> None:
                         force=True)
     try:
         step(**kwargs)
+        log.info("peak memory of this step: %s", peak_memory_text())
     except EpiclockError as error:
         log.error("%s", error)
         sys.exit(1)
@@ -47,6 +48,22 @@ def run_step(snakemake, step, **kwargs) -> None:
         # An unexpected failure is a bug: keep its traceback in the rule's log as well.
         log.exception("unexpected error in %s", getattr(step, "__name__", step))
         raise
+
+
+def peak_memory_text() -> str:
+    """This process's peak resident memory since it started, from the kernel (VmHWM).
+
+    Not ``getrusage``: Linux carries a parent's peak over through fork and exec, so a job started
+    by Snakemake would report Snakemake's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return f"{int(line.split()[1]) / 1024:.0f} MB"
+    except OSError:
+        pass
+    return "unknown"
 
 
 def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> None:
@@ -122,19 +139,22 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
                          custom_dirs: dict[str, str] | None = None) -> None:
     """Every clock of the run on one batch's samples (a sample's age never depends on the others)."""
     from epiclock import clocks, normalize
+    from epiclock.io import read_matrix_rows
 
-    betas = read_matrix(matrix)
+    custom_dirs = custom_dirs or {}
+    names = list(clock_config["names"])
+    run_clocks = resolve_clocks(names, custom_dirs)
+    # Only the rows the clocks read, unless one of them standardises each sample over the whole array.
+    needed = clocks.required_cpgs(run_clocks.values())
+    betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=clocks.cpg_names)
     betas = normalize.normalize(betas, list(betas.columns))
     if betas.shape[1] == 0:
         write_parquet(pd.DataFrame(columns=clocks.PREDICTION_COLUMNS), output)
         return
-    custom_dirs = custom_dirs or {}
     options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
                "replicates": clock_config["replicates"]}
-    names = list(clock_config["names"])
     shipped = clocks.predict(betas, [name for name in names if name not in custom_dirs], **options)
-    custom = [clock.predict(betas, **options)
-              for clock in resolve_clocks([n for n in names if n in custom_dirs], custom_dirs).values()]
+    custom = [run_clocks[name].predict(betas, **options) for name in names if name in custom_dirs]
     write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
 
 

@@ -293,3 +293,30 @@ def read_matrix(path: str | os.PathLike, columns: list[str] | None = None) -> pd
         return pd.read_parquet(path, columns=columns)
     except (OSError, ValueError) as error:
         raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error
+
+
+def read_matrix_rows(path: str | os.PathLike, wanted: pd.Index, row_names=None,
+                     block_rows: int = 65_536) -> pd.DataFrame:
+    """The rows of a stored CpG x sample matrix whose names are in ``wanted``, read block by block.
+
+    Only the wanted rows are ever held, so a few thousand clock CpGs of a large batch cost little
+    memory. ``row_names`` maps the stored row labels (an Index) to the names compared with
+    ``wanted`` (for example EPICv2 probe IDs to CpG IDs); by default the labels themselves.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        stored = pq.ParquetFile(path)
+        index_columns = [name for name in stored.schema_arrow.pandas_metadata["index_columns"] if isinstance(name, str)]
+        blocks = []
+        for block in stored.iter_batches(batch_size=block_rows):
+            labels = pd.Index(block.column(index_columns[0]).to_pandas())
+            names = labels if row_names is None else row_names(labels)
+            keep = np.flatnonzero(names.isin(wanted))
+            if len(keep):
+                blocks.append(block.take(pa.array(keep)))
+        table = pa.Table.from_batches(blocks, schema=stored.schema_arrow)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as error:
+        raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error
+    return table.to_pandas()
