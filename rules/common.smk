@@ -130,7 +130,7 @@ def parsed_manifests(table):
 def get_final_output():
     return [
         "results/qc/samples.tsv",
-        *(["results/normalize/betas.parquet"] if config["normalize"]["matrix"] else []),
+        *(rules.merge_betas.output if config["normalize"]["matrix"] else []),
         "results/clocks/predictions.tsv",
         "results/clocks/coverage.tsv",
         "results/deltas/per_sample.tsv",

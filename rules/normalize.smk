@@ -7,7 +7,8 @@ rule merge_betas:
         batches=batch_tables("betas"),
         qc_table="results/qc/samples.parquet",
     output:
-        normalized="results/normalize/betas.parquet",
+        betas="results/normalize/betas.parquet",
+        **({"m_values": "results/normalize/m_values.parquet"} if config["normalize"]["m_values"] else {}),
     params:
         method=config["normalize"]["method"],
     log:

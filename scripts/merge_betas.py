@@ -5,6 +5,6 @@ run_step(
     merge_betas,
     batch_betas=list(snakemake.input.batches),
     qc_table=snakemake.input.qc_table,
-    normalized=snakemake.output.normalized,
+    outputs=dict(snakemake.output.items()),
     method=snakemake.params.method,
 )

@@ -22,13 +22,16 @@ def test_merge_streams_row_groups_and_equals_the_concatenation(tmp_path):
         paths.append(tmp_path / f"batch_{number}.parquet")
         write_matrix(batch, paths[-1], row_group_size=128)     # 8 row groups of 128 CpGs
     passed = ["F", "A", "C", "E"]                   # B and D failed QC; the sheet's order is kept
-    shape = normalize.merge_batches([str(path) for path in paths], passed, str(tmp_path / "merged.parquet"))
+    outputs = {"betas": str(tmp_path / "merged.parquet"), "m_values": str(tmp_path / "m_values.parquet")}
+    shape = normalize.merge_batches([str(path) for path in paths], passed, outputs)
     merged = pd.read_parquet(tmp_path / "merged.parquet")
     expected = pd.concat(batches, axis=1)[passed].astype(float)
     expected.iloc[5, expected.columns.get_loc("C")] = np.nan
     assert shape == (1000, 4)
     assert list(merged.columns) == passed and merged.index.equals(batches[0].index)
     pd.testing.assert_frame_equal(merged.astype(float), expected, check_dtype=False)
+    m_values = pd.read_parquet(tmp_path / "m_values.parquet")
+    np.testing.assert_allclose(m_values.to_numpy(float), np.log2(expected / (1 - expected)).to_numpy(), rtol=1e-5)
 
 
 def test_merge_refuses_batches_of_different_arrays_and_absent_samples(tmp_path):
@@ -36,9 +39,9 @@ def test_merge_refuses_batches_of_different_arrays_and_absent_samples(tmp_path):
     write_matrix(_matrix(["B"], n_cpgs=900), tmp_path / "two.parquet", row_group_size=128)
     paths = [str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")]
     with pytest.raises(EpiclockError, match="differ in their CpGs"):
-        normalize.merge_batches(paths, ["A", "B"], str(tmp_path / "merged.parquet"))
+        normalize.merge_batches(paths, ["A", "B"], {"betas": str(tmp_path / "merged.parquet")})
     with pytest.raises(EpiclockError, match="in no batch matrix: Z"):
-        normalize.merge_batches(paths[:1], ["A", "Z"], str(tmp_path / "merged.parquet"))
+        normalize.merge_batches(paths[:1], ["A", "Z"], {"betas": str(tmp_path / "merged.parquet")})
     assert not (tmp_path / "merged.parquet").exists()
 
 

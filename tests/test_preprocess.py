@@ -11,7 +11,8 @@ from epiclock.io.manifest import Manifest, load_manifest
 from epiclock.preprocess import PreprocessSettings, SampleResult, preprocess_sample
 
 METRIC_KEYS = {"chip_type", "n_addresses", "detection_call_rate", "n_low_beads", "median_intensity",
-               "controls_passed", "control_notes", "n_masked", "predicted_sex", "x_median", "y_median"}
+               "controls_passed", "control_notes", "n_masked", "n_channel_switched", "predicted_sex", "x_median",
+               "y_median"}
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,23 @@ def test_settings_from_the_shipped_config(project_root):
     chosen = PreprocessSettings.from_config({"masks": {"sources": ["Zhou_etal_2016"], "reasons": ["Polymorphism"]},
                                              "bmiq": True})
     assert chosen.masks.sources == ("Zhou_etal_2016",) and chosen.masks.uses_vendored and chosen.bmiq
+
+
+def test_inferred_channels_undo_a_manifest_that_names_the_wrong_colour(array):
+    manifest, basenames = array
+    probes = manifest.probes.copy()
+    type_one = np.flatnonzero(probes["channel"].isin(["Red", "Grn"]).to_numpy() &
+                              ~probes["probe_id"].str.startswith("rs").to_numpy())[:60]
+    probes.loc[probes.index[type_one], "channel"] = probes["channel"].iloc[type_one].map({"Red": "Grn", "Grn": "Red"})
+    wrong = Manifest(probes, manifest.controls, manifest.source)
+    truth = preprocess_sample(basenames[0], manifest, PreprocessSettings())
+    misread = preprocess_sample(basenames[0], wrong, PreprocessSettings())
+    inferred = preprocess_sample(basenames[0], wrong, PreprocessSettings(infer_channels=True))
+    flipped = probes["probe_id"].iloc[type_one]
+    assert truth.metrics["n_channel_switched"] == 0 and misread.metrics["n_channel_switched"] == 0
+    assert inferred.metrics["n_channel_switched"] == len(flipped)
+    # Read in the wrong colour, a probe sees background only and fails detection; inferred, it is whole again.
+    assert misread.betas[flipped].isna().mean() > 0.9
+    measured = truth.betas[flipped].notna()
+    assert inferred.betas[flipped][measured].notna().all()
+    assert (inferred.betas[flipped] - truth.betas[flipped]).abs().max() < 0.02

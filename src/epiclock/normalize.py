@@ -30,13 +30,27 @@ def normalize(betas: pd.DataFrame, samples: list[str], method: str = "none") -> 
     return pd.DataFrame(np.where(invalid, np.nan, values), index=selected.index, columns=selected.columns)
 
 
-def merge_batches(batch_paths: list[str], samples: list[str], output: str, method: str = "none") -> tuple[int, int]:
+# Betas this close to 0 or 1 are taken as that far from them for M-values, which are then finite.
+M_VALUE_CLIP = 1e-6
+
+
+def m_values(betas: pd.DataFrame) -> pd.DataFrame:
+    """M-values log2(beta / (1 - beta)) (as minfi's getM on betas), betas clipped to [1e-6, 1 - 1e-6]."""
+    clipped = betas.clip(M_VALUE_CLIP, 1 - M_VALUE_CLIP)
+    return np.log2(clipped / (1 - clipped))
+
+
+def merge_batches(batch_paths: list[str], samples: list[str], outputs: dict[str, str],
+                  method: str = "none") -> tuple[int, int]:
     """Write the betas of ``samples`` from every batch's matrix into one CpG x sample Parquet matrix.
 
-    The batches are read one row group (a block of CpGs) at a time and the block is written before
-    the next is read, so memory holds one block of every sample, never the whole matrix. Every
-    batch must carry the same CpGs in the same order (one manifest per run). Returns the shape.
+    ``outputs`` names the files: ``betas``, and ``m_values`` for the M-values beside them. The
+    batches are read one row group (a block of CpGs) at a time and the block is written before the
+    next is read, so memory holds one block of every sample, never the whole matrix. Every batch
+    must carry the same CpGs in the same order (one manifest per run). Returns the shape.
     """
+    import contextlib
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -55,10 +69,12 @@ def merge_batches(batch_paths: list[str], samples: list[str], output: str, metho
         raise EpiclockError(f"{batch_paths[0]}: the batch matrices differ in their CpGs; every sample of a run "
                             "must be preprocessed with one manifest")
     order = {sample: index for index, sample in enumerate(samples)}
+    transforms = {"betas": lambda block: block, "m_values": m_values}
     # The CpG IDs are stored as the pandas index column, under the index's name.
     index_columns = [name for name in files[0].schema_arrow.pandas_metadata["index_columns"] if isinstance(name, str)]
-    with atomic_path(output) as temporary:
-        writer = None
+    with contextlib.ExitStack() as stack:
+        temporaries = {name: stack.enter_context(atomic_path(path)) for name, path in outputs.items()}
+        writers: dict[str, pq.ParquetWriter] = {}
         try:
             for group in range(groups.pop()):
                 blocks = [file.read_row_group(group, columns=[*index_columns, *names]).to_pandas()
@@ -69,12 +85,13 @@ def merge_batches(batch_paths: list[str], samples: list[str], output: str, metho
                         raise EpiclockError(f"{path}: its CpGs differ from those of {batch_paths[0]}; every sample "
                                             "of a run must be preprocessed with one manifest")
                 merged = pd.concat(blocks, axis=1)
-                merged = normalize(merged, sorted(merged.columns, key=order.get), method=method).astype(np.float32)
-                table = pa.Table.from_pandas(merged, preserve_index=True)
-                if writer is None:
-                    writer = pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table)
+                merged = normalize(merged, sorted(merged.columns, key=order.get), method=method)
+                for name, temporary in temporaries.items():
+                    table = pa.Table.from_pandas(transforms[name](merged).astype(np.float32), preserve_index=True)
+                    if name not in writers:
+                        writers[name] = pq.ParquetWriter(temporary, table.schema)
+                    writers[name].write_table(table)
         finally:
-            if writer is not None:
+            for writer in writers.values():
                 writer.close()
     return rows.pop(), len(found)

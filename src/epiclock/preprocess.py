@@ -42,6 +42,7 @@ class PreprocessSettings:
     keep_intensities: bool = True   # the raw methylated and unmethylated signals are kept beside the betas
     masks: masks.MaskChoice = field(default_factory=masks.MaskChoice)  # listed probes become missing betas
     bmiq: bool = False              # BMIQ on each sample's betas (type II onto type I)
+    infer_channels: bool = False    # type-I colours read from the sample, not the manifest (SeSAMe)
 
     @classmethod
     def from_config(cls, section: dict) -> "PreprocessSettings":
@@ -221,6 +222,15 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     problem = _array_check(pair, layout)
     if problem:
         raise EpiclockError(problem)
+    n_switched = 0
+    if settings.infer_channels:
+        # A colour-channel-switching SNP makes a type-I probe light up in the other colour; reading it
+        # in the colour it shows keeps its beta from collapsing to background (SeSAMe's inferInfiniumIChannel).
+        inferred = noob.infer_type_one_channels(measured, probes)
+        n_switched = int(inferred["switched"].sum())
+        probes = noob.with_inferred_channels(probes, inferred)
+        measured = noob.measure(pair, probes, manifest.controls)
+        layout = measured.probe.layout
     if settings.method == "noob":
         signals = noob.noob(measured, probes, manifest.controls, dye_method=settings.dye_method).signals
     else:
@@ -235,7 +245,7 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
         values = np.where(probe_table["failed"].to_numpy(dtype=bool), np.nan, values)
     if settings.bmiq:
         values = _bmiq_betas(values, layout, probes["design"].to_numpy(), pair.basename)
-    masked = _masked_rows(settings.masks, probes, layout.index, pair)
+    masked = _masked_rows(settings.masks, manifest.probes, layout.index, pair)
     values = np.where(masked, np.nan, values)
 
     control_metrics = controls.control_metrics(measured, manifest.controls)
@@ -248,6 +258,7 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
         "median_intensity": float(np.median(total)) if total.size else np.nan,
         "controls_passed": bool(control_passed), "control_notes": control_notes,
         "n_masked": int(np.count_nonzero(masked)),
+        "n_channel_switched": n_switched,
         **_sex_metrics(measured, probes),
     }
     snp_betas = (controls.snp_betas(measured, probes) if layout.snp.any()

@@ -527,6 +527,7 @@ QC_TABLE_COLUMNS = {
     "call_rate": ("call rate", "4"),
     "detection_call_rate": ("detection call rate", "4"),
     "n_masked": ("masked", "int"),
+    "n_channel_switched": ("type-I colour switched", "int"),
     "n_out_of_range": ("outside [0,1]", "int"),
     "beta_mean": ("mean beta", "3"),
     "controls_passed": ("controls passed", "flag"),

@@ -126,12 +126,12 @@ def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict
     log.info("%d of %d samples passed QC", len(qc_table) - len(failed), len(qc_table))
 
 
-def merge_betas(batch_betas: list[str], qc_table: str, normalized: str, method: str) -> None:
-    """The betas of every sample that passed QC in one matrix, streamed batch by batch in CpG blocks."""
+def merge_betas(batch_betas: list[str], qc_table: str, outputs: dict[str, str], method: str) -> None:
+    """The betas (and M-values when asked) of every sample that passed QC in one matrix, streamed in CpG blocks."""
     from epiclock import normalize, qc
 
     passed = qc.passing_samples(pd.read_parquet(qc_table))
-    shape = normalize.merge_batches(batch_betas, passed, normalized, method=method)
+    shape = normalize.merge_batches(batch_betas, passed, outputs, method=method)
     log.info("merged %d CpGs x %d samples with method '%s'", *shape, method)
 
 
