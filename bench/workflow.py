@@ -32,21 +32,32 @@ def run_snakemake(workdir: Path) -> float:
 
 
 def run_in_process(config: dict, out: Path) -> float:
+    """The beta-matrix route's steps, each called as its rule calls it, on one batch."""
     start = time.perf_counter()
-    workflow.import_betas(config["input"]["betas"], out / "betas.parquet")
-    workflow.quality_control(out / "betas.parquet", config["samples"], out / "qc.tsv", out / "qc.parquet", config["qc"])
-    workflow.normalize_betas(out / "betas.parquet", out / "qc.parquet", out / "normalized.parquet",
-                             config["normalize"]["method"])
-    workflow.predict_clocks(out / "normalized.parquet", out / "predictions.tsv", out / "predictions.parquet",
-                            out / "coverage.tsv", out / "coverage.parquet", config["clocks"])
+    batch = {table: str(out / f"matrix.{table}.parquet") for table in ("betas", "samples", "controls", "snps", "density")}
+    workflow.import_betas(config["input"]["betas"], batch)
+    qc_outputs = {name: str(out / f"qc_{name}") for name in (
+        "table_tsv", "table_parquet", "controls_tsv", "controls_parquet", "identity_tsv", "identity_parquet")}
+    qc_outputs["density"] = str(out / "beta_density.parquet")
+    workflow.quality_control({table: [batch[table]] for table in ("samples", "controls", "snps", "density")},
+                             config["samples"], config["qc"], config["design"], {}, qc_outputs)
+    workflow.predict_batch_clocks(batch["betas"], str(out / "batch_predictions.parquet"), config["clocks"])
+    prediction_outputs = {f"{name}_{kind}": str(out / f"{name}.{kind}") for name in ("predictions", "coverage")
+                          for kind in ("tsv", "parquet")}
+    workflow.predict_clocks([str(out / "batch_predictions.parquet")], qc_outputs["table_parquet"], prediction_outputs,
+                            config["clocks"]["names"])
+    workflow.merge_betas([batch["betas"]], qc_outputs["table_parquet"], {"betas": str(out / "normalized.parquet")},
+                         config["normalize"]["method"])
     outputs = {f"{name}_{kind}": out / f"{name}.{kind}" for name in ("per_sample", "per_condition", "contrasts")
                for kind in ("tsv", "parquet")}
-    workflow.compute_deltas(out / "predictions.parquet", config["samples"], config["design"], config["contrasts"],
-                            outputs)
+    workflow.compute_deltas(prediction_outputs["predictions_parquet"], config["samples"], config["design"],
+                            config["contrasts"], outputs)
     workflow.write_provenance(config, {"samples": config["samples"], "betas": config["input"]["betas"]},
                               out / "provenance.json")
-    workflow.write_figures(out / "per_sample.parquet", out / "contrasts.parquet", config, out / "figures")
-    workflow.write_report(out / "qc.parquet", out / "predictions.parquet", out / "per_sample.parquet",
+    qc_tables = {"qc_table": qc_outputs["table_parquet"], "controls": qc_outputs["controls_parquet"],
+                 "density": qc_outputs["density"], "identity": qc_outputs["identity_parquet"]}
+    workflow.write_figures(out / "per_sample.parquet", out / "contrasts.parquet", qc_tables, config, out / "figures")
+    workflow.write_report(qc_tables, prediction_outputs["predictions_parquet"], out / "per_sample.parquet",
                           out / "per_condition.parquet", out / "contrasts.parquet", out / "provenance.json",
                           out / "figures", config, out / "report.html")
     return time.perf_counter() - start

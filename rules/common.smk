@@ -39,6 +39,9 @@ try:
             except EpiclockError as error:
                 raise EpiclockError(f"config 'clocks.names': {error}; custom clocks: "
                                     f"{', '.join(CUSTOM_CLOCKS) or 'none'}") from None
+    from epiclock import qc as epiclock_qc
+
+    epiclock_qc.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])
     design = epiclock_deltas.Design.from_config(config["design"])
     epiclock_deltas.check_design(samples, design, source=config["samples"])
     epiclock_deltas.check_contrasts(
@@ -59,6 +62,9 @@ try:
         BATCHES = {MATRIX_BATCH: samples["sample_id"].tolist()}
     else:
         from epiclock import preprocess as epiclock_preprocess
+
+        # Settings that cannot work (unknown mask sources, a mask file that is not there) stop the run here.
+        epiclock_preprocess.PreprocessSettings.from_config(config["preprocess"])
 
         for name, entry in MANIFESTS.items():
             if not entry.get("path") and not entry.get("url"):
@@ -107,19 +113,13 @@ def batch_idat_files(wildcards):
 def manifest_file(name="main"):
     """A manifest to parse: the configured local file, or where the download rule puts it."""
     entry = MANIFESTS[name]
-    return entry["path"] or f"resources/manifests/{download_name(entry)}"
+    return entry["path"] or f"resources/manifests/{name}/{Path(entry['url']).name or 'manifest.csv'}"
 
 
-def download_name(entry):
-    return Path(entry["url"]).name or "manifest.csv"
-
-
-def manifest_download(filename):
-    """The manifest entry (url, sha256) downloaded into resources/manifests/<filename>."""
-    for entry in MANIFESTS.values():
-        if not entry["path"] and download_name(entry) == filename:
-            return entry
-    raise WorkflowError(f"resources/manifests/{filename}: no manifest of the config downloads to this name")
+def mask_file():
+    """The user's probe mask list, an input of preprocessing so that editing it reruns what it masks."""
+    path = config["preprocess"].get("masks", {}).get("file", "")
+    return [path] if path else []
 
 
 def parsed_manifests(table):

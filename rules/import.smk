@@ -29,6 +29,7 @@ else:
             idats=batch_idat_files,
             probes=parsed_manifests("probes"),
             controls=parsed_manifests("controls"),
+            mask_file=mask_file(),
         output:
             **batch_outputs(),
         params:
@@ -39,10 +40,9 @@ else:
             "logs/preprocess/{batch}.log",
         threads: 1
         resources:
-            # The manifest tables, plus one sample's intensities at a time and the batch's betas.
-            mem_mb=lambda wildcards, input, attempt: (
-                max(2000, 1500 + int(6 * input.size_mb) + 8 * len(BATCHES[wildcards.batch])) * attempt
-            ),
+            # The manifest and one sample's intensities (about 1 GB at EPIC size), plus the batch's matrices:
+            # betas and two raw signals, 4 bytes per probe and sample (about 3.5 MB each per EPIC sample).
+            mem_mb=lambda wildcards, attempt: (1200 + 12 * len(BATCHES[wildcards.batch])) * attempt,
             runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]),
         conda:
             "../envs/epiclock.yaml"

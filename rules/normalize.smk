@@ -11,6 +11,7 @@ rule merge_betas:
         **({"m_values": "results/normalize/m_values.parquet"} if config["normalize"]["m_values"] else {}),
     params:
         method=config["normalize"]["method"],
+        fail_fast=config["qc"]["fail_fast"],
     log:
         "logs/normalize/betas.log",
     threads: 1

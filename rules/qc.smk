@@ -26,8 +26,11 @@ rule sample_qc:
         "logs/qc/samples.log",
     threads: 1
     resources:
-        # Small per-sample tables only: the betas stay in their batches.
-        mem_mb=lambda wildcards, input, attempt: max(1000, int(10 * input.size_mb) + 500) * attempt,
+        # Small per-sample tables only (the betas stay in their batches), but genotype concordance compares
+        # every pair of samples: a few sample x sample matrices of 8-byte values.
+        mem_mb=lambda wildcards, input, attempt: (
+            max(1000, int(10 * input.size_mb) + 500) + 4 * 8 * len(samples) ** 2 // 10**6
+        ) * attempt,
         runtime=30,
     conda:
         "../envs/epiclock.yaml"

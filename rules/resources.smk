@@ -8,14 +8,15 @@ localrules:
 
 rule download_manifest:
     output:
-        "resources/manifests/{filename}",
+        "resources/manifests/{manifest}/{filename}",
     wildcard_constraints:
+        manifest="main|extra_[0-9]+",
         filename="[^/]+",
     params:
-        url=lambda wildcards: manifest_download(wildcards.filename)["url"],
-        sha256=lambda wildcards: manifest_download(wildcards.filename)["sha256"],
+        url=lambda wildcards: MANIFESTS[wildcards.manifest]["url"],
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest]["sha256"],
     log:
-        "logs/resources/{filename}.log",
+        "logs/resources/{manifest}_{filename}.log",
     threads: 1
     resources:
         mem_mb=500,
@@ -35,7 +36,7 @@ rule cache_manifest:
     params:
         sha256=lambda wildcards: MANIFESTS[wildcards.manifest]["sha256"],
     log:
-        "logs/resources/manifest_{manifest}.log",
+        "logs/resources/{manifest}_parsed.log",
     threads: 1
     resources:
         mem_mb=4000,

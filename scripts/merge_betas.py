@@ -7,4 +7,5 @@ run_step(
     qc_table=snakemake.input.qc_table,
     outputs=dict(snakemake.output.items()),
     method=snakemake.params.method,
+    fail_fast=snakemake.params.fail_fast,
 )

@@ -38,7 +38,7 @@ def test_merge_refuses_batches_of_different_arrays_and_absent_samples(tmp_path):
     write_matrix(_matrix(["A"]), tmp_path / "one.parquet", row_group_size=128)
     write_matrix(_matrix(["B"], n_cpgs=900), tmp_path / "two.parquet", row_group_size=128)
     paths = [str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")]
-    with pytest.raises(EpiclockError, match="differ in their CpGs"):
+    with pytest.raises(EpiclockError, match=r"two.parquet: its CpGs differ from those of .*one.parquet \(900 rows against 1000\)"):
         normalize.merge_batches(paths, ["A", "B"], {"betas": str(tmp_path / "merged.parquet")})
     with pytest.raises(EpiclockError, match="in no batch matrix: Z"):
         normalize.merge_batches(paths[:1], ["A", "Z"], {"betas": str(tmp_path / "merged.parquet")})
@@ -98,7 +98,7 @@ def test_a_mask_that_fits_no_array_stops_the_batch_instead_of_quarantining_each_
 
 
 def test_mixed_arrays_are_read_each_with_its_manifest_and_reduced_to_the_common_cpgs(tmp_path, small_study):
-    from epiclock import simulate_arrays
+    from epiclock import masks, simulate_arrays
     from epiclock.io import manifest
 
     cpgs = small_study.betas.index
@@ -113,6 +113,17 @@ def test_mixed_arrays_are_read_each_with_its_manifest_and_reduced_to_the_common_
                           for row in array_samples.itertuples()})
     settings = preprocess.PreprocessSettings()
     result = preprocess.preprocess_batch(basenames, manifests, settings)
+    # A mask of 20 CpGs both arrays measure and 10 only the first does: 20 masked on the run's CpGs.
+    pd.DataFrame({"probe_id": [*cpgs[200:220], *cpgs[:10]]}).to_csv(tmp_path / "mask.tsv", sep="\t", index=False)
+    masked_settings = preprocess.PreprocessSettings(masks=masks.MaskChoice.from_config({"file": str(tmp_path / "mask.tsv")}))
+    masked = preprocess.preprocess_batch(basenames, manifests, masked_settings)
+    assert masked.samples["n_masked"].tolist() == [20] * 4
+    assert masked.betas.loc[cpgs[200:220]].isna().all().all()
+    # Masked CpGs leave the call rate: it counts failures among the CpGs left.
+    failed = masked.samples["n_missing"] - 20
+    np.testing.assert_allclose(masked.samples["call_rate"], 1 - failed / (masked.samples["n_cpgs"] - 20))
+    assert (failed == result.samples["n_missing"] - result.betas.loc[cpgs[200:220]].isna().sum().to_numpy()).all()
+    assert set(masked.snp_betas.index) == set(manifests[0].probes["probe_id"][manifests[0].probes["probe_id"].str.startswith("rs")])
 
     common = manifests[0].probes["name"][manifests[0].probes["name"].isin(manifests[1].probes["name"])]
     assert result.betas.index.tolist() == common.tolist()

@@ -127,10 +127,14 @@ def test_genotypes_concordance_and_identity():
     assert concordance.loc[("a", "b"), "concordance"] == 1.0
     assert concordance.loc[("c", "d"), "n_snps"] == 5
     donors = pd.Series({"a": "D1", "b": "D2", "c": "D3", "d": "D3"})
-    checks = controls.identity_checks(controls.genotype_concordance(calls), donors).set_index(["sample_a", "sample_b"])
+    checks = controls.identity_checks(controls.genotype_concordance(calls), donors, min_snps=5)
+    checks = checks.set_index(["sample_a", "sample_b"])
     assert checks.loc[("a", "b"), "problem"] == "unexpected duplicate"
     assert checks.loc[("c", "d"), "problem"] == "possible swap"
     assert checks.loc[("a", "c"), "problem"] == ""
+    # Six SNP probes are too few to call anything by the default minimum (arrays carry about 60).
+    default = controls.identity_checks(controls.genotype_concordance(calls), donors)
+    assert (default["problem"] == "").all() and default["same_genotype"].isna().all()
     with pytest.raises(EpiclockError, match="bounds"):
         controls.call_genotypes(betas, bounds=(0.8, 0.2))
 

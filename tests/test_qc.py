@@ -131,3 +131,11 @@ def test_flag_checks_without_array_columns_or_snps_flag_nothing():
     with pytest.raises(EpiclockError, match="qc.fail_on: unknown colour"):
         qc.flag_checks(_qc_table(["A"]), sheet, pd.DataFrame(), donor_column="donor", sex_column="sex",
                        fail_on=["colour"])
+
+
+def test_a_sheet_sex_that_is_neither_female_nor_male_names_the_sample_and_column():
+    sheet = pd.DataFrame({"sample_id": ["A", "B", "C"], "sex": ["F", "", "unknown"]})
+    with pytest.raises(EpiclockError, match=r"samples.tsv: column 'sex' \(qc.sex_column\) of sample C says 'unknown'"):
+        qc.check_sheet_sex(sheet, "sex", "samples.tsv")
+    qc.check_sheet_sex(sheet.iloc[:2], "sex", "samples.tsv")
+    qc.check_sheet_sex(sheet.drop(columns="sex"), "sex", "samples.tsv")

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import yaml
 
 from conftest import planned_rules, snakemake
 from epiclock import simulate, simulate_arrays
+from epiclock.io import sha256_file
 
 pytestmark = pytest.mark.workflow
 
@@ -116,7 +118,8 @@ def test_a_run_mixing_arrays_intersects_their_cpgs(project_root, tmp_path):
     assert qc_table["passed"].sum() == half
     assert "input.mixed_arrays: intersect" in qc_table.loc[study.samples["sample_id"].iloc[-1], "reasons"]
 
-    config["manifest"]["extra"] = [{"path": manifests[1]}]
+    # The second array's manifest comes by download (a file:// address here), pinned by its sha256.
+    config["manifest"]["extra"] = [{"url": Path(manifests[1]).as_uri(), "sha256": sha256_file(manifests[1])}]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     refused = snakemake(project_root, tmp_path, check=False)
     assert refused.returncode != 0 and "'intersect' goes with further manifests" in refused.stdout + refused.stderr
@@ -124,6 +127,7 @@ def test_a_run_mixing_arrays_intersects_their_cpgs(project_root, tmp_path):
     config["input"]["mixed_arrays"] = "intersect"
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(project_root, tmp_path)
+    assert (tmp_path / "resources/manifests/extra_1/manifest.csv.gz").is_file()
     qc_table = pd.read_csv(tmp_path / "results/qc/samples.tsv", sep="\t").set_index("sample_id")
     assert qc_table["passed"].all()
     assert set(qc_table["manifest"]) == {"manifest.csv.gz"}

@@ -30,6 +30,8 @@ BACKGROUND_ADDITION = 3000.0
 SEX_CUTOFF = -2.0
 GENOTYPE_BOUNDS = (0.2, 0.8)
 DUPLICATE_CONCORDANCE = 0.9
+# Fewer SNP probes called in both samples than this, and a pair's concordance says nothing either way.
+MIN_IDENTITY_SNPS = 10
 
 # metric -> (minimum ratio from the BeadArray Controls Reporter guide).
 CONTROL_THRESHOLDS = {
@@ -274,13 +276,15 @@ def genotype_concordance(calls: pd.DataFrame) -> pd.DataFrame:
 
 
 def identity_checks(concordance: pd.DataFrame, donors: pd.Series,
-                    duplicate_concordance: float = DUPLICATE_CONCORDANCE) -> pd.DataFrame:
+                    duplicate_concordance: float = DUPLICATE_CONCORDANCE,
+                    min_snps: int = MIN_IDENTITY_SNPS) -> pd.DataFrame:
     """Flag pairs whose genotypes contradict the sheet's donors.
 
     ``same_donor`` from the sheet; ``same_genotype`` when concordance reaches the threshold.
     ``problem`` is "unexpected duplicate" (different donors, same genotypes), "possible swap"
-    (same donor, different genotypes) or empty. Pairs with a sample absent from ``donors`` are
-    reported with ``same_donor`` NA and no problem.
+    (same donor, different genotypes) or empty. Pairs with a sample absent from ``donors``, or
+    compared on fewer than ``min_snps`` SNP probes, are reported with no problem (``same_donor``
+    NA for the former, ``same_genotype`` NA for the latter).
     """
     table = concordance.copy()
     donor_a = donors.reindex(table["sample_a"]).to_numpy()
@@ -288,8 +292,12 @@ def identity_checks(concordance: pd.DataFrame, donors: pd.Series,
     known = ~(pd.isna(donor_a) | pd.isna(donor_b))
     table["same_donor"] = pd.array(np.where(known, donor_a == donor_b, False), dtype="boolean").copy()
     table.loc[~known, "same_donor"] = pd.NA
-    table["same_genotype"] = table["concordance"] >= duplicate_concordance
-    duplicate = known & ~table["same_donor"].fillna(False).to_numpy(bool) & table["same_genotype"].to_numpy(bool)
-    swap = known & table["same_donor"].fillna(False).to_numpy(bool) & ~table["same_genotype"].to_numpy(bool)
+    comparable = (table["n_snps"] >= min_snps).to_numpy(bool)
+    table["same_genotype"] = pd.array(table["concordance"] >= duplicate_concordance, dtype="boolean")
+    table.loc[~comparable, "same_genotype"] = pd.NA
+    known &= comparable
+    same_genotype = table["same_genotype"].fillna(False).to_numpy(bool)
+    duplicate = known & ~table["same_donor"].fillna(False).to_numpy(bool) & same_genotype
+    swap = known & table["same_donor"].fillna(False).to_numpy(bool) & ~same_genotype
     table["problem"] = np.where(duplicate, "unexpected duplicate", np.where(swap, "possible swap", ""))
     return table

@@ -375,21 +375,6 @@ def probe_intensities(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
     }, index=found.layout.index)
 
 
-def control_intensities(sample: Sample, controls: pd.DataFrame) -> pd.DataFrame:
-    """Red and Grn intensity of every control probe of the manifest that the array carries.
-
-    Columns: address, type, colour, extended_type, red, green, beads; controls whose address is
-    not on the array are left out (as minfi does).
-    """
-    found = measure(sample, controls=controls).control
-    present = found.layout.present
-    table = controls.loc[present].reset_index(drop=True).copy()
-    table["red"] = found.red[present]
-    table["green"] = found.green[present]
-    table["beads"] = found.beads[present].astype(np.int64)
-    return table
-
-
 def is_snp_probe(probe_ids: pd.Index) -> np.ndarray:
     """SNP (rs) probes: minfi keeps them out of its CpG tables, so out of every background fit."""
     return np.asarray(pd.Index(probe_ids).str.startswith("rs"), dtype=bool)

@@ -18,16 +18,24 @@ METHODS = ("none",)
 
 def normalize(betas: pd.DataFrame, samples: list[str], method: str = "none") -> pd.DataFrame:
     """Betas of ``samples`` (those that passed QC), normalised with ``method``."""
-    if method not in METHODS:
-        raise EpiclockError(f"normalize: unknown method {method!r}; for beta matrices choose one of {', '.join(METHODS)}")
+    check_method(method)
     absent = [sample for sample in samples if sample not in betas.columns]
     if absent:
         raise EpiclockError(f"normalize: samples passed QC but are not in the beta matrix: {', '.join(absent[:10])}")
-    selected = betas[samples]
-    values = selected.to_numpy(dtype=float)
+    return mask_invalid(betas[samples])
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise EpiclockError(f"normalize: unknown method {method!r}; for beta matrices choose one of {', '.join(METHODS)}")
+
+
+def mask_invalid(betas: pd.DataFrame) -> pd.DataFrame:
+    """Values no beta can take (outside [0, 1], infinite) as missing, so that no clock reads them."""
+    values = betas.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         invalid = ~np.isfinite(values) | (values < 0) | (values > 1)
-    return pd.DataFrame(np.where(invalid, np.nan, values), index=selected.index, columns=selected.columns)
+    return pd.DataFrame(np.where(invalid, np.nan, values), index=betas.index, columns=betas.columns)
 
 
 # Betas this close to 0 or 1 are taken as that far from them for M-values, which are then finite.
@@ -54,44 +62,45 @@ def merge_batches(batch_paths: list[str], samples: list[str], outputs: dict[str,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from epiclock.io import atomic_path
+    from epiclock.io import atomic_path, open_matrix
 
-    files = [pq.ParquetFile(path) for path in batch_paths]
+    opened = [open_matrix(path) for path in batch_paths]
+    label_column = opened[0][1]
     wanted = set(samples)
-    chosen = [[name for name in file.schema_arrow.names if name in wanted] for file in files]
+    chosen = [[name for name in file.schema_arrow.names if name in wanted] for file, _ in opened]
     found = [name for names in chosen for name in names]
     absent = sorted(wanted - set(found))
     if absent:
         raise EpiclockError(f"normalize: samples passed QC but are in no batch matrix: {', '.join(absent[:10])}")
-    groups = {file.metadata.num_row_groups for file in files}
-    rows = {file.metadata.num_rows for file in files}
-    if len(groups) != 1 or len(rows) != 1:
-        raise EpiclockError(f"{batch_paths[0]}: the batch matrices differ in their CpGs; every sample of a run "
-                            "must be preprocessed with one manifest")
+    shapes = [(file.metadata.num_rows, file.metadata.num_row_groups) for file, _ in opened]
+    for path, shape in zip(batch_paths[1:], shapes[1:]):
+        if shape != shapes[0]:
+            raise EpiclockError(f"{path}: its CpGs differ from those of {batch_paths[0]} ({shape[0]} rows against "
+                                f"{shapes[0][0]}); every sample of a run must be preprocessed with one manifest")
+    check_method(method)
     order = {sample: index for index, sample in enumerate(samples)}
     transforms = {"betas": lambda block: block, "m_values": m_values}
-    # The CpG IDs are stored as the pandas index column, under the index's name.
-    index_columns = [name for name in files[0].schema_arrow.pandas_metadata["index_columns"] if isinstance(name, str)]
     with contextlib.ExitStack() as stack:
         temporaries = {name: stack.enter_context(atomic_path(path)) for name, path in outputs.items()}
         writers: dict[str, pq.ParquetWriter] = {}
         try:
-            for group in range(groups.pop()):
-                blocks = [file.read_row_group(group, columns=[*index_columns, *names]).to_pandas()
-                          for file, names in zip(files, chosen)]
-                reference = blocks[0].index
+            for group in range(shapes[0][1]):
+                blocks = [file.read_row_group(group, columns=[label, *names]).to_pandas()
+                          for (file, label), names in zip(opened, chosen)]
                 for path, block in zip(batch_paths[1:], blocks[1:]):
-                    if not block.index.equals(reference):
+                    if not block.index.equals(blocks[0].index):
                         raise EpiclockError(f"{path}: its CpGs differ from those of {batch_paths[0]}; every sample "
                                             "of a run must be preprocessed with one manifest")
-                merged = pd.concat(blocks, axis=1)
-                merged = normalize(merged, sorted(merged.columns, key=order.get), method=method)
+                merged = mask_invalid(pd.concat(blocks, axis=1))
+                merged = merged[sorted(merged.columns, key=order.get)]
                 for name, temporary in temporaries.items():
                     table = pa.Table.from_pandas(transforms[name](merged).astype(np.float32), preserve_index=True)
                     if name not in writers:
                         writers[name] = pq.ParquetWriter(temporary, table.schema)
                     writers[name].write_table(table)
+        except (OSError, pa.ArrowException) as error:
+            raise EpiclockError(f"normalize: cannot merge the batch matrices ({error})") from error
         finally:
             for writer in writers.values():
                 writer.close()
-    return rows.pop(), len(found)
+    return shapes[0][0], len(found)

@@ -104,24 +104,30 @@ def _array_check(pair: IdatPair, layout) -> str:
     return ""
 
 
-def choose_manifest(pair: IdatPair, manifests: list[Manifest]) -> Manifest:
-    """The first of ``manifests`` whose probes the pair carries; an error naming them all when none does."""
+def choose_manifest(pair: IdatPair, manifests: list[Manifest]) -> int:
+    """Which of ``manifests`` (by position) the pair carries most of; an error naming them all when none fits."""
     from epiclock import noob
 
+    coverage = []
     for manifest in manifests:
-        if not _array_check(pair, noob.probe_layout(pair.addresses, manifest.probes)):
-            return manifest
-    names = ", ".join(Path(manifest.source).name for manifest in manifests)
-    raise EpiclockError(f"IDAT pair {pair.basename} ({pair.green.chip_type or 'unknown chip type'}, "
-                        f"{pair.green.probe_count} addresses) fits none of the run's manifests ({names}): "
-                        "add its array's manifest to manifest.extra")
+        layout = noob.probe_layout(pair.addresses, manifest.probes)
+        coverage.append(float(np.mean(layout.position_a < len(pair.addresses))) if len(layout.position_a) else 0.0)
+    best = int(np.argmax(coverage))
+    if coverage[best] < MIN_ADDRESS_COVERAGE:
+        names = ", ".join(f"{Path(manifest.source).name} {share:.0%}" for manifest, share in zip(manifests, coverage))
+        raise EpiclockError(f"IDAT pair {pair.basename} ({pair.green.chip_type or 'unknown chip type'}, "
+                            f"{pair.green.probe_count} addresses) fits none of the run's manifests (probes "
+                            f"carried: {names}): add its array's manifest to manifest.extra")
+    return best
 
 
 class CommonCpgs:
     """The CpGs every manifest of a mixed-array run measures, and how each manifest's probes map onto them.
 
     A CpG is named without its EPICv2 suffix; where a manifest has several probes for one CpG
-    (EPICv2 replicates) the CpG's value is their mean, as the clocks' default collapse does.
+    (EPICv2 replicates) the CpG's value is their mean, whatever ``clocks.replicates`` says, since
+    the arrays must agree on one value per CpG before any clock runs. Manifests are referred to by
+    their position in the run's list.
     """
 
     def __init__(self, manifests: list[Manifest]):
@@ -133,19 +139,32 @@ class CommonCpgs:
             raise EpiclockError("input.mixed_arrays: the manifests " + ", ".join(m.source for m in manifests)
                                 + " have no CpG in common")
         self.index = pd.Index(common, name="cpg_id")
-        self._codes = {id(manifest.probes): self.index.get_indexer(name) for manifest, name in zip(manifests, names)}
+        self._codes = [self.index.get_indexer(name) for name in names]
+        # SNP probes are compared across arrays by name too (EPICv2 suffixes them like CpG probes).
+        self._snp_names = [pd.Series(name, index=manifest.probes["probe_id"].astype(str))[name.str.startswith("rs")]
+                           for manifest, name in zip(manifests, names)]
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def values(self, manifest: Manifest, values: np.ndarray) -> np.ndarray:
-        """Per-probe ``values`` of ``manifest`` (its probe order) as the common CpGs' values; NaN stays missing."""
-        codes = self._codes[id(manifest.probes)]
+    def values(self, manifest: int, values: np.ndarray) -> np.ndarray:
+        """Per-probe ``values`` of a manifest (its probe order) as the common CpGs' values; NaN stays missing."""
+        codes = self._codes[manifest]
         usable = (codes >= 0) & ~np.isnan(values)
         totals = np.bincount(codes[usable], weights=values[usable], minlength=len(self))
         counts = np.bincount(codes[usable], minlength=len(self))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, totals / counts, np.nan)
+
+    def count_missing(self, manifest: int, missing: np.ndarray) -> int:
+        """How many common CpGs lose every probe of theirs to ``missing`` (per probe of the manifest)."""
+        return int(np.isnan(self.values(manifest, np.where(missing, np.nan, 0.0))).sum())
+
+    def snp_betas(self, manifest: int, betas: pd.Series) -> pd.Series:
+        """SNP-probe betas of a manifest by SNP name, replicate probes averaged."""
+        ids = betas.index.astype(str)
+        names = self._snp_names[manifest].reindex(ids).fillna(pd.Series(ids, index=ids))
+        return betas.groupby(names.to_numpy()).mean()
 
 
 @dataclass(frozen=True)
@@ -306,8 +325,9 @@ class BatchResult:
 INTENSITY_TABLES = ("methylated", "unmethylated")
 
 
-def _on_run_cpgs(values: pd.Series, manifest: Manifest, common: CommonCpgs | None) -> np.ndarray:
-    """A sample's per-probe values as the run's matrix rows: as they are, or on the common CpGs of mixed arrays."""
+def _on_run_cpgs(values: pd.Series, manifest: int, common: CommonCpgs | None) -> np.ndarray:
+    """A sample's per-probe values (of the manifest at that position) as the run's matrix rows: as they are,
+    or on the common CpGs of mixed arrays."""
     values = values.to_numpy(dtype=np.float64)
     return (values if common is None else common.values(manifest, values)).astype(np.float32)
 
@@ -332,7 +352,8 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
     for sample_id, basename in basenames.items():
         try:
             pair = read_idat_pair(basename)
-            manifest = manifests[0] if common is None else choose_manifest(pair, manifests)
+            position = 0 if common is None else choose_manifest(pair, manifests)
+            manifest = manifests[position]
             result = preprocess_sample(pair, manifest, settings)
         except ConfigurationError:
             raise
@@ -340,14 +361,20 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
             rows.append({"sample_id": sample_id, "basename": basename, "array_passed": False,
                          "array_reasons": str(error)})
             continue
+        metrics, snps = dict(result.metrics), result.snp_betas
+        if common is not None:
+            metrics["manifest"] = Path(manifest.source).name
+            masked = _masked_rows(settings.masks, manifest.probes, result.betas.index, pair)
+            metrics["n_masked"] = common.count_missing(position, masked)
+            snps = common.snp_betas(position, snps)
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
-                     **({} if common is None else {"manifest": Path(manifest.source).name}), **result.metrics})
+                     **metrics})
         control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
-        snp_columns[sample_id] = result.snp_betas
+        snp_columns[sample_id] = snps
         column = len(usable)
-        matrices["betas"][:, column] = _on_run_cpgs(result.betas, manifest, common)
+        matrices["betas"][:, column] = _on_run_cpgs(result.betas, position, common)
         for table in tables[1:]:
-            matrices[table][:, column] = _on_run_cpgs(result.raw_signals[table], manifest, common)
+            matrices[table][:, column] = _on_run_cpgs(result.raw_signals[table], position, common)
         usable.append(sample_id)
     frames = {table: pd.DataFrame(values[:, :len(usable)], index=cpg_index, columns=pd.Index(usable), copy=False)
               for table, values in matrices.items()}

@@ -207,6 +207,20 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
 
 
 
+def check_sheet_sex(sheet: pd.DataFrame, sex_column: str, source: str) -> None:
+    """Stop on a sheet sex that is neither F/M nor female/male (empty cells are not compared)."""
+    from epiclock import controls
+
+    if sex_column not in sheet.columns:
+        return
+    given = sheet[sex_column].dropna().astype(str).str.strip()
+    unknown = given[(given != "") & ~given.str.lower().isin(controls.SHEET_SEX)]
+    if len(unknown):
+        sample = sheet.loc[unknown.index[0], "sample_id"]
+        raise EpiclockError(f"{source}: column '{sex_column}' (qc.sex_column) of sample {sample} says "
+                            f"{unknown.iloc[0]!r}; use F/M or female/male, or leave it empty")
+
+
 def identity_pairs(snp_betas: pd.DataFrame, donors: pd.Series) -> pd.DataFrame:
     """Genotype concordance of every pair of samples (columns of ``snp_betas``), checked against the donors."""
     from epiclock import controls

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import (read_beta_matrix, read_matrix, read_sample_sheet, write_matrix, write_parquet,
-                         write_table, write_text)
+from epiclock.io import (MATRIX_BLOCK_ROWS, read_beta_matrix, read_matrix, read_sample_sheet, write_matrix,
+                         write_parquet, write_table, write_text)
 
 # Each step imports only its own stage module: every Snakemake job is a fresh Python process, and
 # importing all stages (scikit-learn, matplotlib, scipy) would cost each job seconds.
@@ -25,8 +25,6 @@ log = logging.getLogger("epiclock")
 
 # CpGs of a custom clock listed in the report, by absolute weight (all of them are in coefficients.tsv).
 REPORT_TOP_CPGS = 15
-# CpGs per Parquet row group of a batch matrix: the unit in which the merged matrix is streamed.
-MATRIX_ROW_GROUP = 32_768
 
 
 def run_step(snakemake, step, **kwargs) -> None:
@@ -85,13 +83,13 @@ def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> No
 
 def write_batch(result, outputs: dict[str, str]) -> None:
     """A batch's betas (in row groups, so later steps can stream them) and its per-sample tables."""
-    write_matrix(result.betas, outputs["betas"], row_group_size=MATRIX_ROW_GROUP)
+    write_matrix(result.betas, outputs["betas"], row_group_size=MATRIX_BLOCK_ROWS)
     write_parquet(result.samples, outputs["samples"])
     write_parquet(result.control_metrics, outputs["controls"])
     write_parquet(result.snp_betas, outputs["snps"], index=True)
     write_parquet(result.beta_density, outputs["density"])
     for table, matrix in result.intensities.items():
-        write_matrix(matrix, outputs[table], row_group_size=MATRIX_ROW_GROUP)
+        write_matrix(matrix, outputs[table], row_group_size=MATRIX_BLOCK_ROWS)
 
 
 def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict, design_config: dict,
@@ -126,11 +124,14 @@ def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict
     log.info("%d of %d samples passed QC", len(qc_table) - len(failed), len(qc_table))
 
 
-def merge_betas(batch_betas: list[str], qc_table: str, outputs: dict[str, str], method: str) -> None:
+def merge_betas(batch_betas: list[str], qc_table: str, outputs: dict[str, str], method: str,
+                fail_fast: bool = False) -> None:
     """The betas (and M-values when asked) of every sample that passed QC in one matrix, streamed in CpG blocks."""
     from epiclock import normalize, qc
 
-    passed = qc.passing_samples(pd.read_parquet(qc_table))
+    table = pd.read_parquet(qc_table)
+    qc.enforce(table, fail_fast=fail_fast)
+    passed = qc.passing_samples(table)
     shape = normalize.merge_batches(batch_betas, passed, outputs, method=method)
     log.info("merged %d CpGs x %d samples with method '%s'", *shape, method)
 
@@ -147,7 +148,7 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
     # Only the rows the clocks read, unless one of them standardises each sample over the whole array.
     needed = clocks.required_cpgs(run_clocks.values())
     betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=clocks.cpg_names)
-    betas = normalize.normalize(betas, list(betas.columns))
+    betas = normalize.mask_invalid(betas)
     if betas.shape[1] == 0:
         write_parquet(pd.DataFrame(columns=clocks.PREDICTION_COLUMNS), output)
         return

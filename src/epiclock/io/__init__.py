@@ -295,8 +295,29 @@ def read_matrix(path: str | os.PathLike, columns: list[str] | None = None) -> pd
         raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error
 
 
+# CpGs per Parquet row group of a stored matrix, and per block when one is read or merged in parts.
+MATRIX_BLOCK_ROWS = 32_768
+
+
+def open_matrix(path: str | os.PathLike):
+    """A stored CpG x sample matrix opened for reading in blocks: (pyarrow ParquetFile, its row-label column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        stored = pq.ParquetFile(path)
+        metadata = stored.schema_arrow.pandas_metadata or {}
+        # The CpG IDs are stored as the pandas index column, under the index's name.
+        labels = [name for name in metadata.get("index_columns", []) if isinstance(name, str)]
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error
+    if not labels:
+        raise EpiclockError(f"{path}: the stored matrix has no CpG ID column")
+    return stored, labels[0]
+
+
 def read_matrix_rows(path: str | os.PathLike, wanted: pd.Index, row_names=None,
-                     block_rows: int = 65_536) -> pd.DataFrame:
+                     block_rows: int = MATRIX_BLOCK_ROWS) -> pd.DataFrame:
     """The rows of a stored CpG x sample matrix whose names are in ``wanted``, read block by block.
 
     Only the wanted rows are ever held, so a few thousand clock CpGs of a large batch cost little
@@ -304,19 +325,17 @@ def read_matrix_rows(path: str | os.PathLike, wanted: pd.Index, row_names=None,
     ``wanted`` (for example EPICv2 probe IDs to CpG IDs); by default the labels themselves.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    stored, label_column = open_matrix(path)
     try:
-        stored = pq.ParquetFile(path)
-        index_columns = [name for name in stored.schema_arrow.pandas_metadata["index_columns"] if isinstance(name, str)]
         blocks = []
         for block in stored.iter_batches(batch_size=block_rows):
-            labels = pd.Index(block.column(index_columns[0]).to_pandas())
+            labels = pd.Index(block.column(label_column).to_pandas())
             names = labels if row_names is None else row_names(labels)
             keep = np.flatnonzero(names.isin(wanted))
             if len(keep):
                 blocks.append(block.take(pa.array(keep)))
         table = pa.Table.from_batches(blocks, schema=stored.schema_arrow)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as error:
+    except (OSError, ValueError, pa.ArrowException) as error:
         raise EpiclockError(f"{path}: cannot read the stored matrix ({error})") from error
     return table.to_pandas()
