@@ -124,6 +124,19 @@ def _remember(cache: list, entry, size: int) -> None:
     del cache[size:]
 
 
+def _recall(cache: list, matches):
+    """The first entry of a most-recent-first cache that ``matches``, moved to the front; None if none does.
+
+    Moving a hit forward keeps a batch's manifest in the cache while per-sample tables (inferred
+    channels) come and go around it.
+    """
+    for position, entry in enumerate(cache):
+        if matches(entry):
+            cache.insert(0, cache.pop(position))
+            return entry
+    return None
+
+
 class DesignRows(NamedTuple):
     """Row numbers of the probes of each design and colour (``*_cpg``: SNP probes left out), which
     values of each channel's stacked in-band signals come from CpG probes (see ``channel_stacks``),
@@ -179,9 +192,9 @@ def probe_design(probes: pd.DataFrame) -> ProbeDesign:
     The cache knows a table by identity: change a table in place after using it and the old
     design is returned; change a copy instead (as ``with_inferred_channels`` does).
     """
-    for design in _DESIGN_CACHE:
-        if design.probes is probes:
-            return design
+    design = _recall(_DESIGN_CACHE, lambda entry: entry.probes is probes)
+    if design is not None:
+        return design
     missing = {"probe_id", "address_a", "address_b", "design", "channel"} - set(probes.columns)
     if missing:
         raise EpiclockError(f"the probe table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
@@ -238,9 +251,9 @@ class ProbeLayout(NamedTuple):
 
 def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
     """The layout of ``probes`` on an array with these addresses (cached: every sample of a batch shares it)."""
-    for layout in _LAYOUT_CACHE:
-        if layout.probes is probes and _same_addresses(layout.addresses, addresses):
-            return layout
+    layout = _recall(_LAYOUT_CACHE, lambda entry: entry.probes is probes and _same_addresses(entry.addresses, addresses))
+    if layout is not None:
+        return layout
     design = probe_design(probes)
     position_a = _positions(addresses, design.address_a)
     position_b = _positions(addresses, design.address_b)
@@ -301,9 +314,10 @@ class ControlLayout(NamedTuple):
 
 def control_layout(addresses: np.ndarray, controls: pd.DataFrame) -> ControlLayout:
     """The layout of ``controls`` on an array with these addresses (cached like ``probe_layout``)."""
-    for layout in _CONTROL_LAYOUT_CACHE:
-        if layout.controls is controls and _same_addresses(layout.addresses, addresses):
-            return layout
+    layout = _recall(_CONTROL_LAYOUT_CACHE,
+                     lambda entry: entry.controls is controls and _same_addresses(entry.addresses, addresses))
+    if layout is not None:
+        return layout
     missing = {"address", "type", "extended_type"} - set(controls.columns)
     if missing:
         raise EpiclockError(f"the control table lacks column(s) {', '.join(sorted(missing))}; use a parsed manifest")
