@@ -9,6 +9,7 @@ memory is not counted). Snakemake's own share is the wall time during which no j
 stamps have one-second resolution and a job's time includes its Python start-up.
 
     .venv/bin/python bench/scale.py --samples 100 [--array epic] [--batch-size 50] [--keep DIR]
+    .venv/bin/python bench/scale.py --reuse DIR      # the workflow again on the IDATs a --keep run left
 """
 
 import argparse
@@ -72,34 +73,50 @@ def step_peaks(log_dir: Path) -> dict[str, float]:
     return peaks
 
 
+def simulate_study(out: Path, n_samples: int, array: str) -> dict[str, Path]:
+    """A study of ``n_samples`` on an array of real size, as IDAT pairs and a manifest under ``out``."""
+    replicates = max(1, n_samples // (6 * 6))
+    donors = max(3, -(-n_samples // (6 * replicates)))
+    study = simulate.simulate_study(simulate.StudyParameters(donors=donors, replicates=replicates, background_cpgs=2000))
+    samples = study.samples.iloc[:n_samples]
+    cpg_ids = simulate_arrays.array_cpg_ids(array, study.betas.index)
+    true_betas = simulate_arrays.pad_betas(study.betas[samples["sample_id"]], cpg_ids)
+    paths = simulate.write_study(simulate.SimulatedStudy(samples, study.betas[samples["sample_id"]],
+                                                         study.truth[study.truth["sample_id"].isin(samples["sample_id"])]),
+                                 out)
+    arrays = simulate_arrays.write_idats(true_betas, samples, {}, out)
+    return {"samples": paths["samples.tsv"], "idat_dir": arrays["idat_dir"], "manifest": arrays["manifest"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--array", default="epic", choices=["demo", "450k", "epic"])
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--keep", help="keep the run directory here instead of a temporary one")
+    parser.add_argument("--reuse", help="a directory an earlier --keep run left: run the workflow again on its "
+                                        "simulated IDATs (its results are removed first)")
     arguments = parser.parse_args()
 
-    root = Path(arguments.keep or tempfile.mkdtemp(prefix="epiclock-scale."))
-    root.mkdir(parents=True, exist_ok=True)
-    replicates = max(1, arguments.samples // (6 * 6))
-    donors = max(3, -(-arguments.samples // (6 * replicates)))
-    start = time.perf_counter()
-    study = simulate.simulate_study(simulate.StudyParameters(donors=donors, replicates=replicates, background_cpgs=2000))
-    samples = study.samples.iloc[:arguments.samples]
-    cpg_ids = simulate_arrays.array_cpg_ids(arguments.array, study.betas.index)
-    true_betas = simulate_arrays.pad_betas(study.betas[samples["sample_id"]], cpg_ids)
-    paths = simulate.write_study(simulate.SimulatedStudy(samples, study.betas[samples["sample_id"]],
-                                                         study.truth[study.truth["sample_id"].isin(samples["sample_id"])]),
-                                 root / "data")
-    arrays = simulate_arrays.write_idats(true_betas, samples, {}, root / "data")
-    del true_betas
-    simulated = time.perf_counter() - start
+    if arguments.reuse:
+        root = Path(arguments.reuse)
+        for generated in ("results", "logs", ".snakemake", "resources"):
+            shutil.rmtree(root / generated, ignore_errors=True)
+        data = {"samples": root / "data/samples.tsv", "idat_dir": root / "data/idats",
+                "manifest": root / "data/manifest.csv.gz"}
+        n_samples = sum(1 for _ in open(data["samples"])) - 1
+        simulated = 0.0
+    else:
+        root = Path(arguments.keep or tempfile.mkdtemp(prefix="epiclock-scale."))
+        root.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        data, n_samples = simulate_study(root / "data", arguments.samples, arguments.array), arguments.samples
+        simulated = time.perf_counter() - start
 
     config = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
-    config.update(samples=str(paths["samples.tsv"]), custom_clocks=[],
-                  input={"type": "idat", "idat_dir": str(arrays["idat_dir"]), "batch_size": arguments.batch_size},
-                  manifest={"path": str(arrays["manifest"])})
+    config.update(samples=str(data["samples"]), custom_clocks=[],
+                  input={"type": "idat", "idat_dir": str(data["idat_dir"]), "batch_size": arguments.batch_size},
+                  manifest={"path": str(data["manifest"])})
     config["clocks"]["names"] = ["horvath2013", "horvath_skin_blood2018"]
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
@@ -116,16 +133,16 @@ def main() -> None:
     # Snakemake's own time: wall time during which no job was running (start-up, DAG, scheduling).
     overhead = max(0.0, 1 - busy_seconds(log_text) / wall)
 
-    print(f"study: {len(samples)} samples on a simulated {arguments.array} array ({len(cpg_ids)} CpG probes), "
-          f"batch size {arguments.batch_size}; simulating and writing IDATs took {simulated:.0f} s")
-    print(f"workflow from IDATs to report (2 cores): {wall:.0f} s wall, {len(samples) / wall:.2f} samples/s")
+    print(f"study: {n_samples} samples on a simulated {arguments.array} array, batch size {arguments.batch_size}; "
+          + (f"simulating and writing IDATs took {simulated:.0f} s" if simulated else f"IDATs of {root}"))
+    print(f"workflow from IDATs to report (2 cores): {wall:.0f} s wall, {n_samples / wall:.2f} samples/s")
     print(f"peak RSS of any process of the run: {peak_gib:.2f} GiB")
     print(f"Snakemake's own share of the wall time (outside jobs): {100 * overhead:.0f}%")
     peaks = step_peaks(root / "logs")
     print("peak memory per step (largest job of each rule, from its log):")
     for step, megabytes in sorted(peaks.items(), key=lambda item: -item[1]):
         print(f"  {step:<28} {megabytes:8.0f} MB")
-    if not arguments.keep:
+    if not (arguments.keep or arguments.reuse):
         shutil.rmtree(root)
 
 

@@ -31,11 +31,17 @@ def check_method(method: str) -> None:
 
 
 def mask_invalid(betas: pd.DataFrame) -> pd.DataFrame:
-    """Values no beta can take (outside [0, 1], infinite) as missing, so that no clock reads them."""
-    values = betas.to_numpy(dtype=float)
+    """Values no beta can take (outside [0, 1], infinite) as missing, so that no clock reads them.
+
+    Floating-point values keep their precision (float32 batches stay float32: half the memory).
+    """
+    values = betas.to_numpy()
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
     with np.errstate(invalid="ignore"):
         invalid = ~np.isfinite(values) | (values < 0) | (values > 1)
-    return pd.DataFrame(np.where(invalid, np.nan, values), index=betas.index, columns=betas.columns)
+    return pd.DataFrame(np.where(invalid, np.nan, values).astype(values.dtype, copy=False), index=betas.index,
+                        columns=betas.columns)
 
 
 # Betas this close to 0 or 1 are taken as that far from them for M-values, which are then finite.
@@ -44,7 +50,7 @@ M_VALUE_CLIP = 1e-6
 
 def m_values(betas: pd.DataFrame) -> pd.DataFrame:
     """M-values log2(beta / (1 - beta)) (as minfi's getM on betas), betas clipped to [1e-6, 1 - 1e-6]."""
-    clipped = betas.clip(M_VALUE_CLIP, 1 - M_VALUE_CLIP)
+    clipped = betas.astype(np.float64).clip(M_VALUE_CLIP, 1 - M_VALUE_CLIP)
     return np.log2(clipped / (1 - clipped))
 
 
@@ -91,8 +97,8 @@ def merge_batches(batch_paths: list[str], samples: list[str], outputs: dict[str,
                     if not block.index.equals(blocks[0].index):
                         raise EpiclockError(f"{path}: its CpGs differ from those of {batch_paths[0]}; every sample "
                                             "of a run must be preprocessed with one manifest")
-                merged = mask_invalid(pd.concat(blocks, axis=1))
-                merged = merged[sorted(merged.columns, key=order.get)]
+                merged = pd.concat(blocks, axis=1)
+                merged = mask_invalid(merged[sorted(merged.columns, key=order.get)])
                 for name, temporary in temporaries.items():
                     table = pa.Table.from_pandas(transforms[name](merged).astype(np.float32), preserve_index=True)
                     if name not in writers:
