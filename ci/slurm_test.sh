@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The workflow on a real SLURM cluster: starts a single-node cluster on localhost (slurmctld +
-# slurmd, no accounting daemon), runs a small simulated study with profiles/slurm, and checks from
+# slurmd, no accounting daemon), runs a small simulated study from IDATs (two batches) with
+# profiles/slurm, and checks from
 # SLURM's own job-completion record that every job Snakemake ran was a SLURM job that ended
 # COMPLETED with exit code 0:0. Stops the cluster on exit; exits non-zero on any failure.
 #
@@ -173,18 +174,19 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import simulate
+from epiclock import simulate, simulate_arrays
 
 project_root, workdir = Path(sys.argv[1]), Path(sys.argv[2])
 study = simulate.simulate_study(simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500))
 paths = simulate.write_study(study, workdir / "data")
+# From IDATs, as cohorts run on clusters: two preprocessing batches, so two batch jobs of each kind.
+arrays = simulate_arrays.write_idats(study.betas, study.samples, {}, workdir / "data", seed=5)
 cohort = simulate.simulate_reference_cohort(n_samples=60, seed=5, cpg_ids=study.betas.index)
 cohort_paths = simulate.write_reference_cohort(cohort, workdir / "data/reference_cohort")
 config = yaml.safe_load((project_root / "config/config.yaml").read_text())
 config["samples"] = str(paths["samples.tsv"])
-config["input"]["betas"] = str(paths["betas.tsv.gz"])
-if "type" in config["input"]:
-    config["input"]["type"] = "betas"
+config["input"].update(type="idat", idat_dir=str(arrays["idat_dir"]), batch_size=-(-len(study.samples) // 2))
+config["manifest"]["path"] = str(arrays["manifest"])
 for custom_clock in config.get("custom_clocks", []):
     custom_clock.update(betas=str(cohort_paths["betas.tsv.gz"]), ages=str(cohort_paths["ages.tsv"]), top_k=300)
 (workdir / "config.yaml").write_text(yaml.safe_dump(config))
