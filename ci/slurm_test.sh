@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The workflow on a real SLURM cluster: starts a single-node cluster on localhost (slurmctld +
 # slurmd, no accounting daemon), runs a small simulated study from IDATs (two batches) with
-# profiles/slurm, and checks from
-# SLURM's own job-completion record that every job Snakemake ran was a SLURM job that ended
-# COMPLETED with exit code 0:0. Stops the cluster on exit; exits non-zero on any failure.
+# profiles/slurm, and checks from SLURM's own job-completion record that every job Snakemake ran
+# was a SLURM job that ended COMPLETED with exit code 0:0. Stops the cluster on exit; exits non-zero on any failure.
 #
 # Needs root on Debian (installs slurm-wlm and munge if missing) and the project's .venv
 # (`make install` or `make test`); installs the SLURM executor plugin into .venv if missing.
