@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/clocks.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/idat.py
+	$(BIN)/python bench/preprocess.py
+	$(BIN)/python bench/scale.py --samples 100
 	$(BIN)/python bench/calibration.py
 	$(BIN)/python bench/train.py --samples 300 --cpgs 50000
 
