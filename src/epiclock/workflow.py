@@ -92,13 +92,19 @@ def write_batch(result, outputs: dict[str, str]) -> None:
         write_matrix(matrix, outputs[table], row_group_size=MATRIX_BLOCK_ROWS)
 
 
+def read_stacked(paths: list[str], side_by_side: bool = False) -> pd.DataFrame:
+    """One table of every batch, stacked (rows of all batches) or side by side (a matrix's sample columns)."""
+    frames = [pd.read_parquet(path) for path in paths]
+    return pd.concat(frames, axis=1) if side_by_side else pd.concat(frames, ignore_index=True)
+
+
 def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict, design_config: dict,
                     missing: dict[str, str], outputs: dict[str, str]) -> None:
     """Every batch's per-sample tables judged together: thresholds, array checks, controls, sex, identity."""
     from epiclock import qc
 
     sheet = read_sample_sheet(samples)
-    sample_rows = pd.concat([pd.read_parquet(path) for path in batches["samples"]], ignore_index=True)
+    sample_rows = read_stacked(batches["samples"])
     usable = sample_rows.loc[sample_rows["array_passed"].astype(bool)]
     judged = qc.judge(usable.set_index("sample_id")[qc.BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(),
                       qc.QcThresholds.from_config(qc_config))
@@ -106,16 +112,14 @@ def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict
                             pd.DataFrame([{"sample_id": sample, "array_passed": False, "array_reasons": reason}
                                           for sample, reason in missing.items()])], ignore_index=True)
     qc_table = qc.merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
-    snp_betas = pd.concat([pd.read_parquet(path) for path in batches["snps"]], axis=1)
+    snp_betas = read_stacked(batches["snps"], side_by_side=True)
     qc_table, identity = qc.flag_checks(qc_table, sheet, snp_betas, donor_column=design_config["donor_column"],
                                         sex_column=qc_config["sex_column"], fail_on=qc_config["fail_on"])
     # The tables are written before any stop, so the reasons are there to read after a fail-fast stop.
     write_table(qc_table, outputs["table_tsv"], outputs["table_parquet"])
     write_table(identity, outputs["identity_tsv"], outputs["identity_parquet"])
-    controls = pd.concat([pd.read_parquet(path) for path in batches["controls"]], ignore_index=True)
-    write_table(controls, outputs["controls_tsv"], outputs["controls_parquet"])
-    write_parquet(pd.concat([pd.read_parquet(path) for path in batches["density"]], ignore_index=True),
-                  outputs["density"])
+    write_table(read_stacked(batches["controls"]), outputs["controls_tsv"], outputs["controls_parquet"])
+    write_parquet(read_stacked(batches["density"]), outputs["density"])
     failed = qc_table.loc[~qc_table["passed"]]
     for row in failed.itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.reasons)
@@ -169,7 +173,7 @@ def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[st
     # and the QC table with the reasons must survive a fail-fast stop.
     qc.enforce(table, fail_fast=fail_fast)
     passed = qc.passing_samples(table)
-    predictions = pd.concat([pd.read_parquet(path) for path in batch_predictions], ignore_index=True)
+    predictions = read_stacked(batch_predictions)
     predictions = predictions.loc[predictions["sample_id"].isin(passed)]
     order = {name: index for index, name in enumerate(clock_names)}
     sample_order = {sample: index for index, sample in enumerate(passed)}
