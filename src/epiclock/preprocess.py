@@ -381,5 +381,4 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
     matrix = frames.pop("betas")
     snp_betas = pd.DataFrame(snp_columns, dtype=float)
     snp_betas.index.name = "probe_id"
-    intensities = frames
-    return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas, intensities)
+    return BatchResult._assemble(matrix, pd.DataFrame(rows), control_frames, snp_betas, intensities=frames)
