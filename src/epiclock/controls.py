@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
+from epiclock.recent import RecentCache
 from epiclock.noob import Sample, measure, raw_meth_unmeth
 
 BACKGROUND_ADDITION = 3000.0
@@ -87,21 +88,19 @@ CONTROL_GROUPS = {
     "np_at": (r"^NP \((?:A|T)\)$", "extended_type"),
 }
 
-_GROUP_CACHE: list[tuple[pd.DataFrame, dict[str, np.ndarray]]] = []
-_GROUP_CACHE_SIZE = 4
+_GROUP_CACHE = RecentCache(4)  # entries: (control table, groups)
 
 
 def control_groups(controls: pd.DataFrame) -> dict[str, np.ndarray]:
     """Which rows of the control table belong to each of ``CONTROL_GROUPS`` (cached per table object)."""
-    for table, groups in _GROUP_CACHE:
-        if table is controls:
-            return groups
+    cached = _GROUP_CACHE.find(lambda entry: entry[0] is controls)
+    if cached is not None:
+        return cached[1]
     groups = {}
     for name, (pattern, column) in CONTROL_GROUPS.items():
         texts = controls[column].astype(str)
         groups[name] = texts.str.contains(pattern, regex=True, flags=re.IGNORECASE).to_numpy(dtype=bool, na_value=False)
-    _GROUP_CACHE.insert(0, (controls, groups))
-    del _GROUP_CACHE[_GROUP_CACHE_SIZE:]
+    _GROUP_CACHE.add((controls, groups))
     return groups
 
 

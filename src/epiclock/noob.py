@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import special
 
 from epiclock.errors import EpiclockError
+from epiclock.recent import RecentCache
 from epiclock.io.idat import IdatPair
 
 NOOB_OFFSET = 15.0
@@ -118,25 +119,6 @@ def _same_addresses(left: np.ndarray, right: np.ndarray) -> bool:
     return left is right or (left.shape == right.shape and np.array_equal(left, right))
 
 
-def _remember(cache: list, entry, size: int) -> None:
-    """Put ``entry`` first in a small most-recent-first cache."""
-    cache.insert(0, entry)
-    del cache[size:]
-
-
-def _recall(cache: list, matches):
-    """The first entry of a most-recent-first cache that ``matches``, moved to the front; None if none does.
-
-    Moving a hit forward keeps a batch's manifest in the cache while per-sample tables (inferred
-    channels) come and go around it.
-    """
-    for position, entry in enumerate(cache):
-        if matches(entry):
-            cache.insert(0, cache.pop(position))
-            return entry
-    return None
-
-
 class DesignRows(NamedTuple):
     """Row numbers of the probes of each design and colour (``*_cpg``: SNP probes left out), which
     values of each channel's stacked in-band signals come from CpG probes (see ``channel_stacks``),
@@ -179,11 +161,10 @@ class ProbeDesign(NamedTuple):
     probes: pd.DataFrame
 
 
-_DESIGN_CACHE: list[ProbeDesign] = []
-_LAYOUT_CACHE: list["ProbeLayout"] = []
-_CONTROL_LAYOUT_CACHE: list["ControlLayout"] = []
 # A batch uses one manifest; a few entries cover tests and benchmarks that switch between tables.
-_CACHE_SIZE = 4
+_DESIGN_CACHE = RecentCache(4)
+_LAYOUT_CACHE = RecentCache(4)
+_CONTROL_LAYOUT_CACHE = RecentCache(4)
 
 
 def probe_design(probes: pd.DataFrame) -> ProbeDesign:
@@ -192,7 +173,7 @@ def probe_design(probes: pd.DataFrame) -> ProbeDesign:
     The cache knows a table by identity: change a table in place after using it and the old
     design is returned; change a copy instead (as ``with_inferred_channels`` does).
     """
-    design = _recall(_DESIGN_CACHE, lambda entry: entry.probes is probes)
+    design = _DESIGN_CACHE.find(lambda entry: entry.probes is probes)
     if design is not None:
         return design
     missing = {"probe_id", "address_a", "address_b", "design", "channel"} - set(probes.columns)
@@ -213,7 +194,7 @@ def probe_design(probes: pd.DataFrame) -> ProbeDesign:
         rows=_design_rows(type_two, in_red, in_green, snp),
         probes=probes,
     )
-    _remember(_DESIGN_CACHE, design, _CACHE_SIZE)
+    _DESIGN_CACHE.add(design)
     return design
 
 
@@ -251,7 +232,7 @@ class ProbeLayout(NamedTuple):
 
 def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
     """The layout of ``probes`` on an array with these addresses (cached: every sample of a batch shares it)."""
-    layout = _recall(_LAYOUT_CACHE, lambda entry: entry.probes is probes and _same_addresses(entry.addresses, addresses))
+    layout = _LAYOUT_CACHE.find(lambda entry: entry.probes is probes and _same_addresses(entry.addresses, addresses))
     if layout is not None:
         return layout
     design = probe_design(probes)
@@ -267,7 +248,7 @@ def probe_layout(addresses: np.ndarray, probes: pd.DataFrame) -> ProbeLayout:
         rows_a=None if found_a.all() else np.flatnonzero(found_a), at_a=position_a[found_a],
         rows_b=rows_b, at_b=position_b[rows_b], rows=design.rows,
     )
-    _remember(_LAYOUT_CACHE, layout, _CACHE_SIZE)
+    _LAYOUT_CACHE.add(layout)
     return layout
 
 
@@ -314,8 +295,8 @@ class ControlLayout(NamedTuple):
 
 def control_layout(addresses: np.ndarray, controls: pd.DataFrame) -> ControlLayout:
     """The layout of ``controls`` on an array with these addresses (cached like ``probe_layout``)."""
-    layout = _recall(_CONTROL_LAYOUT_CACHE,
-                     lambda entry: entry.controls is controls and _same_addresses(entry.addresses, addresses))
+    layout = _CONTROL_LAYOUT_CACHE.find(
+        lambda entry: entry.controls is controls and _same_addresses(entry.addresses, addresses))
     if layout is not None:
         return layout
     missing = {"address", "type", "extended_type"} - set(controls.columns)
@@ -324,7 +305,7 @@ def control_layout(addresses: np.ndarray, controls: pd.DataFrame) -> ControlLayo
     positions = _positions(addresses, controls["address"].to_numpy(np.float64))
     layout = ControlLayout(controls, np.array(addresses, copy=True), positions, positions < len(addresses),
                            controls["type"].astype(str).str.upper().to_numpy(dtype=object))
-    _remember(_CONTROL_LAYOUT_CACHE, layout, _CACHE_SIZE)
+    _CONTROL_LAYOUT_CACHE.add(layout)
     return layout
 
 

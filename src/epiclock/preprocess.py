@@ -20,6 +20,7 @@ import pandas as pd
 
 from epiclock import masks, qc
 from epiclock.errors import ConfigurationError, EpiclockError
+from epiclock.recent import RecentCache
 from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
 
@@ -180,7 +181,7 @@ class SampleResult:
     raw_signals: pd.DataFrame | None = None  # minfi's preprocessRaw: methylated, unmethylated by probe
 
 
-_MASK_ROWS_CACHE: list[tuple[pd.DataFrame, masks.MaskChoice, str | None, np.ndarray]] = []
+_MASK_ROWS_CACHE = RecentCache(4)  # entries: (probe table, mask choice, vendored array, masked rows)
 
 
 def _masked_rows(choice: masks.MaskChoice, probes: pd.DataFrame, probe_ids: pd.Index, pair: IdatPair) -> np.ndarray:
@@ -188,13 +189,10 @@ def _masked_rows(choice: masks.MaskChoice, probes: pd.DataFrame, probe_ids: pd.I
     if choice.is_empty:
         return np.zeros(len(probe_ids), dtype=bool)
     array = masks.vendored_array(len(probes), pair.green) if choice.uses_vendored else None
-    for table, cached_choice, cached_array, rows in _MASK_ROWS_CACHE:
-        if table is probes and cached_choice == choice and cached_array == array:
-            return rows
-    rows = probe_ids.isin(masks.masked_probes(choice, array))
-    _MASK_ROWS_CACHE.insert(0, (probes, choice, array, rows))
-    del _MASK_ROWS_CACHE[4:]
-    return rows
+    cached = _MASK_ROWS_CACHE.find(lambda entry: entry[0] is probes and entry[1] == choice and entry[2] == array)
+    if cached is not None:
+        return cached[3]
+    return _MASK_ROWS_CACHE.add((probes, choice, array, probe_ids.isin(masks.masked_probes(choice, array))))[3]
 
 
 def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
