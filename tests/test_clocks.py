@@ -90,7 +90,21 @@ def test_a_samples_age_does_not_depend_on_the_other_samples():
     alone = clock.predict(betas[["S0"]])["dnam_age"].iloc[0]
     with_others = clock.predict(betas)["dnam_age"].iloc[0]
     with_different_others = clock.predict(pd.concat([betas[["S0"]], _random_betas(clock.cpg_ids, 3) * 0.2], axis=1))
+    # Bitwise identity is the property: clocks.row_dot reduces each sample's row on its own.
     assert alone == with_others == with_different_others["dnam_age"].iloc[0]
+
+
+@pytest.mark.parametrize("name", ["horvath2013", "phenoage2018", "zhang2019_en", "dunedinpace2022"])
+def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
+    clock = clocks.get(name)
+    needed = clock.required_cpgs if clock.required_cpgs is not None else pd.Index(clock.cpg_ids)
+    filler = pd.Index([f"cg9{i:07d}" for i in range(25000)])   # enough probes for a per-sample standardisation (min_cpgs 20,000)
+    betas = _random_betas(needed.union(filler), 40)
+    whole = clock.predict(betas)["dnam_age"].to_numpy()
+    for start, stop in [(0, 1), (5, 6), (3, 20), (17, 40)]:
+        part = clock.predict(betas.iloc[:, start:stop])["dnam_age"].to_numpy()
+        assert np.isfinite(part).all()
+        assert np.array_equal(part, whole[start:stop]), (name, start, stop)
 
 
 def test_unknown_clock_and_imputation_are_clear_errors():

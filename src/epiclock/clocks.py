@@ -77,6 +77,19 @@ TRANSFORMS = {
 TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb"), "pace": ("years/year",), "identity": UNITS}
 
 
+def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``values @ coef`` computed row by row, so a sample's result is bitwise the same whatever the
+    other rows of the batch.
+
+    A BLAS matrix-vector product blocks its sums by the matrix shape (and thread count), so one
+    sample's age could differ in the last bit between batch sizes. Here each row is multiplied
+    elementwise and reduced on its own contiguous memory by numpy's pairwise summation, whose order
+    depends only on the row's length (tests/test_clocks.py checks the property).
+    """
+    values = np.ascontiguousarray(values, dtype=float)
+    return np.add.reduce(values * np.asarray(coef, dtype=float), axis=1)
+
+
 class LinearClock(RegressorMixin, BaseEstimator):
     """age = transform(intercept_ + X @ coef_), X being samples x CpGs (already preprocessed).
 
@@ -104,15 +117,16 @@ class LinearClock(RegressorMixin, BaseEstimator):
         if self.transform not in TRANSFORMS:
             raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(TRANSFORMS)}")
 
-    def linear_predictor(self, X: pd.DataFrame) -> np.ndarray:
-        values = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)
-        if np.isnan(values).any():
-            raise EpiclockError("LinearClock.linear_predictor: the input lacks some of the clock's CpGs")
-        return self.intercept_ + values @ self.coef_
+    def predict_array(self, values: np.ndarray) -> np.ndarray:
+        """The clock's output from a samples x CpGs array in ``feature_names_in_`` order."""
+        forward, _ = TRANSFORMS[self.transform]
+        return forward(self.intercept_ + row_dot(values, self.coef_), self.adult_age)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        forward, _ = TRANSFORMS[self.transform]
-        return forward(self.linear_predictor(X), self.adult_age)
+        values = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)
+        if np.isnan(values).any():
+            raise EpiclockError("LinearClock.predict: the input lacks some of the clock's CpGs")
+        return self.predict_array(values)
 
 
 def collapse_replicate_probes(betas: pd.DataFrame, method: str = "mean") -> pd.DataFrame:
@@ -209,10 +223,11 @@ class _BetaMatrix:
         if self._statistics is None:
             values = self.by_sample
             n_probes = values.shape[1]
-            total = values.sum(axis=1)
+            # Row by row, so a sample's statistics are bitwise the same whatever the batch (see row_dot).
+            total = np.array([np.add.reduce(np.ascontiguousarray(row)) for row in values], dtype=float)
             count = np.full(len(total), n_probes, dtype=float)
             mean = total / max(n_probes, 1)
-            squares = np.einsum("ij,ij->i", values, values)
+            squares = np.array([np.add.reduce(np.square(row)) for row in values], dtype=float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sd = np.sqrt((squares - count * mean ** 2) / (count - 1))
             # A NaN anywhere in a sample makes its sums NaN: only those samples pay for nan-aware statistics.
@@ -388,9 +403,8 @@ class Clock:
                               "set to their target value")
             usable &= enough
 
-        forward, _ = TRANSFORMS[self.model.transform]
         with np.errstate(invalid="ignore"):
-            ages = forward(self.model.intercept_ + values @ self.model.coef_, self.model.adult_age)
+            ages = self.model.predict_array(values)
         ages = np.where(usable, ages, np.nan)
         status = np.full(matrix.n_samples, "ok", dtype=object)
         for row in np.flatnonzero(~usable | (n_imputed > 0) | (notes != None)):  # noqa: E711
