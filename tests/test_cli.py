@@ -10,6 +10,8 @@ def test_clocks_list_prints_each_clock(capsys):
     assert output.splitlines()[0].split("\t")[:4] == ["name", "cpgs", "unit", "tissue"]
     assert "horvath2013\t353\tyears" in output
     assert "horvath_skin_blood2018\t391\tyears" in output
+    header = output.splitlines()[0].split("\t")
+    assert {"direction", "output_kind", "intended_use", "citation", "licence"} <= set(header)
 
 
 def test_simulate_writes_the_study(tmp_path):

@@ -185,6 +185,13 @@ def test_every_shipped_clock_is_listed_with_its_licence_status():
     assert {"phenoage2018", "horvath_skin_blood2018", "dnamtl2019", "dunedinpace2022"} <= restricted
     assert not {"horvath2013", "hannum2013"} & restricted
     assert table.loc["dunedinpace2022", "unit"] == "years/year" and table.loc["dnamtl2019", "unit"] == "kb"
+    # How to read each clock: which way is older and what kind of quantity (science notes: never call
+    # DNAmTL or DunedinPACE "years" or "younger" without the direction).
+    assert table["direction"].isin(clocks.DIRECTIONS).all() and table["output_kind"].isin(clocks.OUTPUT_KINDS).all()
+    assert (table["intended_use"].str.len() > 0).all() and (table["licence"].str.len() > 0).all()
+    assert table.loc["dnamtl2019", ["direction", "output_kind"]].tolist() == ["lower = older", "kb"]
+    assert table.loc["dunedinpace2022", ["direction", "output_kind"]].tolist() == ["higher = faster ageing", "pace"]
+    assert table.loc["horvath2013", ["direction", "output_kind"]].tolist() == ["higher = older", "age"]
 
 
 def test_only_clocks_linear_in_betas_are_planted_by_the_simulator():
@@ -419,6 +426,9 @@ def test_a_bad_clock_definition_names_the_clock_and_field(monkeypatch):
             clocks.get("broken")
         registry["broken"] = {key: value for key, value in registry["hannum2013"].items() if key != "doi"}
         with pytest.raises(EpiclockError, match="clock broken: missing field"):
+            clocks.get("broken")
+        registry["broken"] = {**registry["hannum2013"], "direction": "younger"}
+        with pytest.raises(EpiclockError, match="clock broken: direction 'younger' is not one of higher = older"):
             clocks.get("broken")
     finally:
         clocks.get.cache_clear()

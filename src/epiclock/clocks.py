@@ -29,6 +29,9 @@ HORVATH_ADULT_AGE = 20.0
 IMPUTATION_METHODS = ("reference", "none")
 REPLICATE_METHODS = ("mean", "first")
 UNITS = ("years", "years/year", "kb")
+# How to read a clock's output: which way is older, and what kind of quantity it is.
+DIRECTIONS = ("higher = older", "lower = older", "higher = faster ageing", "not an age")
+OUTPUT_KINDS = ("age", "pace", "divisions", "kb", "score")
 
 # EPICv2 probe names carry a suffix after the CpG ID: strand (T/B), conversion (C/O), design and
 # replicate digits, e.g. cg00000029_TC21.
@@ -299,6 +302,9 @@ PREDICTION_COLUMNS = ["sample_id", "clock", "dnam_age", "unit", "n_cpgs", "n_cpg
 class Clock:
     """A named clock with what a reader needs to trust it: unit, tissue, citation, licence.
 
+    How to read its output: ``unit``, ``direction`` (one of DIRECTIONS: which way is older),
+    ``output_kind`` (one of OUTPUT_KINDS) and ``intended_use``; a custom clock is trained on age.
+
     min_coverage: the clock's own minimum fraction of its CpGs measured (the run's minimum applies
     when stricter); preprocessing: a per-sample step before the linear model; imputation_reference:
     per-CpG values for unmeasured CpGs (None: the shared reference medians).
@@ -318,6 +324,9 @@ class Clock:
     imputation_reference: pd.Series | None = field(default=None, compare=False)
     imputation_label: str = "reference medians"
     simulate: bool = False
+    direction: str = "higher = older"
+    output_kind: str = "age"
+    intended_use: str = "age, as trained on the run's reference cohort"
 
     @property
     def cpg_ids(self) -> list[str]:
@@ -462,8 +471,8 @@ def for_simulation() -> list[str]:
     return [name for name in available() if _registry()[name].get("simulate", False)]
 
 
-REQUIRED_FIELDS = ("title", "coefficients", "intercept", "transform", "unit", "tissue", "citation", "doi",
-                   "licence", "restricted")
+REQUIRED_FIELDS = ("title", "coefficients", "intercept", "transform", "unit", "direction", "output_kind", "tissue",
+                   "intended_use", "citation", "doi", "licence", "restricted")
 
 
 @functools.lru_cache(maxsize=None)
@@ -512,6 +521,9 @@ def get(name: str) -> Clock:
     if unit not in TRANSFORM_UNITS[transform]:
         raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit transform {transform!r} "
                             f"(allowed: {', '.join(TRANSFORM_UNITS[transform])})")
+    for key, allowed in (("direction", DIRECTIONS), ("output_kind", OUTPUT_KINDS)):
+        if entry[key] not in allowed:
+            raise EpiclockError(f"data/clocks.yaml, clock {name}: {key} {entry[key]!r} is not one of {', '.join(allowed)}")
     coefficients = _read_table(entry["coefficients"], "coefficient")
     model = LinearClock.from_coefficients(coefficients, entry["intercept"], transform)
     reference_file = entry.get("imputation_reference")
@@ -524,6 +536,7 @@ def get(name: str) -> Clock:
         imputation_reference=_read_table(reference_file, "mean") if reference_file else None,
         imputation_label=f"the clock's own reference ({reference_file})" if reference_file else "reference medians",
         simulate=bool(entry.get("simulate", False)),
+        direction=entry["direction"], output_kind=entry["output_kind"], intended_use=entry["intended_use"],
     )
 
 
@@ -573,13 +586,15 @@ def coverage_table(betas: pd.DataFrame, names: list[str], imputation: str = "ref
 
 
 def describe() -> pd.DataFrame:
-    """One row per shipped clock: name, CpGs, unit, tissue, citation, restricted, transform."""
+    """One row per shipped clock: name, CpGs, how to read it (unit, direction, output kind), tissue,
+    intended use, citation, DOI, licence, restricted, transform."""
     rows = []
     for name in available():
         clock = get(name)
         rows.append({
             "name": name, "cpgs": len(clock.cpg_ids), "unit": clock.unit, "tissue": clock.tissue,
-            "citation": clock.citation, "doi": clock.doi, "restricted": clock.restricted,
+            "direction": clock.direction, "output_kind": clock.output_kind, "intended_use": clock.intended_use,
+            "citation": clock.citation, "doi": clock.doi, "licence": clock.licence, "restricted": clock.restricted,
             "transform": clock.model.transform,
         })
     return pd.DataFrame(rows)
