@@ -1,0 +1,195 @@
+"""`epiclock init`: a study directory from a folder of IDATs - a sample sheet to fill and a minimal config.
+
+The sheet has one row per IDAT pair found: sample_id, basename, chip, then the columns the user
+fills (donor, donor_age, sex and the design's factor columns), prefilled from an Illumina
+SampleSheet.csv when one is given. The config holds only the keys whose values differ from the
+schema's defaults; the schema (config/schemas/config.schema.yaml) documents the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from epiclock.errors import EpiclockError
+
+SHEET_NAME = "samples.tsv"
+CONFIG_NAME = "config.yaml"
+# Columns the user fills; the factor columns follow them.
+TO_FILL = ("donor", "donor_age", "sex")
+# Illumina SampleSheet.csv columns that already hold what a column to fill asks for (matched ignoring case).
+SHEET_SYNONYMS = {
+    "donor": ("donor", "donor_id", "subject", "subject_id", "individual"),
+    "donor_age": ("donor_age", "age"),
+    "sex": ("sex", "gender"),
+}
+SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+SENTRIX_STEM = re.compile(r"^(?P<chip>\d{6,})_(?P<position>[A-Za-z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Study:
+    directory: Path
+    sheet: Path
+    config: Path
+    arrays: dict[str, int]
+    unmatched_sheet_rows: tuple[str, ...]
+
+
+def find_pairs(idat_dir: str | os.PathLike) -> dict[str, Path]:
+    """Every IDAT pair under ``idat_dir`` (searched recursively): stem -> path prefix (dir/stem)."""
+    from epiclock.io.idat import idat_pair_paths
+
+    idat_dir = Path(idat_dir)
+    if not idat_dir.is_dir():
+        raise EpiclockError(f"{idat_dir}: IDAT directory not found (epiclock init --idats)")
+    pairs: dict[str, Path] = {}
+    for green in sorted(idat_dir.rglob("*_Grn.idat*")):
+        if not green.name.endswith(("_Grn.idat", "_Grn.idat.gz")):
+            continue
+        stem = green.name.split("_Grn.idat")[0]
+        prefix = green.parent / stem
+        if stem in pairs and pairs[stem] != prefix:
+            raise EpiclockError(f"{idat_dir}: IDAT pair {stem} is found twice ({pairs[stem]} and {prefix}); "
+                                "keep one copy")
+        idat_pair_paths(prefix)  # both halves must be there
+        pairs[stem] = prefix
+    if not pairs:
+        raise EpiclockError(f"{idat_dir}: no IDAT pairs (*_Grn.idat[.gz] with *_Red.idat[.gz]) under this directory")
+    return pairs
+
+
+def template_sheet(pairs: dict[str, Path], idat_dir: Path, factors: list[str]) -> pd.DataFrame:
+    """One row per pair, sample_id from the file stem, the columns to fill left empty."""
+    rows = []
+    for stem, prefix in pairs.items():
+        match = SENTRIX_STEM.match(stem)
+        rows.append({"sample_id": stem, "basename": str(prefix.relative_to(idat_dir)),
+                     "chip": match["chip"] if match else ""})
+    sheet = pd.DataFrame(rows)
+    for column in (*TO_FILL, *factors):
+        sheet[column] = ""
+    return sheet
+
+
+def prefill(template: pd.DataFrame, illumina_sheet: str | os.PathLike) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The template with what an Illumina SampleSheet.csv knows: sample names, and donor, age, sex where
+    it has them; its other columns are kept. Returns the sheet and the sheet's rows without an IDAT pair."""
+    from epiclock.io import read_sample_sheet
+
+    given = read_sample_sheet(illumina_sheet, numeric_columns=())
+    if "basename" in given.columns and given["basename"].ne("").all():
+        stems = given["basename"].map(lambda value: Path(value).name)
+    elif {"chip", "position"} <= set(given.columns):
+        stems = given["chip"] + "_" + given["position"]
+    else:
+        raise EpiclockError(f"{illumina_sheet}: the sheet names no IDAT pair per sample; it needs Sentrix_ID and "
+                            "Sentrix_Position (or a Basename column)")
+    given = given.assign(_stem=stems.values)
+    by_stem = given.drop_duplicates("_stem").set_index("_stem")
+    lowered = {column.lower(): column for column in given.columns}
+    sheet = template.copy()
+    known = sheet["sample_id"].isin(by_stem.index)
+    for row in sheet.index[known]:
+        source = by_stem.loc[sheet.at[row, "sample_id"]]
+        name = str(source["sample_id"]).strip()
+        if SAMPLE_ID_PATTERN.match(name):
+            sheet.at[row, "sample_id"] = name
+        for column, synonyms in SHEET_SYNONYMS.items():
+            found = next((lowered[synonym] for synonym in synonyms if synonym in lowered), None)
+            if found:
+                sheet.at[row, column] = str(source[found])
+    extra = [column for column in given.columns
+             if column not in sheet.columns and column not in ("basename", "position", "_stem")
+             and column.lower() not in {synonym for names in SHEET_SYNONYMS.values() for synonym in names}]
+    for column in extra:
+        sheet[column] = sheet["sample_id"].map(dict(zip(given["sample_id"], given[column]))).fillna("")
+    unmatched = tuple(given.loc[~given["_stem"].isin(template["sample_id"]), "sample_id"])
+    duplicated = sheet["sample_id"][sheet["sample_id"].duplicated()].unique()
+    if len(duplicated):
+        raise EpiclockError(f"{illumina_sheet}: Sample_Name {duplicated[0]!r} names more than one IDAT pair; "
+                            "sample names must be unique")
+    return sheet, unmatched
+
+
+def detect_arrays(pairs: dict[str, Path]) -> dict[str, int]:
+    """How many pairs come from each array."""
+    from epiclock.io.catalogue import detect_pair_array
+
+    return dict(Counter(detect_pair_array(prefix)[0] for prefix in pairs.values()).most_common())
+
+
+def schema_defaults(schema: dict) -> dict:
+    """The config the schema's defaults make, nested as the config is."""
+    defaults = {}
+    for name, node in schema.get("properties", {}).items():
+        if node.get("type") == "object" and "properties" in node:
+            defaults[name] = schema_defaults(node)
+        elif "default" in node:
+            defaults[name] = node["default"]
+    return defaults
+
+
+def minimal(config: dict, defaults: dict) -> dict:
+    """Only the keys of ``config`` whose values differ from ``defaults``."""
+    kept = {}
+    for key, value in config.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            inner = minimal(value, default)
+            if inner:
+                kept[key] = inner
+        elif key not in defaults or value != default:
+            kept[key] = value
+    return kept
+
+
+def study_config(idat_dir: Path, factors: list[str], schema: dict) -> dict:
+    """The study's config: its sheet, IDAT input, the manifest picked from the IDATs (the default),
+    and the design's factor columns; written without the keys that keep their defaults."""
+    config = {
+        "samples": SHEET_NAME,
+        "input": {"type": "idat", "idat_dir": str(idat_dir)},
+        "design": {"factors": factors, "condition_column": "" if factors != ["condition"] else "condition",
+                   "condition_order": []},
+        "contrasts": [],
+    }
+    return minimal(config, schema_defaults(schema))
+
+
+def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike, schema_path: str | os.PathLike,
+               illumina_sheet: str | os.PathLike | None = None, factors: list[str] | None = None,
+               force: bool = False) -> Study:
+    directory = Path(directory)
+    idat_dir = Path(idat_dir).absolute()
+    factors = list(factors or ["condition"])
+    bad = [factor for factor in factors if not factor or factor in ("sample_id", "basename", "chip", *TO_FILL)]
+    if bad:
+        raise EpiclockError(f"epiclock init --factors: {bad[0]!r} cannot be a factor column; name the columns "
+                            "that define your conditions (e.g. --factors treatment,time)")
+    sheet_path, config_path = directory / SHEET_NAME, directory / CONFIG_NAME
+    existing = [str(path) for path in (sheet_path, config_path) if path.exists()]
+    if existing and not force:
+        raise EpiclockError(f"{existing[0]} exists; epiclock init does not overwrite a study (--force to replace)")
+    pairs = find_pairs(idat_dir)
+    arrays = detect_arrays(pairs)
+    sheet = template_sheet(pairs, idat_dir, factors)
+    unmatched: tuple[str, ...] = ()
+    if illumina_sheet:
+        sheet, unmatched = prefill(sheet, illumina_sheet)
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = study_config(idat_dir, factors, schema)
+    directory.mkdir(parents=True, exist_ok=True)
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    header = ("# epiclock study config: only the keys that differ from the defaults of\n"
+              "# config/schemas/config.schema.yaml (every key is described in config/README.md).\n"
+              "# manifest is left out: the default (auto) picks the official manifest of the array the IDATs\n"
+              "# come from and downloads it once into resources/manifests/ under this directory.\n")
+    config_path.write_text(header + yaml.safe_dump(config, sort_keys=False))
+    return Study(directory, sheet_path, config_path, arrays, unmatched)
