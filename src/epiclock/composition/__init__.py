@@ -1,0 +1,6 @@
+"""Cell composition: fractions of cell types per sample from published reference profiles."""
+
+from epiclock.composition.estimate import METHODS, estimate, houseman_cp, rpc
+from epiclock.composition.references import available, load, provenance
+
+__all__ = ["METHODS", "available", "estimate", "houseman_cp", "load", "provenance", "rpc"]

@@ -1,0 +1,119 @@
+"""Cell-composition estimates against EpiDISH's own output, and their properties.
+
+tests/fixtures/epidish/ was written by EpiDISH itself: tools/epidish_reference_output.R sourced
+EpiDISH 2.15.1's R/epidish.R (public repository sjczheng/EpiDISH) in R 4.2.2 with MASS 7.3-58.2 and
+quadprog 1.5-8 (versions.txt there), on mixtures of two vendored references with planted fractions,
+noise, gross outliers, missing cell types and unexplained signal.
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from epiclock import composition
+from epiclock.errors import EpiclockError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "epidish"
+REFERENCES = ["epidish_epi_fib_ic", "salas2022_blood12_epic"]
+
+
+def fixture(name: str, what: str) -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / f"{name}_{what}.tsv", sep="\t", index_col=0)
+
+
+@pytest.mark.parametrize("method", composition.METHODS)
+@pytest.mark.parametrize("name", REFERENCES)
+def test_fractions_agree_with_epidish(name, method):
+    """Same fractions as EpiDISH's epidish(method = 'RPC' / 'CP') to 1e-9 (the two solve the same
+    problems with different linear algebra: QR in R, normal equations and an active set here)."""
+    betas = fixture(name, "betas")
+    expected = fixture(name, method)
+    fractions, n_cpgs = composition.estimate(betas, composition.load(name), method)
+    assert list(fractions.columns) == list(expected.columns)
+    np.testing.assert_allclose(fractions.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
+    assert (n_cpgs == len(betas)).all()
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_fractions_near_the_planted_ones(name):
+    """RPC rescales to sum 1, so it is compared with the planted fractions rescaled likewise; CP
+    keeps the planted shortfall below 1. Mean absolute errors within 0.03 at noise SD 0.03."""
+    betas, planted = fixture(name, "betas"), fixture(name, "planted")
+    rpc, _ = composition.estimate(betas, composition.load(name), "rpc")
+    cp, _ = composition.estimate(betas, composition.load(name), "cp")
+    rescaled = planted.div(planted.sum(axis=1), axis=0)
+    assert np.abs(rpc.to_numpy() - rescaled.to_numpy()).mean() < 0.03
+    assert np.abs(cp.to_numpy() - planted.to_numpy()).mean() < 0.03
+    np.testing.assert_allclose(rpc.sum(axis=1), 1.0, atol=1e-12)
+    assert (cp.to_numpy() >= 0).all() and (cp.sum(axis=1) <= 1 + 1e-12).all()
+
+
+@pytest.mark.parametrize("method", composition.METHODS)
+def test_a_missing_cpg_is_left_out_of_that_sample_only(method):
+    """A sample with unmeasured CpGs gets what it would get from a matrix without those rows,
+    and the other samples are unaffected (to 1e-10)."""
+    name = "epidish_epi_fib_ic"
+    betas, reference = fixture(name, "betas"), composition.load(name)
+    holed = betas.copy()
+    lost = betas.index[::7]
+    holed.loc[lost, "S03"] = np.nan
+    fractions, n_cpgs = composition.estimate(holed, reference, method)
+    alone, _ = composition.estimate(betas.drop(index=lost)[["S03"]], reference, method)
+    whole, _ = composition.estimate(betas, reference, method)
+    np.testing.assert_allclose(fractions.loc["S03"], alone.loc["S03"], rtol=0, atol=1e-10)
+    others = betas.columns.drop("S03")
+    np.testing.assert_allclose(fractions.loc[others], whole.loc[others], rtol=0, atol=1e-10)
+    assert n_cpgs["S03"] == len(betas) - len(lost)
+
+
+def test_a_sample_s_fractions_do_not_depend_on_the_batch():
+    name = "salas2022_blood12_epic"
+    betas, reference = fixture(name, "betas"), composition.load(name)
+    together, _ = composition.estimate(betas, reference, "rpc")
+    for sample in betas.columns[:3]:
+        alone, _ = composition.estimate(betas[[sample]], reference, "rpc")
+        np.testing.assert_allclose(alone.loc[sample], together.loc[sample], rtol=0, atol=1e-12)
+
+
+def test_a_sample_measuring_too_few_cpgs_gets_no_fractions():
+    name = "epidish_epi_fib_ic"
+    betas = fixture(name, "betas")
+    betas.iloc[: len(betas) // 2, 0] = np.nan
+    fractions, n_cpgs = composition.estimate(betas, composition.load(name), "rpc")
+    assert fractions.iloc[0].isna().all() and fractions.iloc[1:].notna().all().all()
+    assert n_cpgs.iloc[0] == len(betas) - len(betas) // 2
+
+
+def test_exact_mixture_without_noise_is_recovered():
+    """Betas that are exactly a mixture of the profiles give back the mixture (CP) and its
+    rescaling to sum 1 (RPC), to 1e-8."""
+    reference = composition.load("epidish_epi_fib_fat_ic")
+    planted = np.array([[0.5, 0.3, 0.15, 0.05], [0.0, 0.6, 0.0, 0.3]])
+    betas = pd.DataFrame(reference.to_numpy() @ planted.T, index=reference.index, columns=["A", "B"])
+    cp, _ = composition.estimate(betas, reference, "cp")
+    np.testing.assert_allclose(cp.to_numpy(), planted, atol=1e-8)
+    rpc, _ = composition.estimate(betas, reference, "rpc")
+    np.testing.assert_allclose(rpc.to_numpy(), planted / planted.sum(axis=1, keepdims=True), atol=1e-8)
+
+
+def test_vendored_references_match_their_provenance():
+    table = composition.provenance()
+    directory = Path(composition.references.__file__).parents[1] / "data" / "composition"
+    assert sorted(table["file"]) == sorted(path.name for path in directory.glob("*.tsv") if path.name != "provenance.tsv")
+    for row in table.itertuples():
+        assert hashlib.sha256((directory / row.file).read_bytes()).hexdigest() == row.sha256
+        assert row.doi.startswith("10.") and row.source_version and row.source_sha256
+    assert table.loc[table["file"].str.startswith("epidish"), "source_package"].str.contains("GPL-2").all()
+    shapes = {name: composition.load(name).shape for name in composition.available()}
+    assert shapes == {"epidish_epi_fib_ic": (716, 3), "epidish_epi_fib_fat_ic": (491, 4),
+                      "salas2022_blood12_epic": (240, 12), "reinius2012_blood6_450k": (600, 6)}
+
+
+def test_unknown_reference_or_method_names_the_choices():
+    with pytest.raises(EpiclockError, match="available: epidish_epi_fib_ic"):
+        composition.load("skin")
+    with pytest.raises(EpiclockError, match="choose one of rpc, cp"):
+        composition.estimate(fixture("epidish_epi_fib_ic", "betas"), composition.load("epidish_epi_fib_ic"), "cbs")
