@@ -1,0 +1,40 @@
+"""The workflow used as a Snakemake module, as snakedeploy deploys it, gives the results of a direct run."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+# Tables whose every value must agree; the module runs the same code on the same inputs, so only
+# the order of floating-point reductions inside BLAS could differ (relative 1e-12 allows for it).
+COMPARED_TABLES = ("qc/samples.tsv", "clocks/predictions.tsv", "clocks/coverage.tsv", "deltas/per_sample.tsv",
+                   "deltas/per_condition.tsv", "deltas/contrasts.tsv")
+
+
+def user_snakefile(project_root) -> str:
+    """What `snakedeploy deploy-workflow` writes, with a local checkout instead of github(...)."""
+    return (
+        'configfile: "config.yaml"\n\n\n'
+        "module epiclock:\n"
+        "    snakefile:\n"
+        f'        "{project_root / "Snakefile"}"\n'
+        "    config:\n"
+        "        config\n\n\n"
+        "use rule * from epiclock\n"
+    )
+
+
+def test_module_use_gives_the_results_of_a_direct_run(project_root, finished_run, tmp_path):
+    (tmp_path / "Snakefile").write_text(user_snakefile(project_root))
+    (tmp_path / "config.yaml").write_text((finished_run / "config.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for table in COMPARED_TABLES:
+        direct = pd.read_csv(finished_run / "results" / table, sep="\t")
+        module = pd.read_csv(tmp_path / "results" / table, sep="\t")
+        pd.testing.assert_frame_equal(module, direct, check_exact=False, rtol=1e-12, atol=0, obj=table)
+    assert (tmp_path / "results/report.html").stat().st_size > 10_000
