@@ -6,9 +6,11 @@ STAMP := $(VENV)/.installed
 DEMO := resources/demo
 CORES ?= 2
 
-.PHONY: install run demo test bench clean
+.PHONY: install run demo test bench clean rulegraph
 
+# Timings quoted below were measured with bench/first_run.py (a fresh clone, pip's cache warm).
 $(STAMP): pyproject.toml requirements/constraints.txt
+	@echo "epiclock: installing epiclock, Snakemake and their dependencies into $(VENV) (once; about 2 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
 	touch $(STAMP)
@@ -17,12 +19,15 @@ install: $(STAMP)
 
 # Simulated again when the simulator changes, so a demo never lags behind the code.
 $(DEMO)/betas.tsv.gz: src/epiclock/simulate.py src/epiclock/simulate_arrays.py | $(STAMP)
+	@echo "epiclock: simulating the demo study (IDATs, sample sheet, a reference cohort) into $(DEMO) (about 30 s)"
 	rm -rf $(DEMO)
 	$(BIN)/epiclock simulate --out $(DEMO)
 
 demo: $(DEMO)/betas.tsv.gz
 
 run: $(STAMP) $(DEMO)/betas.tsv.gz
+	@jobs=$$($(BIN)/snakemake --cores $(CORES) --dry-run --quiet rules 2>/dev/null | awk '$$1 == "total" {print $$2}'); \
+	echo "epiclock: running the workflow: $${jobs:-0} jobs on $(CORES) cores (about 1.5 minutes the first time; later runs redo only what changed)"
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Report: $(CURDIR)/results/report.html"
 
@@ -40,3 +45,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf results logs .snakemake
+
+# The rule graph shown in the README (needs graphviz's dot).
+rulegraph: $(STAMP) $(DEMO)/betas.tsv.gz
+	$(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg
