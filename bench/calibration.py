@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from epiclock import clocks, deltas, simulate
+from epiclock import deltas
+from epiclock.clocks import predict, registry
+from epiclock.demo import simulate
 
 CONTRASTS = [
     {"name": "young_vs_old_serum_with_bm",
@@ -60,7 +62,7 @@ class Settings:
     donors: int = 6
     replicates: int = 2
     # Only these clocks read the planted ages back from simulated betas; the others read noise.
-    clock_names: list[str] = field(default_factory=clocks.for_simulation)
+    clock_names: list[str] = field(default_factory=registry.for_simulation)
     contrasts: list[dict] = field(default_factory=lambda: CONTRASTS)
     ages_from_truth: bool = False
 
@@ -86,7 +88,7 @@ def simulated_ages(parameters: simulate.StudyParameters, settings: Settings) -> 
         truth = simulate.true_ages(samples, parameters, settings.clock_names, rng)
         return truth.rename(columns={"true_dnam_age": "dnam_age"}).assign(status="ok"), samples
     study = simulate.simulate_study(parameters)
-    return clocks.predict(study.betas, settings.clock_names), study.samples
+    return predict.predict(study.betas, settings.clock_names), study.samples
 
 
 def one_study(seed: int, settings: Settings) -> pd.DataFrame:

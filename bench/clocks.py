@@ -22,7 +22,9 @@ import tracemalloc  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from epiclock import clocks  # noqa: E402
+from epiclock.clocks import data, registry  # noqa: E402
+from epiclock.clocks import predict as clocks_predict
+from epiclock.clocks import preprocessing as clocks_preprocessing
 
 
 def timed(function, repeats: int) -> list[float]:
@@ -40,11 +42,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
 
-    names = clocks.available()
-    shipped = [clocks.get(name) for name in names]
+    names = registry.available()
+    shipped = [registry.get(name) for name in names]
     needed = set().union(*(clock.cpg_ids for clock in shipped))
     for clock in shipped:
-        if isinstance(clock.preprocessing, clocks.QuantileNormalisation):
+        if isinstance(clock.preprocessing, clocks_preprocessing.QuantileNormalisation):
             needed |= set(clock.preprocessing.target.index)
     cpg_ids = sorted(needed)
     rng = np.random.default_rng(0)
@@ -53,18 +55,18 @@ def main() -> None:
     betas = pd.DataFrame(values.T, index=pd.Index(cpg_ids, name="cpg_id"),
                          columns=[f"S{i}" for i in range(arguments.samples)], copy=False)
     del values
-    clocks.reference_medians()  # loaded once per process, not part of the per-call time
+    data.reference_medians()  # loaded once per process, not part of the per-call time
     weights = rng.normal(0, 1, (len(cpg_ids), len(names)))
     preprocessed = [clock.name for clock in shipped if clock.preprocessing is not None]
     linear_only = [name for name in names if name not in preprocessed]
 
-    clock_times = timed(lambda: clocks.predict(betas, names), arguments.repeats)
-    linear_times = timed(lambda: clocks.predict(betas, linear_only), arguments.repeats)
+    clock_times = timed(lambda: clocks_predict.predict(betas, names), arguments.repeats)
+    linear_times = timed(lambda: clocks_predict.predict(betas, linear_only), arguments.repeats)
     reference_times = timed(lambda: betas.to_numpy().T @ weights, arguments.repeats)
-    per_clock = {name: min(timed(lambda: clocks.predict(betas, [name]), 1)) for name in names}
+    per_clock = {name: min(timed(lambda: clocks_predict.predict(betas, [name]), 1)) for name in names}
 
     tracemalloc.start()
-    clocks.predict(betas, names)
+    clocks_predict.predict(betas, names)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from epiclock.io import idat, write_parquet
+from epiclock.io import idat
+from epiclock.io.tables import write_parquet
 
 EPIC_ADDRESSES = 1_051_815
 # Illumina's bead-type addresses are 7- or 8-digit numbers.

@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from epiclock import bmiq, detection, noob
+from epiclock.arrays import betas as arrays_betas
+from epiclock.arrays import layout as arrays_layout
 from epiclock.io import idat, manifest
+from epiclock.preprocess import bmiq, detection, noob
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "synthetic450k"
 # minfi 1.44 on a 2-core machine, 8 samples (shared README): detectionP 7.1 s, preprocessNoob 12.7 s; BMIQ 22-30 s.
@@ -41,7 +43,7 @@ def main() -> int:
              for basename in ("999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02")]
 
     start = time.perf_counter()
-    noob.probe_layout(pairs[0].addresses, parsed.probes)
+    arrays_layout.probe_layout(pairs[0].addresses, parsed.probes)
     layout_seconds = time.perf_counter() - start
 
     detection_times, noob_times, bmiq_times = [], [], []
@@ -56,7 +58,7 @@ def main() -> int:
             noob_times.append(time.perf_counter() - start)
             if arguments.bmiq and len(bmiq_times) < len(pairs):
                 start = time.perf_counter()
-                bmiq.bmiq(noob.betas(result.signals, offset=0), design)
+                bmiq.bmiq(arrays_betas.betas(result.signals, offset=0), design)
                 bmiq_times.append(time.perf_counter() - start)
 
     detection_median, noob_median = statistics.median(detection_times), statistics.median(noob_times)

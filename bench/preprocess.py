@@ -7,7 +7,7 @@ which reads the parsed manifest from its Parquet cache as a workflow batch job d
 times:
 
 - read + detection p + noob + dye bias: ``read_idat_pair``, the intensity look-up shared by the
-  steps (``noob.measure``), ``detection.detection_summary`` (minfi's detectionP) and ``noob.noob``
+  steps (``channels.measure``), ``detection.detection_summary`` (minfi's detectionP) and ``noob.noob``
   (offset 15, minfi's single-sample dye correction) - what minfi's 4.3 s per 450k sample covers;
 - ``preprocess_sample`` as the workflow runs it: the above plus betas, failed-probe masking,
   control metrics, sex and SNP betas.
@@ -50,7 +50,7 @@ TARGET_PEAK_MB = 1024
 
 def simulate(array: str, n_samples: int, out_dir: Path) -> tuple[Path, list[str]]:
     """A simulated array of real size: its manifest and the basenames of ``n_samples`` IDAT pairs."""
-    from epiclock import simulate_arrays
+    from epiclock.demo import simulate_arrays
 
     sample_ids = [f"S{index + 1}" for index in range(n_samples)]
     cpg_ids = simulate_arrays.array_cpg_ids(array, pd.Index([], name="cpg_id"))
@@ -65,10 +65,11 @@ def simulate(array: str, n_samples: int, out_dir: Path) -> tuple[Path, list[str]
 
 def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeats: int, with_bmiq: bool) -> dict:
     """Run in a fresh process: per-sample timings (wall and CPU seconds) and the process's peak memory."""
-    from epiclock import detection, noob
+    from epiclock.arrays import channels
     from epiclock.io.idat import read_idat_pair
     from epiclock.io.manifest import load_manifest
-    from epiclock.preprocess import PreprocessSettings, preprocess_sample
+    from epiclock.preprocess import detection, noob, normexp
+    from epiclock.preprocess.pipeline import PreprocessSettings, preprocess_sample
 
     manifest = load_manifest(manifest_path, cache_dir=cache_dir)
     resident_after_manifest = _resident_mb()
@@ -76,9 +77,9 @@ def time_worker(manifest_path: str, cache_dir: str, basenames: list[str], repeat
 
     def core(basename: str) -> None:
         pair = read_idat_pair(basename)
-        measured = noob.measure(pair, manifest.probes, manifest.controls)
+        measured = channels.measure(pair, manifest.probes, manifest.controls)
         detection.detection_summary(measured, manifest.probes, manifest.controls, method="minfi")
-        noob.noob(measured, manifest.probes, manifest.controls, offset=noob.NOOB_OFFSET, dye_method="single")
+        noob.noob(measured, manifest.probes, manifest.controls, offset=normexp.NOOB_OFFSET, dye_method="single")
 
     def timed(step, basename: str) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import simulate, simulate_arrays
+from epiclock.demo import simulate, simulate_arrays
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Runs its arguments as a command and prints the peak RSS (KiB) of the command's process tree.

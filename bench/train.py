@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from epiclock import simulate, training
+from epiclock.clocks import training
+from epiclock.demo import simulate
 
 
 def peak_rss_gib() -> float:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import clocks, simulate, workflow
+from epiclock import workflow
+from epiclock.clocks import registry
+from epiclock.demo import simulate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +81,7 @@ def main() -> None:
         # The beta-matrix route with the published clocks: the same steps the in-process reference runs.
         config.update(samples=str(paths["samples.tsv"]), input={"type": "betas", "betas": str(paths["betas.tsv.gz"])},
                       custom_clocks=[])
-        config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in clocks.available()]
+        config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in registry.available()]
         snakemake_times, library_times = [], []
         for repeat in range(arguments.repeats):
             workdir = root / f"run{repeat}"

@@ -173,7 +173,8 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import simulate, simulate_arrays
+from epiclock.demo import simulate
+from epiclock.demo import simulate_arrays
 
 project_root, workdir = Path(sys.argv[1]), Path(sys.argv[2])
 study = simulate.simulate_study(simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500))

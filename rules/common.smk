@@ -13,10 +13,10 @@ if EPICLOCK_SRC not in sys.path:
     sys.path.insert(0, EPICLOCK_SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [EPICLOCK_SRC, os.environ.get("PYTHONPATH", "")] if p)
 
-from epiclock import clocks as epiclock_clocks
+from epiclock.clocks import registry as epiclock_registry
 from epiclock import deltas as epiclock_deltas
 from epiclock.errors import EpiclockError
-from epiclock.io import read_sample_sheet
+from epiclock.io.tables import read_sample_sheet
 from epiclock.io.idat import idat_pair_paths
 
 validate(config, schema="../config/schemas/config.schema.yaml", set_default=True)
@@ -29,19 +29,19 @@ try:
         raise EpiclockError(f"{config['samples']}: the sample sheet does not fit config/schemas/samples.schema.yaml: "
                             f"{error}") from None
     CUSTOM_CLOCKS = {entry["name"]: entry for entry in config["custom_clocks"]}
-    clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_clocks.available()))
+    clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_registry.available()))
     if clashing:
         raise EpiclockError(f"config 'custom_clocks': {', '.join(clashing)} would hide a shipped clock; rename")
     for clock_name in config["clocks"]["names"]:
         if clock_name not in CUSTOM_CLOCKS:
             try:
-                epiclock_clocks.get(clock_name)
+                epiclock_registry.get(clock_name)
             except EpiclockError as error:
                 raise EpiclockError(f"config 'clocks.names': {error}; custom clocks: "
                                     f"{', '.join(CUSTOM_CLOCKS) or 'none'}") from None
-    from epiclock import qc as epiclock_qc
+    from epiclock.qc import sex as epiclock_sex
 
-    epiclock_qc.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])
+    epiclock_sex.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])
     design = epiclock_deltas.Design.from_config(config["design"])
     epiclock_deltas.check_design(samples, design, source=config["samples"])
     epiclock_deltas.check_contrasts(
@@ -61,10 +61,10 @@ try:
     if MATRIX_INPUT:
         BATCHES = {MATRIX_BATCH: samples["sample_id"].tolist()}
     else:
-        from epiclock import preprocess as epiclock_preprocess
+        from epiclock.preprocess import pipeline as epiclock_pipeline
 
         # Settings that cannot work (unknown mask sources, a mask file that is not there) stop the run here.
-        epiclock_preprocess.PreprocessSettings.from_config(config["preprocess"])
+        epiclock_pipeline.PreprocessSettings.from_config(config["preprocess"])
 
         for name, entry in MANIFESTS.items():
             if not entry.get("path") and not entry.get("url"):
@@ -76,8 +76,8 @@ try:
 
         if not config["input"].get("idat_dir"):
             raise EpiclockError("config input.idat_dir: an IDAT directory is needed when input.type is 'idat'")
-        IDAT_BASENAMES, MISSING_IDATS = epiclock_preprocess.idat_basenames(samples, config["input"]["idat_dir"])
-        BATCHES = epiclock_preprocess.batches(list(IDAT_BASENAMES), int(config["input"]["batch_size"]))
+        IDAT_BASENAMES, MISSING_IDATS = epiclock_pipeline.idat_basenames(samples, config["input"]["idat_dir"])
+        BATCHES = epiclock_pipeline.batches(list(IDAT_BASENAMES), int(config["input"]["batch_size"]))
         if not BATCHES:
             raise EpiclockError(f"config input.idat_dir: no sample of {config['samples']} has IDATs under "
                                 f"{config['input']['idat_dir']}")
@@ -93,7 +93,7 @@ wildcard_constraints:
 # the raw signals when the config keeps them.
 BATCH_TABLES = ("betas", "samples", "controls", "snps", "density")
 if not MATRIX_INPUT and config["preprocess"]["keep_intensities"]:
-    BATCH_TABLES += epiclock_preprocess.INTENSITY_TABLES
+    BATCH_TABLES += epiclock_pipeline.INTENSITY_TABLES
 
 
 def batch_outputs(batch="{batch}"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from epiclock import simulate
+from epiclock.demo import simulate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"

@@ -20,9 +20,13 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT, snakemake
-from epiclock import clocks, deltas, qc, simulate, workflow
+from epiclock import deltas, workflow
+from epiclock.clocks import predict, registry
+from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
-from epiclock.io import idat, manifest, read_beta_matrix, read_sample_sheet, write_beta_matrix, write_tsv
+from epiclock.io import idat, manifest
+from epiclock.io.tables import read_beta_matrix, read_sample_sheet, write_beta_matrix, write_tsv
+from epiclock.qc import assess
 
 # 3 donors x 6 conditions x 2 replicates: small enough for a run in seconds, and every contrast
 # keeps its pairs when a few samples are quarantined.
@@ -235,7 +239,7 @@ def test_bad_input_contrast_with_no_pairs(tmp_path):
 @pytest.mark.workflow
 def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
     with pytest.raises(EpiclockError, match=r"unknown clock 'horvath2031'; available clocks: .*horvath2013"):
-        clocks.get("horvath2031")
+        registry.get("horvath2031")
 
     def misspell(config):
         config["clocks"]["names"] = ["horvath2031"]
@@ -279,7 +283,7 @@ def beta_frame(values: dict[str, list[float]]) -> pd.DataFrame:
 def test_bad_input_beta_matrix_with_missing_values_is_quarantine_not_error():
     many_missing = [np.nan] * 10 + [0.5] * 10
     betas = beta_frame({"good": [0.5] * 20, "few_missing": [np.nan] + [0.5] * 19, "many_missing": many_missing})
-    table = qc.sample_qc(betas, ["good", "few_missing", "many_missing"], qc.QcThresholds(min_call_rate=0.9))
+    table = assess.sample_qc(betas, ["good", "few_missing", "many_missing"], assess.QcThresholds(min_call_rate=0.9))
     table = table.set_index("sample_id")
     assert table.loc["good", "passed"] and table.loc["few_missing", "passed"]
     assert not table.loc["many_missing", "passed"]
@@ -288,7 +292,7 @@ def test_bad_input_beta_matrix_with_missing_values_is_quarantine_not_error():
 
 def test_bad_input_beta_matrix_with_infinite_values():
     betas = beta_frame({"good": [0.5] * 20, "infinite": [np.inf, -np.inf] + [0.5] * 18})
-    table = qc.sample_qc(betas, ["good", "infinite"], qc.QcThresholds()).set_index("sample_id")
+    table = assess.sample_qc(betas, ["good", "infinite"], assess.QcThresholds()).set_index("sample_id")
     assert table.loc["good", "passed"] and not table.loc["infinite", "passed"]
     # Infinite is wrong input, not absent input: out of range, and the call rate is untouched.
     assert table.loc["infinite", "reasons"] == "2 values outside [0, 1]"
@@ -299,7 +303,7 @@ def test_bad_input_beta_matrix_with_values_outside_0_1():
     rng = np.random.default_rng(0)
     betas = beta_frame({"good": list(rng.uniform(0.05, 0.95, 20)), "one_off": [1.2] + [0.5] * 19,
                         "m_values": list(rng.normal(0, 3, 20))})
-    table = qc.sample_qc(betas, ["good", "one_off", "m_values"], qc.QcThresholds()).set_index("sample_id")
+    table = assess.sample_qc(betas, ["good", "one_off", "m_values"], assess.QcThresholds()).set_index("sample_id")
     assert table["passed"].tolist() == [True, False, False]
     assert table.loc["one_off", "reasons"] == "1 values outside [0, 1]"
     assert table.loc["m_values", "reasons"].endswith("values outside [0, 1] (M-values instead of betas?)")
@@ -309,11 +313,11 @@ def test_bad_input_cpg_ids_absent_from_every_clock():
     # A matrix of real-looking probe IDs that no shipped clock reads: every sample gets no age, with
     # the reason, and the contrasts say why they have no estimate instead of failing.
     study = small_study()
-    shipped = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
+    shipped = set().union(*(registry.get(name).cpg_ids for name in registry.available()))
     foreign = pd.Index([f"cg9{number:07d}" for number in range(60)], name="cpg_id").difference(sorted(shipped))
     betas = pd.DataFrame(np.random.default_rng(1).uniform(0.1, 0.9, (len(foreign), len(study.samples))),
                          index=foreign, columns=study.samples["sample_id"])
-    predictions = clocks.predict(betas, ["horvath2013", "horvath_skin_blood2018"])
+    predictions = predict.predict(betas, ["horvath2013", "horvath_skin_blood2018"])
     assert predictions["dnam_age"].isna().all()
     assert predictions["status"].str.startswith("no age: 0 of ").all()
     assert predictions["status"].str.contains("below the minimum coverage 0.8 (does the beta matrix use Illumina "
@@ -348,7 +352,7 @@ def test_bad_input_non_numeric_betas(tmp_path):
 
 def test_bad_input_sample_without_a_beta_column_is_quarantined():
     betas = beta_frame({"S1": [0.5] * 5, "stray": [0.5] * 5})
-    table = qc.sample_qc(betas, ["S1", "S2"], qc.QcThresholds()).set_index("sample_id")
+    table = assess.sample_qc(betas, ["S1", "S2"], assess.QcThresholds()).set_index("sample_id")
     assert table.loc["S2", "reasons"] == "no column in the beta matrix"
     assert table.loc["stray", "reasons"] == "not in the sample sheet"
     assert table["passed"].tolist() == [True, False, False]
@@ -391,10 +395,10 @@ def test_bad_input_empty_file(tmp_path, reader, expected, compressed):
 
 def test_bad_input_all_samples_failing_qc():
     betas = beta_frame({"S1": [np.nan] * 20, "S2": [2.5] * 20})
-    table = qc.sample_qc(betas, ["S1", "S2"], qc.QcThresholds())
+    table = assess.sample_qc(betas, ["S1", "S2"], assess.QcThresholds())
     with pytest.raises(EpiclockError, match=r"QC: no sample passed \(S1: call rate 0\.000 below 0\.95; "
                                             r"S2: 20 values outside \[0, 1\] \(M-values instead of betas\?\)\)"):
-        qc.enforce(table, fail_fast=False)
+        assess.enforce(table, fail_fast=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import bmiq
 from epiclock.errors import EpiclockError
+from epiclock.preprocess import bmiq
 
 
 def simulated_sample(seed=0, n_one=6000, n_two=12000):

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import EpiclockError, clocks, provenance
+from epiclock import EpiclockError
+from epiclock.clocks import predict
+from epiclock.clocks import clock as clocks_clock
+from epiclock.clocks import data as clocks_data
+from epiclock.clocks import model as clocks_model
+from epiclock.clocks import preprocessing as clocks_preprocessing
+from epiclock.clocks import registry as clocks_registry
+from epiclock.report import provenance
 
 RNG = np.random.default_rng(3)
 FIXTURES = "tests/fixtures/biolearn"
@@ -17,18 +24,18 @@ def _random_betas(cpg_ids, n_samples=4):
 
 def test_anti_trafo_branches_follow_the_linear_predictor():
     # 21 * exp(x) - 1 below 0, 21 * x + 20 above: both branches meet at age 20.
-    assert clocks.anti_trafo(0.0) == pytest.approx(20.0)
-    assert clocks.anti_trafo(-1.0) == pytest.approx(21 * np.exp(-1) - 1)
-    assert clocks.anti_trafo(1.0) == pytest.approx(41.0)
-    assert clocks.anti_trafo(-800.0) == pytest.approx(-1.0)
+    assert clocks_model.anti_trafo(0.0) == pytest.approx(20.0)
+    assert clocks_model.anti_trafo(-1.0) == pytest.approx(21 * np.exp(-1) - 1)
+    assert clocks_model.anti_trafo(1.0) == pytest.approx(41.0)
+    assert clocks_model.anti_trafo(-800.0) == pytest.approx(-1.0)
     ages = np.array([0.0, 5.0, 19.9, 20.0, 45.0, 99.0])
-    assert clocks.anti_trafo(clocks.trafo(ages)) == pytest.approx(ages)
+    assert clocks_model.anti_trafo(clocks_model.trafo(ages)) == pytest.approx(ages)
 
 
 @pytest.mark.parametrize("name,n_cpgs,intercept", [("horvath2013", 353, 0.695507258),
                                                    ("horvath_skin_blood2018", 391, -0.447119319)])
 def test_shipped_clocks_have_their_published_size_and_intercept(name, n_cpgs, intercept):
-    clock = clocks.get(name)
+    clock = clocks_registry.get(name)
     assert len(clock.cpg_ids) == n_cpgs
     assert clock.model.intercept_ == intercept
     assert clock.model.transform == "anti_trafo"
@@ -41,16 +48,16 @@ def test_prediction_equals_a_hand_computation_from_the_coefficient_file(project_
     betas = _random_betas(table["cpg_id"], 3)
     linear = 0.695507258 + (betas.loc[table["cpg_id"]].to_numpy().T * table["coefficient"].to_numpy()).sum(axis=1)
     expected = np.where(linear < 0, 21 * np.exp(linear) - 1, 21 * linear + 20)
-    predicted = clocks.get("horvath2013").predict(betas)
+    predicted = clocks_registry.get("horvath2013").predict(betas)
     assert predicted["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-9)
     assert (predicted["n_cpgs_used"] == 353).all() and (predicted["status"] == "ok").all()
 
 
 def test_missing_cpgs_are_imputed_from_reference_never_zero():
-    clock = clocks.get("horvath_skin_blood2018")
+    clock = clocks_registry.get("horvath_skin_blood2018")
     betas = _random_betas(clock.cpg_ids, 2)
     dropped = clock.cpg_ids[:10]
-    reference = clocks.reference_medians()
+    reference = clocks_data.reference_medians()
     filled = betas.copy()
     filled.loc[dropped] = reference.loc[dropped].to_numpy()[:, None]
     expected = clock.predict(filled)["dnam_age"].to_numpy()
@@ -67,7 +74,7 @@ def test_missing_cpgs_are_imputed_from_reference_never_zero():
 
 
 def test_no_imputation_gives_no_age_with_a_reason():
-    clock = clocks.get("horvath2013")
+    clock = clocks_registry.get("horvath2013")
     betas = _random_betas(clock.cpg_ids, 2)
     betas.iloc[0, 0] = np.nan
     result = clock.predict(betas, imputation="none")
@@ -76,7 +83,7 @@ def test_no_imputation_gives_no_age_with_a_reason():
 
 
 def test_low_coverage_gives_no_age_with_a_reason():
-    clock = clocks.get("horvath2013")
+    clock = clocks_registry.get("horvath2013")
     betas = _random_betas(clock.cpg_ids[:100], 2)
     result = clock.predict(betas, imputation="reference", min_coverage=0.8)
     assert result["dnam_age"].isna().all()
@@ -84,19 +91,19 @@ def test_low_coverage_gives_no_age_with_a_reason():
 
 
 def test_a_samples_age_does_not_depend_on_the_other_samples():
-    clock = clocks.get("horvath_skin_blood2018")
+    clock = clocks_registry.get("horvath_skin_blood2018")
     betas = _random_betas(clock.cpg_ids, 6)
     betas.iloc[:30, :] = np.nan   # the same CpGs missing in every sample: imputation must not look at the batch
     alone = clock.predict(betas[["S0"]])["dnam_age"].iloc[0]
     with_others = clock.predict(betas)["dnam_age"].iloc[0]
     with_different_others = clock.predict(pd.concat([betas[["S0"]], _random_betas(clock.cpg_ids, 3) * 0.2], axis=1))
-    # Bitwise identity is the property: clocks.row_dot reduces each sample's row on its own.
+    # Bitwise identity is the property: clocks_model.row_dot reduces each sample's row on its own.
     assert alone == with_others == with_different_others["dnam_age"].iloc[0]
 
 
 @pytest.mark.parametrize("name", ["horvath2013", "phenoage2018", "zhang2019_en", "dunedinpace2022"])
 def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
-    clock = clocks.get(name)
+    clock = clocks_registry.get(name)
     needed = clock.required_cpgs if clock.required_cpgs is not None else pd.Index(clock.cpg_ids)
     filler = pd.Index([f"cg9{i:07d}" for i in range(25000)])   # enough probes for a per-sample standardisation (min_cpgs 20,000)
     betas = _random_betas(needed.union(filler), 40)
@@ -109,17 +116,17 @@ def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
 
 def test_unknown_clock_and_imputation_are_clear_errors():
     with pytest.raises(EpiclockError, match="unknown clock 'hannum'; available clocks: cortical2020, dnamtl2019"):
-        clocks.get("hannum")
+        clocks_registry.get("hannum")
     with pytest.raises(EpiclockError, match="unknown imputation 'mean'"):
-        clocks.get("horvath2013").predict(_random_betas(["cg00000029"]), imputation="mean")
+        clocks_registry.get("horvath2013").predict(_random_betas(["cg00000029"]), imputation="mean")
 
 
 def test_predict_long_table_matches_the_output_contract():
-    betas = _random_betas(clocks.get("horvath2013").cpg_ids + clocks.get("horvath_skin_blood2018").cpg_ids, 3)
-    table = clocks.predict(betas.loc[~betas.index.duplicated()], clocks.available())
+    betas = _random_betas(clocks_registry.get("horvath2013").cpg_ids + clocks_registry.get("horvath_skin_blood2018").cpg_ids, 3)
+    table = predict.predict(betas.loc[~betas.index.duplicated()], clocks_registry.available())
     assert list(table.columns) == ["sample_id", "clock", "dnam_age", "unit", "n_cpgs", "n_cpgs_used",
                                    "n_cpgs_missing", "n_cpgs_imputed", "coverage", "status"]
-    assert len(table) == 3 * len(clocks.available())
+    assert len(table) == 3 * len(clocks_registry.available())
 
 
 def test_vendored_files_match_their_recorded_checksums():
@@ -134,10 +141,10 @@ def test_linear_clock_follows_scikit_learn_conventions():
     cpg_ids = [f"cg{i:08d}" for i in range(20)]
     X = pd.DataFrame(RNG.uniform(0, 1, (5, 20)), columns=cpg_ids)
     weights = pd.Series(RNG.normal(0, 0.1, 20), index=cpg_ids)
-    model = clocks.LinearClock.from_coefficients(weights, 0.3, "anti_trafo")
-    assert model.get_params() == {"transform": "anti_trafo", "adult_age": clocks.HORVATH_ADULT_AGE}
+    model = clocks_model.LinearClock.from_coefficients(weights, 0.3, "anti_trafo")
+    assert model.get_params() == {"transform": "anti_trafo", "adult_age": clocks_model.HORVATH_ADULT_AGE}
     assert list(model.feature_names_in_) == cpg_ids
-    assert model.predict(X) == pytest.approx(clocks.anti_trafo(0.3 + X.to_numpy() @ weights.to_numpy()))
+    assert model.predict(X) == pytest.approx(clocks_model.anti_trafo(0.3 + X.to_numpy() @ weights.to_numpy()))
     with pytest.raises(EpiclockError, match="lacks some of the clock's CpGs"):
         model.predict(X.iloc[:, :10])
 
@@ -169,7 +176,7 @@ BIOLEARN_INTERCEPT = {"horvath2013": 0.696, "dnamtl2019": -7.924780053}
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_every_clock_has_its_published_size_intercept_transform_and_unit(name):
     n_cpgs, intercept, transform, unit = PUBLISHED[name]
-    clock = clocks.get(name)
+    clock = clocks_registry.get(name)
     assert len(clock.cpg_ids) == n_cpgs == len(set(clock.cpg_ids))
     assert clock.model.intercept_ == intercept
     assert (clock.model.transform, clock.unit) == (transform, unit)
@@ -177,8 +184,8 @@ def test_every_clock_has_its_published_size_intercept_transform_and_unit(name):
 
 
 def test_every_shipped_clock_is_listed_with_its_licence_status():
-    assert set(clocks.available()) == set(PUBLISHED)
-    table = clocks.describe().set_index("name")
+    assert set(clocks_registry.available()) == set(PUBLISHED)
+    table = clocks_registry.describe().set_index("name")
     assert list(table.columns[:3]) == ["cpgs", "unit", "tissue"]
     assert {"citation", "restricted"} <= set(table.columns)
     restricted = set(table.index[table["restricted"]])
@@ -187,7 +194,7 @@ def test_every_shipped_clock_is_listed_with_its_licence_status():
     assert table.loc["dunedinpace2022", "unit"] == "years/year" and table.loc["dnamtl2019", "unit"] == "kb"
     # How to read each clock: which way is older and what kind of quantity (science notes: never call
     # DNAmTL or DunedinPACE "years" or "younger" without the direction).
-    assert table["direction"].isin(clocks.DIRECTIONS).all() and table["output_kind"].isin(clocks.OUTPUT_KINDS).all()
+    assert table["direction"].isin(clocks_clock.DIRECTIONS).all() and table["output_kind"].isin(clocks_clock.OUTPUT_KINDS).all()
     assert (table["intended_use"].str.len() > 0).all() and (table["licence"].str.len() > 0).all()
     assert table.loc["dnamtl2019", ["direction", "output_kind"]].tolist() == ["lower = older", "kb"]
     assert table.loc["dunedinpace2022", ["direction", "output_kind"]].tolist() == ["higher = faster ageing", "pace"]
@@ -195,9 +202,9 @@ def test_every_shipped_clock_is_listed_with_its_licence_status():
 
 
 def test_only_clocks_linear_in_betas_are_planted_by_the_simulator():
-    assert clocks.for_simulation() == ["horvath2013", "horvath_skin_blood2018"]
-    for name in clocks.for_simulation():
-        clock = clocks.get(name)
+    assert clocks_registry.for_simulation() == ["horvath2013", "horvath_skin_blood2018"]
+    for name in clocks_registry.for_simulation():
+        clock = clocks_registry.get(name)
         assert clock.preprocessing is None and clock.unit == "years"
 
 
@@ -205,24 +212,24 @@ def test_only_clocks_linear_in_betas_are_planted_by_the_simulator():
 def _biolearn_fixture(root):
     betas = pd.read_csv(root / FIXTURES / "betas.tsv.gz", sep="\t", index_col="cpg_id")
     expected = pd.read_csv(root / FIXTURES / "predictions.tsv", sep="\t")
-    predicted = clocks.predict(betas, clocks.available(), imputation="none", min_coverage=1.0)
+    predicted = predict.predict(betas, clocks_registry.available(), imputation="none", min_coverage=1.0)
     return betas, expected.merge(predicted, on=["sample_id", "clock"], validate="one_to_one")
 
 
 def _on_the_papers_definition(name: str, biolearn_values: np.ndarray) -> np.ndarray:
     if name not in BIOLEARN_INTERCEPT:
         return biolearn_values
-    shift = clocks.get(name).model.intercept_ - BIOLEARN_INTERCEPT[name]
-    forward, inverse = clocks.TRANSFORMS[clocks.get(name).model.transform]
+    shift = clocks_registry.get(name).model.intercept_ - BIOLEARN_INTERCEPT[name]
+    forward, inverse = clocks_model.TRANSFORMS[clocks_registry.get(name).model.transform]
     return forward(inverse(biolearn_values) + shift)
 
 
 def test_biolearn_fixture_holds_every_cpg_of_every_clock(project_root):
     betas, merged = _biolearn_fixture(project_root)
-    needed = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
-    needed |= set(clocks.get("dunedinpace2022").preprocessing.target.index)
+    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in clocks_registry.available()))
+    needed |= set(clocks_registry.get("dunedinpace2022").preprocessing.target.index)
     assert needed <= set(betas.index) and betas.shape[1] == 12
-    assert sorted(merged["clock"].unique()) == clocks.available() and len(merged) == 12 * len(clocks.available())
+    assert sorted(merged["clock"].unique()) == clocks_registry.available() and len(merged) == 12 * len(clocks_registry.available())
     assert (project_root / FIXTURES / "README.md").is_file() and (project_root / FIXTURES / "make_fixtures.py").is_file()
 
 
@@ -248,9 +255,9 @@ def test_biolearn_corrections_are_real_differences(project_root):
 def _array_like_betas(n_background=21_000, n_samples=3, seed=5):
     """Betas over every clock CpG plus enough other probes to stand for a whole array."""
     rng = np.random.default_rng(seed)
-    reference = clocks.reference_medians()
-    needed = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
-    needed |= set(clocks.get("dunedinpace2022").preprocessing.target.index)
+    reference = clocks_data.reference_medians()
+    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in clocks_registry.available()))
+    needed |= set(clocks_registry.get("dunedinpace2022").preprocessing.target.index)
     others = reference.index.difference(sorted(needed))
     chosen = sorted(needed | set(rng.choice(others.to_numpy(), n_background - len(needed) + 2000, replace=False)))
     base = reference.reindex(chosen).fillna(0.5).clip(0.02, 0.98).to_numpy()
@@ -260,7 +267,7 @@ def _array_like_betas(n_background=21_000, n_samples=3, seed=5):
 
 
 def test_zhang_standardises_each_sample_over_all_its_probes():
-    clock = clocks.get("zhang2019_en")
+    clock = clocks_registry.get("zhang2019_en")
     betas = _array_like_betas()
     betas.iloc[5, 0] = np.nan   # an unmeasured non-clock probe: left out of that sample's statistics
     coefficients = pd.Series(clock.model.coef_, index=clock.cpg_ids)
@@ -275,8 +282,8 @@ def test_zhang_standardises_each_sample_over_all_its_probes():
 def test_zhang_reads_the_reference_profile_as_clocks_yaml_documents():
     # The whole 450k reference profile as one sample: 41.8 years. Standardised over the clock's 514
     # CpGs only, the same profile would read 7.9 years younger; that is why the whole array is used.
-    clock = clocks.get("zhang2019_en")
-    profile = clocks.reference_medians().to_frame("reference")
+    clock = clocks_registry.get("zhang2019_en")
+    profile = clocks_data.reference_medians().to_frame("reference")
     assert clock.predict(profile)["dnam_age"].iloc[0] == pytest.approx(41.82, abs=0.01)
     own = profile["reference"].loc[clock.cpg_ids]
     clock_only = 65.79295 + float(((own - own.mean()) / own.std()).to_numpy() @ clock.model.coef_)
@@ -284,7 +291,7 @@ def test_zhang_reads_the_reference_profile_as_clocks_yaml_documents():
 
 
 def test_zhang_needs_a_whole_array_not_a_clock_excerpt():
-    clock = clocks.get("zhang2019_en")
+    clock = clocks_registry.get("zhang2019_en")
     excerpt = _random_betas(clock.cpg_ids, 2)
     result = clock.predict(excerpt)
     assert result["dnam_age"].isna().all()
@@ -293,7 +300,7 @@ def test_zhang_needs_a_whole_array_not_a_clock_excerpt():
 
 @pytest.mark.parametrize("name", ["zhang2019_en", "dunedinpace2022"])
 def test_preprocessed_clocks_never_depend_on_the_other_samples(name):
-    clock = clocks.get(name)
+    clock = clocks_registry.get(name)
     betas = _array_like_betas(n_samples=4)
     alone = clock.predict(betas[["A0"]])["dnam_age"].iloc[0]
     together = clock.predict(betas)["dnam_age"].iloc[0]
@@ -305,7 +312,7 @@ def test_preprocessed_clocks_never_depend_on_the_other_samples(name):
 
 
 def test_dunedinpace_quantile_normalises_onto_the_gold_standard():
-    clock = clocks.get("dunedinpace2022")
+    clock = clocks_registry.get("dunedinpace2022")
     target = clock.preprocessing.target
     # A sample that already is the gold standard maps onto itself.
     gold = pd.DataFrame({"G": target})
@@ -324,7 +331,7 @@ def test_dunedinpace_on_epicv2_without_its_29_absent_probes():
     # 29 of the 173 model probes are absent on EPICv2 (DunedinPACE issue #25). Which 29 does not
     # change the rule: 144/173 = 0.83 meets the clock's 0.8, so 'reference' gives a score with the
     # 29 filled from the gold-standard means and says so; 'none' gives no score and says why.
-    clock = clocks.get("dunedinpace2022")
+    clock = clocks_registry.get("dunedinpace2022")
     rng = np.random.default_rng(25)
     betas = _array_like_betas(n_samples=2)
     absent = rng.choice(clock.cpg_ids, 29, replace=False)
@@ -349,7 +356,7 @@ def test_dunedinpace_on_epicv2_without_its_29_absent_probes():
 
 
 def test_dunedinpace_needs_most_of_its_normalisation_probes():
-    clock = clocks.get("dunedinpace2022")
+    clock = clocks_registry.get("dunedinpace2022")
     betas = _array_like_betas(n_samples=1)
     background = clock.preprocessing.target.index.difference(clock.cpg_ids)
     sparse = betas.drop(index=background[:5000])
@@ -361,14 +368,14 @@ def test_dunedinpace_needs_most_of_its_normalisation_probes():
 
 
 def test_few_cpg_clocks_require_every_cpg():
-    clock = clocks.get("weidner2014")
+    clock = clocks_registry.get("weidner2014")
     betas = _random_betas(clock.cpg_ids, 2)
     assert clock.predict(betas)["dnam_age"].notna().all()
     result = clock.predict(betas.iloc[1:], min_coverage=0.5)
     assert result["dnam_age"].isna().all()
     assert result["status"].str.contains("2 of 3 CpGs measured, below the minimum coverage 1").all()
     # A stricter run-level minimum applies to clocks whose own is looser.
-    horvath = clocks.get("horvath2013")
+    horvath = clocks_registry.get("horvath2013")
     partial = _random_betas(horvath.cpg_ids[:330], 1)
     assert horvath.predict(partial, min_coverage=0.9)["dnam_age"].notna().all()
     assert horvath.predict(partial, min_coverage=0.95)["dnam_age"].isna().all()
@@ -378,21 +385,21 @@ def test_epicv2_probe_ids_collapse_to_cpg_ids():
     betas = pd.DataFrame({"S1": [0.2, 0.4, np.nan, 0.9, 0.5], "S2": [np.nan, 0.6, 0.3, 0.1, 0.7]},
                          index=["cg00000029_TC21", "cg00000029_TC22", "cg00000108_BO11", "cg00000108_BC12",
                                 "ch.2.30415474F_TC11"])
-    mean = clocks.collapse_replicate_probes(betas)
+    mean = clocks_preprocessing.collapse_replicate_probes(betas)
     assert list(mean.index) == ["cg00000029", "cg00000108", "ch.2.30415474F"]
     assert mean.loc["cg00000029"].tolist() == pytest.approx([0.3, 0.6])
     assert mean.loc["cg00000108"].tolist() == pytest.approx([0.9, 0.2])
-    first = clocks.collapse_replicate_probes(betas, "first")
+    first = clocks_preprocessing.collapse_replicate_probes(betas, "first")
     assert first.loc["cg00000029"].tolist() == pytest.approx([0.2, 0.6])   # first measured replicate
     assert first.loc["cg00000108"].tolist() == pytest.approx([0.9, 0.3])
     plain = _random_betas(["cg00000029", "cg00000108"], 2)
-    assert clocks.collapse_replicate_probes(plain) is plain
+    assert clocks_preprocessing.collapse_replicate_probes(plain) is plain
     with pytest.raises(EpiclockError, match="unknown replicate method 'median'"):
-        clocks.collapse_replicate_probes(betas, "median")
+        clocks_preprocessing.collapse_replicate_probes(betas, "median")
 
 
 def test_predict_reads_epicv2_matrices_like_collapsed_ones():
-    clock = clocks.get("horvath_skin_blood2018")
+    clock = clocks_registry.get("horvath_skin_blood2018")
     betas = _random_betas(clock.cpg_ids, 3)
     rng = np.random.default_rng(0)
     replicate = betas + rng.normal(0, 0.01, betas.shape)
@@ -400,42 +407,42 @@ def test_predict_reads_epicv2_matrices_like_collapsed_ones():
     epicv2.index = _epicv2_ids(betas.index, rng) + [f"{cpg}_TC99" for cpg in betas.index]
     averaged = clock.predict((betas + replicate) / 2)["dnam_age"].to_numpy()
     assert clock.predict(epicv2)["dnam_age"].to_numpy() == pytest.approx(averaged, abs=1e-9)
-    table = clocks.predict(epicv2, [clock.name], replicates="first")
+    table = predict.predict(epicv2, [clock.name], replicates="first")
     assert table["dnam_age"].to_numpy() == pytest.approx(clock.predict(betas)["dnam_age"].to_numpy(), abs=1e-9)
 
 
 def test_coverage_table_says_what_each_clock_measured():
-    horvath = clocks.get("horvath2013")
-    betas = _random_betas(horvath.cpg_ids[:300] + clocks.get("hannum2013").cpg_ids, 2)
-    table = clocks.coverage_table(betas.loc[~betas.index.duplicated()], ["horvath2013", "hannum2013", "weidner2014"])
+    horvath = clocks_registry.get("horvath2013")
+    betas = _random_betas(horvath.cpg_ids[:300] + clocks_registry.get("hannum2013").cpg_ids, 2)
+    table = predict.coverage_table(betas.loc[~betas.index.duplicated()], ["horvath2013", "hannum2013", "weidner2014"])
     assert list(table.columns) == ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]
     row = table.set_index(["sample_id", "clock"]).loc[("S0", "horvath2013")]
-    measured = len(set(horvath.cpg_ids[:300]) | (set(horvath.cpg_ids) & set(clocks.get("hannum2013").cpg_ids)))
+    measured = len(set(horvath.cpg_ids[:300]) | (set(horvath.cpg_ids) & set(clocks_registry.get("hannum2013").cpg_ids)))
     assert (row["n_cpgs"], row["n_measured"], row["n_imputed"]) == (353, measured, 353 - measured)
     weidner = table[table["clock"] == "weidner2014"]
     assert (weidner["n_measured"] == 0).all() and weidner["status"].str.startswith("no age").all()
 
 
 def test_a_bad_clock_definition_names_the_clock_and_field(monkeypatch):
-    registry = dict(clocks._registry())
+    registry = dict(clocks_registry._registry())
     registry["broken"] = {**registry["hannum2013"], "unit": "years/year"}
-    monkeypatch.setattr(clocks, "_registry", lambda: registry)
-    clocks.get.cache_clear()
+    monkeypatch.setattr(clocks_registry, "_registry", lambda: registry)
+    clocks_registry.get.cache_clear()
     try:
         with pytest.raises(EpiclockError, match="clock broken: unit 'years/year' does not fit transform 'linear'"):
-            clocks.get("broken")
+            clocks_registry.get("broken")
         registry["broken"] = {key: value for key, value in registry["hannum2013"].items() if key != "doi"}
         with pytest.raises(EpiclockError, match="clock broken: missing field"):
-            clocks.get("broken")
+            clocks_registry.get("broken")
         registry["broken"] = {**registry["hannum2013"], "direction": "younger"}
         with pytest.raises(EpiclockError, match="clock broken: direction 'younger' is not one of higher = older"):
-            clocks.get("broken")
+            clocks_registry.get("broken")
     finally:
-        clocks.get.cache_clear()
+        clocks_registry.get.cache_clear()
 
 
 def test_a_matrix_without_rows_gives_every_sample_a_reason_not_a_crash():
     empty = pd.DataFrame(np.empty((0, 2)), index=pd.Index([], name="cpg_id"), columns=["A", "B"])
-    table = clocks.predict(empty, ["horvath2013", "dunedinpace2022"])
+    table = predict.predict(empty, ["horvath2013", "dunedinpace2022"])
     assert table["dnam_age"].isna().all() and len(table) == 4
     assert table["status"].str.contains("coverage").all()

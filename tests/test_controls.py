@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import controls
 from epiclock.errors import EpiclockError
 from epiclock.io import idat
+from epiclock.preprocess import controls
+from epiclock.qc import identity
+from epiclock.qc import sex as qc_sex
 
 # Control probes with their 450k Extended_Type texts and (Red, Grn) intensities of a good array.
 CONTROL_ROWS = [
@@ -99,7 +101,7 @@ def test_sex_from_x_and_y_copy_number(y_level, expected):
     red = np.full(40, 2000.0)
     green = np.full(40, 2000.0)
     red[20:30] = green[20:30] = y_level / 2
-    prediction = controls.predict_sex(make_pair(probes["address_a"], red, green), probes)
+    prediction = qc_sex.predict_sex(make_pair(probes["address_a"], red, green), probes)
     assert prediction["y_minus_x"] == pytest.approx(np.log2(y_level) - np.log2(4000), abs=0.01)
     assert prediction["predicted_sex"] == expected
 
@@ -107,10 +109,10 @@ def test_sex_from_x_and_y_copy_number(y_level, expected):
 def test_check_sex_against_the_sheet():
     predicted = pd.DataFrame({"sample": ["a", "b", "c"], "predicted_sex": ["F", "M", "F"]})
     sheet = pd.Series({"a": "female", "b": "F", "c": None})
-    checked = controls.check_sex(predicted, sheet)
+    checked = qc_sex.check_sex(predicted, sheet)
     assert checked["sex_matches"].tolist() == [True, False, pd.NA]
     with pytest.raises(EpiclockError, match="sex 'x' of sample a"):
-        controls.check_sex(predicted, pd.Series({"a": "x"}))
+        qc_sex.check_sex(predicted, pd.Series({"a": "x"}))
 
 
 def test_genotypes_concordance_and_identity():
@@ -120,23 +122,23 @@ def test_genotypes_concordance_and_identity():
         "c": [0.9, 0.1, 0.5, 0.95, 0.05, 0.92],     # someone else
         "d": [0.05, 0.9, 0.1, 0.5, 0.95, np.nan],   # not c, though the sheet says so
     }, index=[f"rs{i}" for i in range(6)])
-    calls = controls.call_genotypes(betas)
+    calls = identity.call_genotypes(betas)
     assert calls["a"].tolist() == [0, 1, 2, 0, 2, 1]
     assert np.isnan(calls.loc["rs5", "d"])
-    concordance = controls.genotype_concordance(calls).set_index(["sample_a", "sample_b"])
+    concordance = identity.genotype_concordance(calls).set_index(["sample_a", "sample_b"])
     assert concordance.loc[("a", "b"), "concordance"] == 1.0
     assert concordance.loc[("c", "d"), "n_snps"] == 5
     donors = pd.Series({"a": "D1", "b": "D2", "c": "D3", "d": "D3"})
-    checks = controls.identity_checks(controls.genotype_concordance(calls), donors, min_snps=5)
+    checks = identity.identity_checks(identity.genotype_concordance(calls), donors, min_snps=5)
     checks = checks.set_index(["sample_a", "sample_b"])
     assert checks.loc[("a", "b"), "problem"] == "unexpected duplicate"
     assert checks.loc[("c", "d"), "problem"] == "possible swap"
     assert checks.loc[("a", "c"), "problem"] == ""
     # Six SNP probes are too few to call anything by the default minimum (arrays carry about 60).
-    default = controls.identity_checks(controls.genotype_concordance(calls), donors)
+    default = identity.identity_checks(identity.genotype_concordance(calls), donors)
     assert (default["problem"] == "").all() and default["same_genotype"].isna().all()
     with pytest.raises(EpiclockError, match="bounds"):
-        controls.call_genotypes(betas, bounds=(0.8, 0.2))
+        identity.call_genotypes(betas, bounds=(0.8, 0.2))
 
 
 def test_snp_betas_from_an_array():
@@ -148,7 +150,7 @@ def test_snp_betas_from_an_array():
     addresses = [10, 11, 20, 30, 31]
     red = [1000, 3000, 500, 0, 0]
     green = [0, 0, 1500, 0, 0]
-    betas = controls.snp_betas(make_pair(addresses, red, green), probes)
+    betas = identity.snp_betas(make_pair(addresses, red, green), probes)
     assert betas.to_dict() == {"rs1": pytest.approx(0.75), "rs2": pytest.approx(0.75)}
 
 
@@ -163,7 +165,7 @@ def test_genotype_concordance_equals_the_pairwise_count():
         compared = int(both.sum())
         agree = float((calls.loc[both, left] == calls.loc[both, right]).mean()) if compared else np.nan
         expected.append({"sample_a": left, "sample_b": right, "n_snps": compared, "concordance": agree})
-    pd.testing.assert_frame_equal(controls.genotype_concordance(calls), pd.DataFrame(expected))
+    pd.testing.assert_frame_equal(identity.genotype_concordance(calls), pd.DataFrame(expected))
 
 
 def test_genotype_concordance_of_a_thousand_samples_takes_under_a_second():
@@ -171,7 +173,7 @@ def test_genotype_concordance_of_a_thousand_samples_takes_under_a_second():
     calls = pd.DataFrame(rng.integers(0, 3, size=(60, 1000)).astype(float), index=[f"rs{i}" for i in range(60)],
                          columns=[f"S{i:04d}" for i in range(1000)])
     start = time.perf_counter()
-    table = controls.genotype_concordance(calls)
+    table = identity.genotype_concordance(calls)
     assert time.perf_counter() - start < 1.0
     assert len(table) == 1000 * 999 // 2
     assert table.iloc[0][["sample_a", "sample_b"]].tolist() == ["S0000", "S0001"]

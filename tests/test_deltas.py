@@ -8,7 +8,8 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from epiclock import EpiclockError, clocks, deltas
+from epiclock import EpiclockError, deltas
+from epiclock.clocks import predict, registry
 
 DESIGN = deltas.Design()
 YOUNG_VS_OLD = deltas.Contrast.from_config({
@@ -107,7 +108,7 @@ def test_missing_design_column_is_a_clear_error():
 
 
 def test_simulated_study_recovers_the_planted_contrast(small_study):
-    predictions = clocks.predict(small_study.betas, clocks.available())
+    predictions = predict.predict(small_study.betas, registry.available())
     predictions = predictions.dropna(subset=["dnam_age"])
     table = deltas.per_sample(predictions, small_study.samples, DESIGN)
     contrasts = deltas.contrast_table(table, [YOUNG_VS_OLD], DESIGN)

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from epiclock import detection
 from epiclock.errors import EpiclockError
 from epiclock.io import idat
+from epiclock.preprocess import detection
 
 BASENAMES = ["999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02"]
 

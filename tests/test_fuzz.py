@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from epiclock.errors import EpiclockError
-from epiclock.io import idat, manifest, read_sample_sheet
+from epiclock.io import idat, manifest
+from epiclock.io.tables import read_sample_sheet
 
 # Few examples here: the long runs are bench/fuzz.py's job.
 EXAMPLES_IN_TEST_RUN = 150

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from epiclock import EpiclockError
-from epiclock.io import atomic_path, read_beta_matrix, read_sample_sheet, write_tsv
+from epiclock.io.tables import atomic_path, read_beta_matrix, read_sample_sheet, write_tsv
 
 BETAS = pd.DataFrame(
     {"S1": [0.1, 0.5, np.nan], "S2": [0.9, 0.4, 0.3]},

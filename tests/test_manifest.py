@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from epiclock.arrays import signals
+from epiclock.arrays import betas as arrays_betas
 from epiclock.errors import EpiclockError
-from epiclock.io import idat, manifest, signals
+from epiclock.io import idat, manifest
 
 ILLUMINA_CSV = """Illumina, Inc.,,,,,,,,,,
 [Heading],,,,,,,,,,,
@@ -195,11 +197,11 @@ def test_raw_signals_follow_minfi_channel_rules(tmp_path):
     assert betas["cg00000029_TC21"] == pytest.approx(21 / 32)
     assert signals.raw_betas(pair, probes, offset=100)["cg00000029_TC21"] == pytest.approx(21 / 132)
     with pytest.raises(EpiclockError, match="offset"):
-        signals.betas_from_signals(found["methylated"], found["unmethylated"], offset=-1)
+        arrays_betas.betas_from_signals(found["methylated"], found["unmethylated"], offset=-1)
 
 
 def test_zero_signal_gives_nan_beta_without_offset():
-    assert np.isnan(signals.betas_from_signals(np.array([0.0]), np.array([0.0]))[0])
+    assert np.isnan(arrays_betas.betas_from_signals(np.array([0.0]), np.array([0.0]))[0])
 
 
 def test_raw_beta_matrix_rejects_repeated_samples(tmp_path):

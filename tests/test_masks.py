@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import masks
 from epiclock.errors import EpiclockError
+from epiclock.preprocess import masks
 
 
 def test_read_a_mask_list_and_select(tmp_path):

@@ -4,9 +4,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from epiclock import noob
+from epiclock.arrays import channels
+from epiclock.arrays import betas as arrays_betas
+from epiclock.arrays import signals as arrays_signals
 from epiclock.errors import EpiclockError
 from epiclock.io import idat
+from epiclock.preprocess import channel_inference, dye_bias, noob, normexp
 
 BASENAMES = ["999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02"]
 
@@ -81,11 +84,11 @@ def random_pair(seed, probes, controls, red_scale=1.0):
 def test_huber_matches_its_fixed_point_by_hand():
     # median 3, MAD = 1.4826; the outlier is clipped at mu + 1.5 s, so at convergence
     # mu = (1 + 2 + 3 + 4 + mu + 2.2239) / 5, i.e. mu = 12.2239 / 4.
-    mu, scale = noob.huber(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    mu, scale = normexp.huber(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
     assert scale == pytest.approx(1.4826)
     assert mu == pytest.approx(12.2239 / 4, abs=1e-5)
     with pytest.raises(EpiclockError, match="MAD is zero"):
-        noob.huber(np.ones(5))
+        normexp.huber(np.ones(5))
 
 
 def test_per_level_shortcuts_give_the_per_value_results():
@@ -94,43 +97,43 @@ def test_per_level_shortcuts_give_the_per_value_results():
     rng = np.random.default_rng(11)
     values = np.round(rng.exponential(3000, 60_000) + rng.normal(400, 60, 60_000)).clip(1, 65535)
     values[5] = np.nan
-    parameters = noob.NormexpParameters(400.0, 60.0, 2500.0)
+    parameters = normexp.NormexpParameters(400.0, 60.0, 2500.0)
     chunks = np.array_split(values, 6)
-    assert all(len(chunk) < noob.LEVELS_MIN_SIZE for chunk in chunks)
-    per_value = np.concatenate([noob.normexp_signal(parameters, chunk) for chunk in chunks])
-    np.testing.assert_array_equal(noob.normexp_signal(parameters, values), per_value)
+    assert all(len(chunk) < normexp.LEVELS_MIN_SIZE for chunk in chunks)
+    per_value = np.concatenate([normexp.normexp_signal(parameters, chunk) for chunk in chunks])
+    np.testing.assert_array_equal(normexp.normexp_signal(parameters, values), per_value)
     # A quarter added makes the values fractional (per-value path) and moves mu by exactly that.
-    mu, scale = noob.huber(values)
-    shifted_mu, shifted_scale = noob.huber(values + 0.25)
+    mu, scale = normexp.huber(values)
+    shifted_mu, shifted_scale = normexp.huber(values + 0.25)
     assert shifted_mu - 0.25 == pytest.approx(mu, rel=1e-12) and shifted_scale == pytest.approx(scale, rel=1e-12)
 
 
 def test_mad_is_r_mad():
-    assert noob.mad(np.array([1.0, 2.0, 4.0, 8.0])) == pytest.approx(1.4826 * 1.5)
+    assert normexp.mad(np.array([1.0, 2.0, 4.0, 8.0])) == pytest.approx(1.4826 * 1.5)
 
 
 def test_normexp_signal_by_hand():
     # mu 0, sigma 1, alpha 1, x 0: mu.sf = -1, signal = -1 + phi(1) / Phi(-1).
     expected = -1 + 0.24197072451914337 / 0.15865525393145707
-    parameters = noob.NormexpParameters(0.0, 1.0, 1.0)
-    assert noob.normexp_signal(parameters, np.array([0.0]))[0] == pytest.approx(expected, rel=1e-12)
+    parameters = normexp.NormexpParameters(0.0, 1.0, 1.0)
+    assert normexp.normexp_signal(parameters, np.array([0.0]))[0] == pytest.approx(expected, rel=1e-12)
     # Far above background the correction is a shift by mu + sigma^2 / alpha.
-    assert noob.normexp_signal(noob.NormexpParameters(300, 50, 2000), np.array([20000.0]))[0] == pytest.approx(20000 - 300 - 1.25)
+    assert normexp.normexp_signal(normexp.NormexpParameters(300, 50, 2000), np.array([20000.0]))[0] == pytest.approx(20000 - 300 - 1.25)
 
 
 def test_noob_routes_channels_as_minfi():
     probes, controls = make_tables()
     pair = random_pair(3, probes, controls)
     result = noob.noob(pair, probes, controls, dye_method="none", offset=15)
-    found = noob.intensities_of(noob.array_channels(pair), probes)
-    raw_m, raw_u = noob.raw_meth_unmeth(found)
+    found = channels.intensities_of(channels.array_channels(pair), probes)
+    raw_m, raw_u = arrays_signals.raw_meth_unmeth(found)
     layout = found.layout
     green_oob = np.concatenate([found.green_a[layout.in_red & ~layout.snp], found.green_b[layout.in_red & ~layout.snp]])
-    mu, sigma = noob.huber(green_oob)
+    mu, sigma = normexp.huber(green_oob)
     in_band = np.concatenate([raw_m[layout.in_green], raw_u[layout.in_green], raw_m[layout.type_two]])
-    alpha = max(noob.huber(in_band)[0] - mu, 10)
+    alpha = max(normexp.huber(in_band)[0] - mu, 10)
     assert result.green == pytest.approx((mu, sigma, alpha))
-    expected = noob.normexp_signal(noob.NormexpParameters(mu, sigma, alpha), raw_m[layout.type_two]) + 15
+    expected = normexp.normexp_signal(normexp.NormexpParameters(mu, sigma, alpha), raw_m[layout.type_two]) + 15
     np.testing.assert_allclose(result.signals["methylated"].to_numpy()[layout.type_two], expected)
     assert result.red_factor == 1.0
     # The rs probe is corrected with its channel's fit but took no part in it.
@@ -142,9 +145,9 @@ def test_single_dye_correction_scales_red_by_the_control_ratio():
     pair = random_pair(4, probes, controls, red_scale=1.6)
     plain = noob.noob(pair, probes, controls, dye_method="none")
     single = noob.noob(pair, probes, controls, dye_method="single")
-    green_level, red_level = noob.normalisation_control_levels(pair, controls, plain.green, plain.red)
+    green_level, red_level = dye_bias.normalisation_control_levels(pair, controls, plain.green, plain.red)
     assert single.red_factor == pytest.approx(green_level / red_level)
-    layout = noob.intensities_of(noob.array_channels(pair), probes).layout
+    layout = channels.intensities_of(channels.array_channels(pair), probes).layout
     np.testing.assert_allclose(single.signals["unmethylated"].to_numpy()[layout.type_two],
                                plain.signals["unmethylated"].to_numpy()[layout.type_two] * single.red_factor)
     np.testing.assert_allclose(single.signals["methylated"].to_numpy()[layout.type_two],
@@ -154,7 +157,7 @@ def test_single_dye_correction_scales_red_by_the_control_ratio():
 def test_sesame_style_dye_corrections_bring_the_channels_together():
     probes, controls = make_tables(n_red=200, n_green=200, n_two=200)
     pair = random_pair(5, probes, controls, red_scale=2.0)
-    layout = noob.intensities_of(noob.array_channels(pair), probes).layout
+    layout = channels.intensities_of(channels.array_channels(pair), probes).layout
 
     def channel_ratio(result):
         signals = result.signals
@@ -172,12 +175,12 @@ def test_sesame_style_dye_corrections_bring_the_channels_together():
 
 def test_betas_and_m_values():
     signals = pd.DataFrame({"methylated": [300.0, 0.0, 50.0], "unmethylated": [100.0, 0.0, 50.0]}, index=["a", "b", "c"])
-    assert noob.betas(signals, offset=0).tolist()[0] == pytest.approx(0.75)
-    assert np.isnan(noob.betas(signals, offset=0)["b"])
-    assert noob.betas(signals)["a"] == pytest.approx(300 / 500)
-    assert noob.m_values(signals, offset=0)["a"] == pytest.approx(np.log2(3))
+    assert arrays_betas.betas(signals, offset=0).tolist()[0] == pytest.approx(0.75)
+    assert np.isnan(arrays_betas.betas(signals, offset=0)["b"])
+    assert arrays_betas.betas(signals)["a"] == pytest.approx(300 / 500)
+    assert arrays_betas.m_values(signals, offset=0)["a"] == pytest.approx(np.log2(3))
     with pytest.raises(EpiclockError, match="offset"):
-        noob.betas(signals, offset=-1)
+        arrays_betas.betas(signals, offset=-1)
 
 
 def test_type_one_channel_inference_flags_switched_probes():
@@ -194,10 +197,10 @@ def test_type_one_channel_inference_flags_switched_probes():
     first = probes.iloc[0]
     for address in (first.address_a, first.address_b):
         red[position[address]], green[position[address]] = 300, 5000
-    inferred = noob.infer_type_one_channels(make_pair(addresses, red, green), probes)
+    inferred = channel_inference.infer_type_one_channels(make_pair(addresses, red, green), probes)
     assert inferred["switched"].sum() == 1 and bool(inferred.loc[first.probe_id, "switched"])
     assert inferred.loc[first.probe_id, "inferred_channel"] == "Grn"
-    updated = noob.with_inferred_channels(probes, inferred)
+    updated = channel_inference.with_inferred_channels(probes, inferred)
     assert updated.set_index("probe_id").loc[first.probe_id, "channel"] == "Grn"
 
 
@@ -230,7 +233,7 @@ def test_frame_input_gives_the_same_result():
        values=st.lists(st.floats(0, 65535), min_size=2, max_size=50))
 def test_normexp_is_positive_and_monotone(mu, sigma, alpha, values):
     values = np.sort(np.array(values))
-    signal = noob.normexp_signal(noob.NormexpParameters(mu, sigma, alpha), values)
+    signal = normexp.normexp_signal(normexp.NormexpParameters(mu, sigma, alpha), values)
     assert (signal > 0).all()
     assert (np.diff(signal) >= -1e-9 * np.maximum(1, np.abs(signal[1:]))).all()
 
@@ -242,10 +245,10 @@ def test_noob_output_positive_monotone_and_betas_in_range(seed, offset):
     pair = random_pair(seed, probes, controls)
     signals = noob.noob(pair, probes, controls, offset=15).signals
     assert (signals.to_numpy() > 0).all()
-    values = noob.betas(signals, offset=offset)
+    values = arrays_betas.betas(signals, offset=offset)
     assert ((values >= 0) & (values <= 1)).all()
-    layout = noob.intensities_of(noob.array_channels(pair), probes).layout
-    raw_m, _ = noob.raw_meth_unmeth(noob.intensities_of(noob.array_channels(pair), probes))
+    layout = channels.intensities_of(channels.array_channels(pair), probes).layout
+    raw_m, _ = arrays_signals.raw_meth_unmeth(channels.intensities_of(channels.array_channels(pair), probes))
     order = np.argsort(raw_m[layout.type_two], kind="stable")
     corrected = signals["methylated"].to_numpy()[layout.type_two][order]
     assert (np.diff(corrected) >= -1e-9).all()
@@ -297,5 +300,5 @@ def test_noob_equals_minfi_preprocess_noob(synthetic450k, synthetic_manifest, mi
         signals = signals.loc[minfi_noob["meth"].index]
         for ours, theirs in ((signals["methylated"], minfi_noob["meth"][basename]),
                              (signals["unmethylated"], minfi_noob["unmeth"][basename]),
-                             (noob.betas(signals, offset=0), minfi_noob["betas"][basename])):
+                             (arrays_betas.betas(signals, offset=0), minfi_noob["betas"][basename])):
             np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-6, atol=0)

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
-from epiclock import deltas, plan, simulate
+from epiclock import deltas, plan
+from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
-from epiclock.io import write_tsv
+from epiclock.io.tables import write_tsv
 
 DEMO_CONFIG = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
 

@@ -4,11 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import controls, detection, noob, simulate_arrays
+from epiclock.arrays import channels
+from epiclock.arrays import betas as arrays_betas
+from epiclock.demo import simulate_arrays
 from epiclock.errors import EpiclockError
 from epiclock.io import idat
 from epiclock.io.manifest import Manifest, load_manifest
-from epiclock.preprocess import PreprocessSettings, SampleResult, preprocess_sample
+from epiclock.preprocess import controls, detection, noob
+from epiclock.preprocess.pipeline import PreprocessSettings, SampleResult, preprocess_sample
+from epiclock.qc import identity
+from epiclock.qc import sex as qc_sex
 
 METRIC_KEYS = {"chip_type", "n_addresses", "detection_call_rate", "n_low_beads", "median_intensity",
                "controls_passed", "control_notes", "n_masked", "n_channel_switched", "predicted_sex", "x_median",
@@ -34,7 +39,7 @@ def expected_betas(basename, manifest, offset=100.0):
     pair = idat.read_idat_pair(basename)
     signals = noob.noob(pair, manifest.probes, manifest.controls).signals
     table, _ = detection.detection_summary(pair, manifest.probes, manifest.controls)
-    return noob.betas(signals, offset=offset).mask(table["failed"])
+    return arrays_betas.betas(signals, offset=offset).mask(table["failed"])
 
 
 def test_sample_result_has_every_field(array):
@@ -63,7 +68,7 @@ def test_betas_equal_the_separate_steps(array):
         expected = expected_betas(basename, manifest)
         np.testing.assert_array_equal(result.betas.to_numpy(), expected.to_numpy())
         pair = idat.read_idat_pair(basename)
-        pd.testing.assert_series_equal(result.snp_betas, controls.snp_betas(pair, manifest.probes))
+        pd.testing.assert_series_equal(result.snp_betas, identity.snp_betas(pair, manifest.probes))
         pd.testing.assert_frame_equal(result.control_metrics, controls.control_metrics(pair, manifest.controls))
 
 
@@ -121,7 +126,7 @@ def test_sex_from_the_manifest_chromosomes(array):
     probes["chromosome"] = chromosome
     with_sex = Manifest(probes, manifest.controls, manifest.source)
     result = preprocess_sample(basenames[0], with_sex, PreprocessSettings())
-    expected = controls.predict_sex(idat.read_idat_pair(basenames[0]), probes)
+    expected = qc_sex.predict_sex(idat.read_idat_pair(basenames[0]), probes)
     assert result.metrics["predicted_sex"] == expected["predicted_sex"] in ("F", "M")
     assert result.metrics["x_median"] == pytest.approx(expected["x_median"])
     assert result.metrics["y_median"] == pytest.approx(expected["y_median"])
@@ -136,7 +141,7 @@ def test_raw_method_gives_raw_betas(array):
     manifest, basenames = array
     result = preprocess_sample(basenames[1], manifest, PreprocessSettings(method="raw", mask_failed=False))
     pair = idat.read_idat_pair(basenames[1])
-    found = noob.probe_intensities(pair, manifest.probes)
+    found = channels.probe_intensities(pair, manifest.probes)
     cpg = manifest.probes["probe_id"].iloc[0]
     row = found.loc[cpg]
     if row["design"] == "II":

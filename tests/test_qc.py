@@ -2,7 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import EpiclockError, normalize, qc
+from epiclock import EpiclockError
+from epiclock.io import merge
+from epiclock.qc import assess
+from epiclock.qc import metrics as qc_metrics
+from epiclock.qc import sex as qc_sex
 
 CPGS = pd.Index([f"cg{i:08d}" for i in range(100)], name="cpg_id")
 
@@ -17,65 +21,65 @@ def test_call_rate_and_range_checks_name_the_reason():
     betas.iloc[:10, 1] = np.nan                    # B: call rate 0.90
     betas.iloc[:2, 2] = [1.5, -0.1]                # C: two values outside [0, 1]
     betas.iloc[3, 3] = np.inf                      # D: infinite counts as out of range
-    table = qc.sample_qc(betas, ["A", "B", "C", "D", "E"], qc.QcThresholds(min_call_rate=0.95)).set_index("sample_id")
+    table = assess.sample_qc(betas, ["A", "B", "C", "D", "E"], assess.QcThresholds(min_call_rate=0.95)).set_index("sample_id")
     assert table.loc["A", "passed"] and table.loc["A", "reasons"] == ""
     assert table.loc["B", "call_rate"] == pytest.approx(0.90)
     assert table.loc["B", "reasons"] == "call rate 0.900 below 0.95"
     assert table.loc["C", "reasons"] == "2 values outside [0, 1]"
     assert table.loc["D", "n_out_of_range"] == 1 and not table.loc["D", "passed"]
     assert table.loc["E", "reasons"] == "no column in the beta matrix"
-    assert qc.passing_samples(table.reset_index()) == ["A"]
+    assert assess.passing_samples(table.reset_index()) == ["A"]
 
 
 def test_matrix_columns_not_in_the_sheet_are_listed_not_used():
-    table = qc.sample_qc(_betas(), ["A", "B", "C"], qc.QcThresholds())
+    table = assess.sample_qc(_betas(), ["A", "B", "C"], assess.QcThresholds())
     assert table.set_index("sample_id").loc["D", "reasons"] == "not in the sample sheet"
 
 
 def test_m_values_get_a_hint():
     betas = _betas() * 10 - 5
-    table = qc.sample_qc(betas, ["A"], qc.QcThresholds())
+    table = assess.sample_qc(betas, ["A"], assess.QcThresholds())
     assert "M-values instead of betas?" in table.loc[0, "reasons"]
 
 
 def test_enforce_quarantines_unless_fail_fast():
     betas = _betas()
     betas.iloc[:50, 0] = np.nan
-    table = qc.sample_qc(betas, ["A", "B"], qc.QcThresholds())
-    qc.enforce(table, fail_fast=False)
+    table = assess.sample_qc(betas, ["A", "B"], assess.QcThresholds())
+    assess.enforce(table, fail_fast=False)
     with pytest.raises(EpiclockError, match="fail_fast is set: A: call rate 0.500"):
-        qc.enforce(table, fail_fast=True)
+        assess.enforce(table, fail_fast=True)
     with pytest.raises(EpiclockError, match="no sample passed"):
-        qc.enforce(qc.sample_qc(betas[["A"]], ["A"], qc.QcThresholds()), fail_fast=False)
+        assess.enforce(assess.sample_qc(betas[["A"]], ["A"], assess.QcThresholds()), fail_fast=False)
 
 
 def test_normalize_keeps_passing_samples_and_masks_impossible_values():
     betas = _betas()
     betas.iloc[0, 1] = 1.2
-    result = normalize.normalize(betas, ["B", "C"])
+    result = merge.normalize(betas, ["B", "C"])
     assert list(result.columns) == ["B", "C"]
     assert np.isnan(result.iloc[0, 0])
     pd.testing.assert_series_equal(result["C"], betas["C"])
     with pytest.raises(EpiclockError, match="unknown method 'noob'"):
-        normalize.normalize(betas, ["B"], method="noob")
+        merge.normalize(betas, ["B"], method="noob")
     with pytest.raises(EpiclockError, match="not in the beta matrix: Z"):
-        normalize.normalize(betas, ["Z"])
+        merge.normalize(betas, ["Z"])
 
 
 def test_masked_probes_do_not_count_against_the_call_rate():
     betas = _betas()
     betas.iloc[:20, :] = np.nan                    # 20 probes masked for every sample
     betas.iloc[20:24, 0] = np.nan                  # A: 4 more probes failed
-    metrics = qc.beta_metrics(betas, n_masked=pd.Series(20, index=["A", "B", "C", "D"]))
+    metrics = qc_metrics.beta_metrics(betas, n_masked=pd.Series(20, index=["A", "B", "C", "D"]))
     assert metrics.loc["A", "call_rate"] == pytest.approx(1 - 4 / 80)
     assert metrics.loc["B", "call_rate"] == 1.0
-    assert qc.beta_metrics(betas).loc["B", "call_rate"] == pytest.approx(0.8)
+    assert qc_metrics.beta_metrics(betas).loc["B", "call_rate"] == pytest.approx(0.8)
 
 
 def test_beta_density_integrates_to_one_per_sample():
     betas = _betas()
     betas.iloc[0, 0] = 1.5                         # out of range: not part of the distribution
-    density = qc.beta_density(betas, bins=10)
+    density = qc_metrics.beta_density(betas, bins=10)
     assert list(density.columns) == ["sample_id", "bin_left", "bin_right", "density"]
     for sample, rows in density.groupby("sample_id"):
         assert (rows["density"] * (rows["bin_right"] - rows["bin_left"])).sum() == pytest.approx(1.0)
@@ -103,7 +107,7 @@ def test_flag_checks_flag_by_default_and_fail_when_asked():
     table = _qc_table(["S1", "S2", "S3", "S4"]).assign(
         controls_passed=[True, True, False, True], control_notes=["", "", "staining_green 1.20 below 5", ""],
         predicted_sex=["F", "F", "F", "F"])
-    flagged, identity = qc.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex")
+    flagged, identity = assess.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex")
     flagged = flagged.set_index("sample_id")
     assert flagged["passed"].all()
     assert "staining_green" in flagged.loc["S3", "flags"] and "unexpected duplicate with S1" in flagged.loc["S3", "flags"]
@@ -115,7 +119,7 @@ def test_flag_checks_flag_by_default_and_fail_when_asked():
     assert set(identity.loc[identity["problem"] != "", "problem"]) == {"unexpected duplicate", "possible swap"}
     assert flagged.loc["S1", "flags"].startswith("unexpected duplicate with S3")
 
-    failed, _ = qc.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex",
+    failed, _ = assess.flag_checks(table, sheet, snps, donor_column="donor", sex_column="sex",
                                fail_on=["sex_mismatch", "controls"])
     failed = failed.set_index("sample_id")
     assert not failed.loc["S2", "passed"] and failed.loc["S2", "reasons"] == "predicted sex F but the sheet says M"
@@ -125,17 +129,17 @@ def test_flag_checks_flag_by_default_and_fail_when_asked():
 
 def test_flag_checks_without_array_columns_or_snps_flag_nothing():
     sheet = pd.DataFrame({"sample_id": ["A", "B"], "donor": ["D1", "D2"]})
-    flagged, identity = qc.flag_checks(_qc_table(["A", "B"]), sheet, pd.DataFrame(), donor_column="donor",
+    flagged, identity = assess.flag_checks(_qc_table(["A", "B"]), sheet, pd.DataFrame(), donor_column="donor",
                                        sex_column="sex")
     assert (flagged["flags"] == "").all() and identity.empty
     with pytest.raises(EpiclockError, match="qc.fail_on: unknown colour"):
-        qc.flag_checks(_qc_table(["A"]), sheet, pd.DataFrame(), donor_column="donor", sex_column="sex",
+        assess.flag_checks(_qc_table(["A"]), sheet, pd.DataFrame(), donor_column="donor", sex_column="sex",
                        fail_on=["colour"])
 
 
 def test_a_sheet_sex_that_is_neither_female_nor_male_names_the_sample_and_column():
     sheet = pd.DataFrame({"sample_id": ["A", "B", "C"], "sex": ["F", "", "unknown"]})
     with pytest.raises(EpiclockError, match=r"samples.tsv: column 'sex' \(qc.sex_column\) of sample C says 'unknown'"):
-        qc.check_sheet_sex(sheet, "sex", "samples.tsv")
-    qc.check_sheet_sex(sheet.iloc[:2], "sex", "samples.tsv")
-    qc.check_sheet_sex(sheet.drop(columns="sex"), "sex", "samples.tsv")
+        qc_sex.check_sheet_sex(sheet, "sex", "samples.tsv")
+    qc_sex.check_sheet_sex(sheet.iloc[:2], "sex", "samples.tsv")
+    qc_sex.check_sheet_sex(sheet.drop(columns="sex"), "sex", "samples.tsv")

@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import clocks, controls, deltas, provenance, qc, report
+from epiclock import deltas, report
+from epiclock.clocks import predict, registry
+from epiclock.preprocess import controls
+from epiclock.qc import assess
+from epiclock.qc import identity as qc_identity
+from epiclock.report import provenance
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +20,11 @@ def report_inputs(small_study, project_root):
     import yaml
 
     config = yaml.safe_load((project_root / "config/config.yaml").read_text())
-    qc_table = qc.sample_qc(small_study.betas, small_study.samples["sample_id"].tolist(), qc.QcThresholds())
-    passed = qc.passing_samples(qc_table)
+    qc_table = assess.sample_qc(small_study.betas, small_study.samples["sample_id"].tolist(), assess.QcThresholds())
+    passed = assess.passing_samples(qc_table)
     # The shipped clocks of the demo config; custom clocks are exercised by the workflow tests.
-    config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in clocks.available()]
-    predictions = clocks.predict(small_study.betas[passed], config["clocks"]["names"])
+    config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in registry.available()]
+    predictions = predict.predict(small_study.betas[passed], config["clocks"]["names"])
     design = deltas.Design.from_config(config["design"])
     per_sample = deltas.per_sample(predictions, small_study.samples, design)
     contrasts = [deltas.Contrast.from_config(entry) for entry in config["contrasts"]]
@@ -29,9 +34,9 @@ def report_inputs(small_study, project_root):
     return report.ReportInputs(
         qc=qc_table, predictions=predictions, per_sample=per_sample,
         per_condition=deltas.per_condition(per_sample, design), contrasts=contrast_table, provenance=record,
-        config=config, clocks={name: clocks.get(name) for name in config["clocks"]["names"]},
+        config=config, clocks={name: registry.get(name) for name in config["clocks"]["names"]},
         figures=report.figures(per_sample, contrast_table, config,
-                               {name: clocks.get(name).unit for name in config["clocks"]["names"]}))
+                               {name: registry.get(name).unit for name in config["clocks"]["names"]}))
 
 
 def test_report_has_every_section_and_a_figure_per_clock(report_inputs):
@@ -141,7 +146,7 @@ def synthetic_qc(n_samples: int, idat: bool, seed: int = 1) -> dict[str, pd.Data
                                  "n_snps": 59, "concordance": rng.uniform(0.3, 0.6, len(pairs))})
         identity.loc[(identity["sample_a"] == ids[4]) & (identity["sample_b"] == ids[5]), "concordance"] = 0.98
         identity["same_donor"] = pd.array([donor[a] == donor[b] for a, b in pairs], dtype="boolean")
-        identity["same_genotype"] = identity["concordance"] >= controls.DUPLICATE_CONCORDANCE
+        identity["same_genotype"] = identity["concordance"] >= qc_identity.DUPLICATE_CONCORDANCE
         identity["problem"] = np.where(~identity["same_donor"] & identity["same_genotype"], "unexpected duplicate",
                                        np.where(identity["same_donor"] & ~identity["same_genotype"],
                                                 "possible swap", ""))

@@ -2,7 +2,7 @@
 
 The workflow is started in its own process group on the small quarantine study, the whole group
 is killed with SIGKILL as soon as the first results table appears (jobs are then mid-write or
-queued), its lock is released (``--unlock``) and the workflow is started again. Every writer goes through ``epiclock.io.atomic_path``
+queued), its lock is released (``--unlock``) and the workflow is started again. Every writer goes through ``epiclock.io.tables.atomic_path``
 (a temporary file renamed into place), so no table is ever half-written, and Snakemake reruns the
 jobs it had started. The command line passes everything the resume needs (``--rerun-incomplete``)
 and switches the project's profile off, so the test does not depend on it.

@@ -2,8 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock import EpiclockError, clocks, simulate
-from epiclock.io import read_beta_matrix
+from epiclock import EpiclockError
+from epiclock.clocks import predict, registry
+from epiclock.demo import simulate
+from epiclock.io.tables import read_beta_matrix
 
 
 def test_design_has_every_donor_condition_and_replicate(small_study):
@@ -30,7 +32,7 @@ def test_every_donor_has_one_sex_and_both_sexes_are_present(small_study):
 
 def test_every_clock_reads_the_planted_age_exactly(small_study):
     good = small_study.truth.loc[~small_study.truth["simulated_failure"]]
-    predicted = clocks.predict(small_study.betas, clocks.available(), imputation="none", min_coverage=1.0)
+    predicted = predict.predict(small_study.betas, registry.available(), imputation="none", min_coverage=1.0)
     merged = good.merge(predicted, on=["sample_id", "clock"])
     assert len(merged) == len(good)
     assert np.abs(merged["dnam_age"] - merged["true_dnam_age"]).max() < 1e-8
@@ -97,7 +99,7 @@ def test_correction_keeps_targets_inside_bounds():
 
 
 def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_study):
-    from epiclock import simulate_arrays
+    from epiclock.demo import simulate_arrays
 
     cpg_ids = simulate_arrays.array_cpg_ids("450k", small_study.betas.index)
     assert len(cpg_ids) == simulate_arrays.ARRAYS["450k"] and set(small_study.betas.index) <= set(cpg_ids)
@@ -108,7 +110,7 @@ def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_s
 
 
 def test_sex_chromosome_probes_come_in_the_epic_manifests_shares():
-    from epiclock import simulate_arrays
+    from epiclock.demo import simulate_arrays
 
     epic = simulate_arrays.sex_chromosome_probes(simulate_arrays.ARRAYS["epic"]).value_counts()
     assert epic["X"] == pytest.approx(19_000, rel=0.01) and epic["Y"] == pytest.approx(500, rel=0.01)
@@ -119,7 +121,7 @@ def test_sex_chromosome_probes_come_in_the_epic_manifests_shares():
 @pytest.fixture(scope="module")
 def simulated_arrays(small_study, tmp_path_factory):
     """The small study's IDAT pairs and manifest, and the sample ID of its failed array."""
-    from epiclock import simulate_arrays
+    from epiclock.demo import simulate_arrays
     from epiclock.io import manifest
 
     out = tmp_path_factory.mktemp("arrays")
@@ -131,8 +133,8 @@ def simulated_arrays(small_study, tmp_path_factory):
 
 
 def test_simulated_controls_pass_every_metric_on_good_arrays_and_fail_staining_on_the_failed_one(simulated_arrays):
-    from epiclock import controls
     from epiclock.io import idat
+    from epiclock.preprocess import controls
 
     parsed, basenames, failed = simulated_arrays
     for sample_id, basename in basenames.items():
@@ -172,34 +174,34 @@ def test_simulated_manifest_writes_chromosomes_as_real_manifests_do(simulated_ar
 @pytest.fixture(scope="module")
 def predicted_sexes(simulated_arrays):
     """minfi's sex check on every simulated array, by sample ID."""
-    from epiclock import controls
     from epiclock.io import idat
+    from epiclock.qc import sex as qc_sex
 
     parsed, basenames, _ = simulated_arrays
-    rows = [controls.predict_sex(idat.read_idat_pair(basename), parsed.probes) | {"sample": sample_id}
+    rows = [qc_sex.predict_sex(idat.read_idat_pair(basename), parsed.probes) | {"sample": sample_id}
             for sample_id, basename in basenames.items()]
     return pd.DataFrame(rows).set_index("sample")
 
 
 def test_sex_predicted_from_simulated_arrays_is_the_simulated_sex(predicted_sexes, small_study):
-    from epiclock import controls
+    from epiclock.qc import sex as qc_sex
 
     sheet_sex = small_study.samples.set_index("sample_id")["sex"]
     assert set(sheet_sex) == {"F", "M"}
     assert predicted_sexes["predicted_sex"].to_dict() == sheet_sex.to_dict()
     # Far from the cutoff: females' chrY probes read background, males' chrX and chrY one copy each.
-    margin = (predicted_sexes["y_minus_x"] - controls.SEX_CUTOFF).abs()
+    margin = (predicted_sexes["y_minus_x"] - qc_sex.SEX_CUTOFF).abs()
     assert margin.min() > 1.0
 
 
 def test_check_sex_with_the_simulated_sheet_finds_exactly_the_swapped_sample(predicted_sexes, small_study):
-    from epiclock import controls
+    from epiclock.qc import sex as qc_sex
 
     sheet_sex = small_study.samples.set_index("sample_id")["sex"]
-    checked = controls.check_sex(predicted_sexes.reset_index(), sheet_sex)
+    checked = qc_sex.check_sex(predicted_sexes.reset_index(), sheet_sex)
     assert checked["sex_matches"].eq(True).all()
     swapped = sheet_sex.copy()
     swapped.iloc[0] = {"F": "M", "M": "F"}[swapped.iloc[0]]
-    checked = controls.check_sex(predicted_sexes.reset_index(), swapped)
+    checked = qc_sex.check_sex(predicted_sexes.reset_index(), swapped)
     assert checked.index[checked["sex_matches"].eq(False)].tolist() == [swapped.index[0]]
     assert checked["sex_matches"].notna().all()

@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from epiclock import EpiclockError, simulate, training
+from epiclock import EpiclockError
+from epiclock.clocks import training
+from epiclock.demo import simulate
 
 FAST = dict(top_k=200, l1_ratios=(0.5, 1.0), n_alphas=10, inner_folds=3, random_state=0)
 # Stated bound for the simulated check: with 40 CpGs tracking age at 0.01-0.04 M-units per year

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import planned_rules, snakemake
-from epiclock import simulate, simulate_arrays
-from epiclock.io import sha256_file
+from epiclock.demo import simulate, simulate_arrays
+from epiclock.io.tables import sha256_file
 
 pytestmark = pytest.mark.workflow
 

@@ -11,7 +11,7 @@ from epiclock.errors import EpiclockError
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from epiclock import simulate
+    from epiclock.demo import simulate
 
     parameters = simulate.StudyParameters(
         donors=arguments.donors, replicates=arguments.replicates, seed=arguments.seed,
@@ -23,7 +23,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
     print(f"simulated {study.samples.shape[0]} samples x {study.betas.shape[0]} CpGs "
           f"({arguments.donors} donors, {arguments.replicates} replicates) into {arguments.out}")
     if arguments.idats:
-        from epiclock import simulate_arrays
+        from epiclock.demo import simulate_arrays
 
         cpg_ids = simulate_arrays.array_cpg_ids(arguments.array, study.betas.index, seed=arguments.seed)
         true_betas = simulate_arrays.pad_betas(study.betas, cpg_ids, seed=arguments.seed)
@@ -44,9 +44,9 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
 
 def _clocks_list(arguments: argparse.Namespace) -> int:
-    from epiclock import clocks
+    from epiclock.clocks import registry
 
-    table = clocks.describe()
+    table = registry.describe()
     print(table.to_csv(sep="\t", index=False), end="")
     return 0
 

@@ -19,11 +19,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from epiclock import clocks, deltas, qc
-from epiclock.config import SCHEMA_PATH, DesignSettings, Settings, manifest_key
+from epiclock import deltas
+from epiclock.clocks import registry
+from epiclock.config import DesignSettings, SCHEMA_PATH, Settings, manifest_key
 from epiclock.errors import EpiclockError
-from epiclock.io import SAMPLE_ID_COLUMN, read_sample_sheet
 from epiclock.io.idat import idat_pair_paths
+from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet
+from epiclock.qc import sex as qc_sex
 
 SAMPLES_SCHEMA_PATH = SCHEMA_PATH.with_name("samples.schema.yaml")
 # The one batch of a beta-matrix input.
@@ -122,13 +124,13 @@ def make_plan(config: dict) -> Plan:
 def check_clock_names(settings: Settings) -> dict[str, dict]:
     """Custom clocks by name; every clock named in clocks.names must be shipped or custom."""
     custom = {entry["name"]: entry for entry in settings.custom_clocks}
-    clashing = sorted(set(custom) & set(clocks.available()))
+    clashing = sorted(set(custom) & set(registry.available()))
     if clashing:
         raise EpiclockError(f"config custom_clocks: {', '.join(clashing)} would hide a shipped clock; rename it")
     for name in settings.clock_names:
         if name not in custom:
             try:
-                clocks.get(name)
+                registry.get(name)
             except EpiclockError as error:
                 raise EpiclockError(f"config clocks.names: {error}; custom clocks: {', '.join(custom) or 'none'}") \
                     from None
@@ -138,9 +140,9 @@ def check_clock_names(settings: Settings) -> dict[str, dict]:
 def check_idat_settings(settings: Settings) -> None:
     """Choices IDAT input needs: a manifest per array, an IDAT directory, preprocessing that can work."""
     # Only IDAT input needs preprocessing, whose import costs time at parse.
-    from epiclock import preprocess
+    from epiclock.preprocess import pipeline
 
-    preprocess.PreprocessSettings.from_config(settings.raw["preprocess"])
+    pipeline.PreprocessSettings.from_config(settings.raw["preprocess"])
     for name, entry in settings.manifests.items():
         if not entry.given:
             raise EpiclockError(f"config {manifest_key(name)}: a local path or a url (with its sha256) is needed "
@@ -167,7 +169,7 @@ def read_sheet(settings: Settings, path: str | None = None) -> pd.DataFrame:
 def check_sheet(sheet: pd.DataFrame, settings: Settings, source: str) -> None:
     check_sample_ids(sheet, source)
     if settings.sex_column in sheet.columns:
-        qc.check_sheet_sex(sheet, settings.sex_column, source)
+        qc_sex.check_sheet_sex(sheet, settings.sex_column, source)
     design = settings.design
     if design is None:
         return
@@ -211,7 +213,7 @@ def check_donors(sheet: pd.DataFrame, design: DesignSettings, sex_column: str, s
                             f"{ages.iloc[outside[0]]:g}, outside {low:g}-{high:g} years; give the donor's age in years")
     columns = [(design.donor_age_column, ages.map(lambda v: "" if pd.isna(v) else f"{v:g}"))]
     if sex_column in sheet.columns:
-        from epiclock.controls import SHEET_SEX
+        from epiclock.qc.sex import SHEET_SEX
 
         spelled = sheet[sex_column].astype(str).str.strip()
         columns.append((sex_column, spelled.str.lower().map(SHEET_SEX).fillna(spelled)))
@@ -276,8 +278,8 @@ def check_contrasts(settings: Settings, sheet: pd.DataFrame) -> None:
         if contrast.minus is not None:
             parts.append((f"{contrast.name} (its minus part)", contrast.minus))
         for name, part in parts:
-            treated = set(sheet.index[deltas._group_mask(sheet, part.treated)])
-            reference = set(sheet.index[deltas._group_mask(sheet, part.reference)])
+            treated = set(sheet.index[deltas.contrasts._group_mask(sheet, part.treated)])
+            reference = set(sheet.index[deltas.contrasts._group_mask(sheet, part.reference)])
             if treated and treated == reference:
                 raise EpiclockError(f"config contrasts: contrast '{name}' selects the same {len(treated)} sample(s) "
                                     "as treated and as reference, so it can only measure zero; make the two sides "

@@ -81,7 +81,7 @@ def template_sheet(pairs: dict[str, Path], idat_dir: Path, factors: list[str]) -
 def prefill(template: pd.DataFrame, illumina_sheet: str | os.PathLike) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The template with what an Illumina SampleSheet.csv knows: sample names, and donor, age, sex where
     it has them; its other columns are kept. Returns the sheet and the sheet's rows without an IDAT pair."""
-    from epiclock.io import read_sample_sheet
+    from epiclock.io.tables import read_sample_sheet
 
     given = read_sample_sheet(illumina_sheet, numeric_columns=())
     if "basename" in given.columns and given["basename"].ne("").all():

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import (MATRIX_BLOCK_ROWS, read_beta_matrix, read_matrix, read_sample_sheet, write_matrix,
-                         write_parquet, write_table, write_text)
+from epiclock.io.tables import (MATRIX_BLOCK_ROWS, read_beta_matrix, read_matrix, read_sample_sheet, write_matrix,
+                                write_parquet, write_table, write_text)
 
 # Each step imports only its own stage module: every Snakemake job is a fresh Python process, and
 # importing all stages (scikit-learn, matplotlib, scipy) would cost each job seconds.
@@ -66,8 +66,8 @@ def peak_memory_text() -> str:
 
 def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> None:
     """A beta matrix as one batch; ``kind`` says its format: betas, geo_series_matrix or geo_signals."""
-    from epiclock import preprocess
     from epiclock.io import geo
+    from epiclock.preprocess import pipeline
 
     if kind == "betas":
         table = read_beta_matrix(betas)
@@ -78,7 +78,7 @@ def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> No
     else:
         raise EpiclockError(f"config input.type: unknown {kind!r}")
     log.info("imported %d CpGs x %d samples from %s", table.shape[0], table.shape[1], betas)
-    write_batch(preprocess.BatchResult.from_matrix(table), outputs)
+    write_batch(pipeline.BatchResult.from_matrix(table), outputs)
 
 
 def write_batch(result, outputs: dict[str, str]) -> None:
@@ -101,19 +101,19 @@ def read_stacked(paths: list[str], side_by_side: bool = False) -> pd.DataFrame:
 def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict, design_config: dict,
                     missing: dict[str, str], outputs: dict[str, str]) -> None:
     """Every batch's per-sample tables judged together: thresholds, array checks, controls, sex, identity."""
-    from epiclock import qc
+    from epiclock.qc import assess, metrics
 
     sheet = read_sample_sheet(samples)
     sample_rows = read_stacked(batches["samples"])
     usable = sample_rows.loc[sample_rows["array_passed"].astype(bool)]
-    judged = qc.judge(usable.set_index("sample_id")[qc.BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(),
-                      qc.QcThresholds.from_config(qc_config))
-    array_rows = pd.concat([sample_rows.drop(columns=qc.BETA_METRIC_COLUMNS),
+    judged = assess.judge(usable.set_index("sample_id")[metrics.BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(),
+                      assess.QcThresholds.from_config(qc_config))
+    array_rows = pd.concat([sample_rows.drop(columns=metrics.BETA_METRIC_COLUMNS),
                             pd.DataFrame([{"sample_id": sample, "array_passed": False, "array_reasons": reason}
                                           for sample, reason in missing.items()])], ignore_index=True)
-    qc_table = qc.merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
+    qc_table = assess.merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
     snp_betas = read_stacked(batches["snps"], side_by_side=True)
-    qc_table, identity = qc.flag_checks(qc_table, sheet, snp_betas, donor_column=design_config["donor_column"],
+    qc_table, identity = assess.flag_checks(qc_table, sheet, snp_betas, donor_column=design_config["donor_column"],
                                         sex_column=qc_config["sex_column"], fail_on=qc_config["fail_on"])
     # The tables are written before any stop, so the reasons are there to read after a fail-fast stop.
     write_table(qc_table, outputs["table_tsv"], outputs["table_parquet"])
@@ -131,34 +131,37 @@ def quality_control(batches: dict[str, list[str]], samples: str, qc_config: dict
 def merge_betas(batch_betas: list[str], qc_table: str, outputs: dict[str, str], method: str,
                 fail_fast: bool = False) -> None:
     """The betas (and M-values when asked) of every sample that passed QC in one matrix, streamed in CpG blocks."""
-    from epiclock import normalize, qc
+    from epiclock.io import merge
+    from epiclock.qc import assess
 
     table = pd.read_parquet(qc_table)
-    qc.enforce(table, fail_fast=fail_fast)
-    passed = qc.passing_samples(table)
-    shape = normalize.merge_batches(batch_betas, passed, outputs, method=method)
+    assess.enforce(table, fail_fast=fail_fast)
+    passed = assess.passing_samples(table)
+    shape = merge.merge_batches(batch_betas, passed, outputs, method=method)
     log.info("merged %d CpGs x %d samples with method '%s'", *shape, method)
 
 
 def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
                          custom_dirs: dict[str, str] | None = None) -> None:
     """Every clock of the run on one batch's samples (a sample's age never depends on the others)."""
-    from epiclock import clocks, normalize
-    from epiclock.io import read_matrix_rows
+    from epiclock.clocks import predict, preprocessing
+    from epiclock.clocks import clock as clocks_clock
+    from epiclock.io import merge
+    from epiclock.io.tables import read_matrix_rows
 
     custom_dirs = custom_dirs or {}
     names = list(clock_config["names"])
     run_clocks = resolve_clocks(names, custom_dirs)
     # Only the rows the clocks read, unless one of them standardises each sample over the whole array.
-    needed = clocks.required_cpgs(run_clocks.values())
-    betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=clocks.cpg_names)
-    betas = normalize.mask_invalid(betas)
+    needed = predict.required_cpgs(run_clocks.values())
+    betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=preprocessing.cpg_names)
+    betas = merge.mask_invalid(betas)
     if betas.shape[1] == 0:
-        write_parquet(pd.DataFrame(columns=clocks.PREDICTION_COLUMNS), output)
+        write_parquet(pd.DataFrame(columns=clocks_clock.PREDICTION_COLUMNS), output)
         return
     options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
                "replicates": clock_config["replicates"]}
-    shipped = clocks.predict(betas, [name for name in names if name not in custom_dirs], **options)
+    shipped = predict.predict(betas, [name for name in names if name not in custom_dirs], **options)
     custom = [run_clocks[name].predict(betas, **options) for name in names if name in custom_dirs]
     write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
 
@@ -166,13 +169,13 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
 def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[str, str], clock_names: list[str],
                    fail_fast: bool = False) -> None:
     """The batches' predictions of the samples that passed QC, in the config's clock order."""
-    from epiclock import qc
+    from epiclock.qc import assess
 
     table = pd.read_parquet(qc_table)
     # The stop comes here, after the QC step has finished: Snakemake removes a failed job's outputs,
     # and the QC table with the reasons must survive a fail-fast stop.
-    qc.enforce(table, fail_fast=fail_fast)
-    passed = qc.passing_samples(table)
+    assess.enforce(table, fail_fast=fail_fast)
+    passed = assess.passing_samples(table)
     predictions = read_stacked(batch_predictions)
     predictions = predictions.loc[predictions["sample_id"].isin(passed)]
     order = {name: index for index, name in enumerate(clock_names)}
@@ -190,7 +193,8 @@ def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[st
 
 
 def train_custom_clock(name: str, betas: str, ages: str, settings: dict, out_dir: str, threads: int = 1) -> None:
-    from epiclock import provenance, training
+    from epiclock.clocks import training
+    from epiclock.report import provenance
 
     betas_table = read_beta_matrix(betas)
     age_table = pd.read_csv(ages, sep="\t", dtype={"sample_id": str})
@@ -234,17 +238,17 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
 
 
 def download_manifest(url: str, sha256: str, output: str) -> None:
-    from epiclock import resources
+    from epiclock.io import download
 
-    resources.download(url, sha256, output)
+    download.download(url, sha256, output)
 
 
 def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> None:
-    from epiclock import resources
-    from epiclock.io import write_parquet
+    from epiclock.io import download
     from epiclock.io.manifest import parse_manifest
+    from epiclock.io.tables import write_parquet
 
-    resources.verify(manifest, sha256)
+    download.verify(manifest, sha256)
     parsed = parse_manifest(manifest)
     log.info("%s: %d probes, %d control probes", manifest, len(parsed.probes), len(parsed.controls))
     write_parquet(parsed.probes, probes)
@@ -254,19 +258,19 @@ def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> No
 def preprocess_idat_batch(basenames: dict[str, str], manifests: list[str], probes: list[str], controls: list[str],
                           settings: dict, outputs: dict[str, str]) -> None:
     """One batch of IDAT pairs; ``manifests`` are the run's manifest files, parsed into ``probes`` and ``controls``."""
-    from epiclock import preprocess
     from epiclock.io.manifest import Manifest
+    from epiclock.preprocess import pipeline
 
     parsed = [Manifest(pd.read_parquet(probe_table), pd.read_parquet(control_table), source)
               for source, probe_table, control_table in zip(manifests, probes, controls)]
-    result = preprocess.preprocess_batch(basenames, parsed, preprocess.PreprocessSettings.from_config(settings))
+    result = pipeline.preprocess_batch(basenames, parsed, pipeline.PreprocessSettings.from_config(settings))
     for row in result.samples.loc[~result.samples["array_passed"]].itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
     write_batch(result, outputs)
 
 
 def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:
-    from epiclock import provenance
+    from epiclock.report import provenance
 
     record = provenance.build(config, inputs)
     write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", output)
@@ -274,9 +278,9 @@ def write_provenance(config: dict, inputs: dict[str, str], output: str) -> None:
 
 def resolve_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
     """Every clock of the run by name: shipped ones from the package, custom ones from their training output."""
-    from epiclock import clocks, training
+    from epiclock.clocks import registry, training
 
-    return {name: training.load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else clocks.get(name)
+    return {name: training.load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else registry.get(name)
             for name in names}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import atomic_path, sha256_file
+from epiclock.io.tables import atomic_path, sha256_file
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "manifests.tsv"
 CATALOGUE_COLUMNS = ("array", "platform", "description", "file", "url", "sha256", "source", "vendor_page")

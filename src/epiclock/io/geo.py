@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from epiclock.arrays.betas import betas_from_signals
 from epiclock.errors import EpiclockError
-from epiclock.io import PROBE_ID_PATTERN
-from epiclock.io.signals import betas_from_signals
+from epiclock.io.tables import PROBE_ID_PATTERN
 
 TABLE_BEGIN = "!series_matrix_table_begin"
 TABLE_END = "!series_matrix_table_end"

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import atomic_path
+from epiclock.io.tables import atomic_path
 
 try:
     from isal import igzip as _isal_gzip

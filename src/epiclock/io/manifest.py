@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from epiclock.errors import EpiclockError
-from epiclock.io import sha256_file, write_parquet
 from epiclock.io.idat import Idat
+from epiclock.io.tables import sha256_file, write_parquet
 
 PROBE_COLUMNS = ["probe_id", "name", "address_a", "address_b", "design", "channel", "next_base", "chromosome", "position"]
 CONTROL_COLUMNS = ["address", "type", "colour", "extended_type"]

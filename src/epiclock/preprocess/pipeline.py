@@ -6,7 +6,7 @@ depend on the other samples), and a sample whose files cannot be used is quarant
 reason instead of stopping the batch.
 
 Within a sample the IDAT pair is read once and its intensities are looked up once
-(``noob.measure``): noob, detection p-values, control metrics, sex and SNP betas all share them,
+(``channels.measure``): noob, detection p-values, control metrics, sex and SNP betas all share them,
 and the probe layout they rest on is computed once per manifest and array type for the batch.
 """
 
@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock import masks, qc
+from epiclock.cache import RecentCache
 from epiclock.errors import ConfigurationError, EpiclockError
-from epiclock.recent import RecentCache
 from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
+from epiclock.preprocess import masks
+from epiclock.qc import metrics as qc_metrics
 
 # Share of the manifest's probe addresses an IDAT must carry to be an array of that design.
 MIN_ADDRESS_COVERAGE = 0.95
@@ -107,11 +108,11 @@ def _array_check(pair: IdatPair, layout) -> str:
 
 def choose_manifest(pair: IdatPair, manifests: list[Manifest]) -> int:
     """Which of ``manifests`` (by position) the pair carries most of; an error naming them all when none fits."""
-    from epiclock import noob
+    from epiclock.arrays import layout as arrays_layout
 
     coverage = []
     for manifest in manifests:
-        layout = noob.probe_layout(pair.addresses, manifest.probes)
+        layout = arrays_layout.probe_layout(pair.addresses, manifest.probes)
         coverage.append(float(np.mean(layout.position_a < len(pair.addresses))) if len(layout.position_a) else 0.0)
     best = int(np.argmax(coverage))
     if coverage[best] < MIN_ADDRESS_COVERAGE:
@@ -177,7 +178,7 @@ class SampleResult:
                                     # n_low_beads, median_intensity, controls_passed, control_notes,
                                     # n_masked, predicted_sex ('F', 'M' or None), x_median, y_median
     control_metrics: pd.DataFrame   # controls.control_metrics: value, threshold, passed by metric
-    snp_betas: pd.Series            # controls.snp_betas (rs probe -> beta); empty without rs probes
+    snp_betas: pd.Series            # identity.snp_betas (rs probe -> beta); empty without rs probes
     raw_signals: pd.DataFrame | None = None  # minfi's preprocessRaw: methylated, unmethylated by probe
 
 
@@ -197,14 +198,14 @@ def _masked_rows(choice: masks.MaskChoice, probes: pd.DataFrame, probe_ids: pd.I
 
 def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
     """predicted_sex, x_median and y_median; None and NaN where the manifest or array cannot tell."""
-    from epiclock import controls
+    from epiclock.qc import sex as qc_sex
 
     layout = measured.probe.layout
     unknown = {"predicted_sex": None, "x_median": np.nan, "y_median": np.nan}
     if not (layout.on_x.any() and layout.on_y.any()):
         return unknown
     try:
-        prediction = controls.predict_sex(measured, probes)
+        prediction = qc_sex.predict_sex(measured, probes)
     except EpiclockError:  # chrX/chrY probes without signal on this array
         return unknown
     return {name: prediction[name] for name in unknown}
@@ -212,7 +213,7 @@ def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
 
 def _bmiq_betas(values: np.ndarray, layout, design: np.ndarray, name: str) -> np.ndarray:
     """BMIQ on one sample's CpG betas; SNP probes (genotypes, not methylation) are left as they are."""
-    from epiclock import bmiq
+    from epiclock.preprocess import bmiq
 
     cpg = ~layout.snp
     # One index object for betas and design, so that BMIQ's alignment of the two costs nothing.
@@ -229,12 +230,15 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     Failed probes are masked when the settings say so, then BMIQ runs when asked, then the probes
     of ``settings.masks`` are masked; a mask only hides probes, it never changes another's beta.
     """
-    from epiclock import controls, detection, noob
-    from epiclock.io.signals import raw_signals
+    from epiclock.arrays import channels
+    from epiclock.arrays import betas as arrays_betas
+    from epiclock.arrays.signals import raw_signals
+    from epiclock.preprocess import channel_inference, controls, detection, noob
+    from epiclock.qc import identity
 
     probes = manifest.probes
     pair = source if isinstance(source, IdatPair) else read_idat_pair(source)
-    measured = noob.measure(pair, probes, manifest.controls)
+    measured = channels.measure(pair, probes, manifest.controls)
     layout = measured.probe.layout
     problem = _array_check(pair, layout)
     if problem:
@@ -243,10 +247,10 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     if settings.infer_channels:
         # A colour-channel-switching SNP makes a type-I probe light up in the other colour; reading it
         # in the colour it shows keeps its beta from collapsing to background (SeSAMe's inferInfiniumIChannel).
-        inferred = noob.infer_type_one_channels(measured, probes)
+        inferred = channel_inference.infer_type_one_channels(measured, probes)
         n_switched = int(inferred["switched"].sum())
-        probes = noob.with_inferred_channels(probes, inferred)
-        measured = noob.measure(pair, probes, manifest.controls)
+        probes = channel_inference.with_inferred_channels(probes, inferred)
+        measured = channels.measure(pair, probes, manifest.controls)
         layout = measured.probe.layout
     if settings.method == "noob":
         signals = noob.noob(measured, probes, manifest.controls, dye_method=settings.dye_method).signals
@@ -254,7 +258,7 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
         signals = raw_signals(measured, probes)
     methylated = signals["methylated"].to_numpy()
     unmethylated = signals["unmethylated"].to_numpy()
-    values = noob.betas(signals, offset=settings.offset).to_numpy()
+    values = arrays_betas.betas(signals, offset=settings.offset).to_numpy()
     probe_table, summary = detection.detection_summary(measured, probes, manifest.controls,
                                                        method=settings.detection, p_threshold=settings.p_threshold,
                                                        min_beads=settings.min_beads)
@@ -278,7 +282,7 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
         "n_channel_switched": n_switched,
         **_sex_metrics(measured, probes),
     }
-    snp_betas = (controls.snp_betas(measured, probes) if layout.snp.any()
+    snp_betas = (identity.snp_betas(measured, probes) if layout.snp.any()
                  else pd.Series(dtype=np.float64, index=pd.Index([], name="probe_id"), name=pair.basename))
     raw = (signals if settings.method == "raw" else raw_signals(measured, probes)) if settings.keep_intensities else None
     return SampleResult(pd.Series(values, index=layout.index), metrics, control_metrics, snp_betas, raw)
@@ -290,7 +294,7 @@ class BatchResult:
 
     ``samples`` has one row per sample of the batch (usable or not): ``array_passed`` and
     ``array_reasons``, the array-level metrics where there are IDATs, and the beta-level metrics of
-    ``qc.beta_metrics`` for usable samples. Control metrics are long (sample_id, metric, value,
+    ``qc_metrics.beta_metrics`` for usable samples. Control metrics are long (sample_id, metric, value,
     threshold, passed), SNP betas are rs probe x sample, and the beta density is long.
     ``intensities`` holds the raw methylated and unmethylated signals (probe x sample) when kept.
     """
@@ -312,11 +316,11 @@ class BatchResult:
     def _assemble(cls, betas: pd.DataFrame, array_rows: pd.DataFrame, control_frames: list[pd.DataFrame],
                   snp_betas: pd.DataFrame, intensities: dict[str, pd.DataFrame]) -> "BatchResult":
         n_masked = array_rows.set_index("sample_id")["n_masked"] if "n_masked" in array_rows.columns else None
-        metrics = qc.beta_metrics(betas, n_masked=n_masked).reset_index()
+        metrics = qc_metrics.beta_metrics(betas, n_masked=n_masked).reset_index()
         samples = array_rows.merge(metrics, on="sample_id", how="left")
         controls = (pd.concat(control_frames, ignore_index=True) if control_frames
-                    else pd.DataFrame(columns=qc.CONTROL_METRIC_COLUMNS))
-        return cls(betas, samples, controls, snp_betas, qc.beta_density(betas), intensities)
+                    else pd.DataFrame(columns=qc_metrics.CONTROL_METRIC_COLUMNS))
+        return cls(betas, samples, controls, snp_betas, qc_metrics.beta_density(betas), intensities)
 
 
 # The raw signals a batch keeps, each as a probe x sample matrix.
@@ -367,7 +371,7 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
             snps = common.snp_betas(position, snps)
         rows.append({"sample_id": sample_id, "basename": basename, "array_passed": True, "array_reasons": "",
                      **metrics})
-        control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc.CONTROL_METRIC_COLUMNS])
+        control_frames.append(result.control_metrics.reset_index().assign(sample_id=sample_id)[qc_metrics.CONTROL_METRIC_COLUMNS])
         snp_columns[sample_id] = snps
         column = len(usable)
         matrices["betas"][:, column] = _on_run_cpgs(result.betas, position, common)

@@ -9,7 +9,7 @@ biological and technical noise); betas start from a real per-CpG reference profi
 variation and are then corrected, with the smallest change that stays inside (0, 1), so that every
 shipped clock reads exactly its true age. ``truth.tsv`` records those ages and the planted effects.
 Each donor has a sex (F or M, both present), written to the sample sheet's ``sex`` column; the
-simulated arrays (epiclock.simulate_arrays) give their chrX and chrY probes the matching copy number.
+simulated arrays (epiclock.demo.simulate_arrays) give their chrX and chrY probes the matching copy number.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock import clocks
+from epiclock.clocks import registry
+from epiclock.clocks import data as clocks_data
+from epiclock.clocks import model as clocks_model
 from epiclock.errors import EpiclockError
-from epiclock.io import write_beta_matrix, write_tsv
+from epiclock.io.tables import write_beta_matrix, write_tsv
 
 # (condition, bone_marrow, serum) of the co-culture design.
 CONDITIONS = (
@@ -150,7 +152,7 @@ def _expit(x):
 
 def baseline_betas(cpg_ids: pd.Index, samples: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Reference medians with donor- and sample-level variation on the M-value scale (bimodal stays bimodal)."""
-    reference = clocks.reference_medians().reindex(cpg_ids).to_numpy()
+    reference = clocks_data.reference_medians().reindex(cpg_ids).to_numpy()
     base = _logit(np.clip(reference, 0.02, 0.98))
     donors, donor_index = np.unique(samples["donor"].to_numpy(), return_inverse=True)
     donor_shift = rng.normal(0, 0.25, (len(cpg_ids), len(donors)))
@@ -191,14 +193,14 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     parameters.validate()
     rng = np.random.default_rng(parameters.seed)
     # Only clocks whose reading is linear in the betas can be planted exactly (clocks.yaml says which).
-    clock_names = clocks.for_simulation()
-    shipped = [clocks.get(name) for name in clock_names]
+    clock_names = registry.for_simulation()
+    shipped = [registry.get(name) for name in clock_names]
 
     samples = design_samples(parameters, rng)
     truth = true_ages(samples, parameters, clock_names, rng)
 
     clock_cpgs = sorted(set().union(*(clock.cpg_ids for clock in shipped)))
-    reference = clocks.reference_medians()
+    reference = clocks_data.reference_medians()
     candidates = reference.index.difference(clock_cpgs)
     candidates = candidates[candidates.str.startswith("cg")]
     background = rng.choice(candidates.to_numpy(), size=min(parameters.background_cpgs, len(candidates)), replace=False)
@@ -219,7 +221,7 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     ])
     intercepts = np.array([clock.model.intercept_ for clock in shipped])
     readings = truth.pivot(index="sample_id", columns="clock", values="true_dnam_age").loc[samples["sample_id"], clock_names]
-    inverse_transforms = [clocks.TRANSFORMS[clock.model.transform][1] for clock in shipped]
+    inverse_transforms = [clocks_model.TRANSFORMS[clock.model.transform][1] for clock in shipped]
     for column, sample_id in enumerate(samples["sample_id"]):
         targets = np.array([inverse(readings.at[sample_id, name]) for inverse, name in zip(inverse_transforms, clock_names)])
         values[clock_rows, column] = correct_to_targets(values[clock_rows, column], weights, targets - intercepts)
@@ -265,8 +267,8 @@ AGE_SIGNAL_CENTRE = 50.0
 def age_signal(n_cpgs: int) -> pd.Series:
     """Slopes (M-value units per year) of the CpGs that carry the simulated tissue age signal."""
     rng = np.random.default_rng(AGE_SIGNAL_SEED)
-    shipped = set().union(*(clocks.get(name).cpg_ids for name in clocks.available()))
-    reference = clocks.reference_medians()
+    shipped = set().union(*(registry.get(name).cpg_ids for name in registry.available()))
+    reference = clocks_data.reference_medians()
     # Intermediate methylation, where a CpG can move both ways, away from every shipped clock.
     pool = reference.index[(reference > 0.2) & (reference < 0.8) & reference.index.str.startswith("cg")]
     pool = pool.difference(sorted(shipped))
@@ -294,7 +296,7 @@ def simulate_reference_cohort(n_samples: int = 150, signal_cpgs: int = 100, back
         raise EpiclockError("simulate: a reference cohort needs at least 10 samples and 1 signal CpG")
     rng = np.random.default_rng(seed)
     signal = age_signal(signal_cpgs)
-    reference = clocks.reference_medians()
+    reference = clocks_data.reference_medians()
     if cpg_ids is None:
         candidates = reference.index[reference.index.str.startswith("cg")].difference(signal.index)
         cpg_ids = rng.choice(candidates.to_numpy(), size=min(background_cpgs, len(candidates)), replace=False)

@@ -3,7 +3,7 @@
 The manifest is in Illumina's CSV layout ([Heading], [Assay], [Controls]) with type I (Red and
 Grn) and type II probes, SNP (rs) probes and the control probes of a 450k/EPIC manifest under their
 real Type and Extended_Type names, so that the BeadArray Controls Reporter metrics
-(epiclock.controls) can be computed. Intensities follow the model noob assumes: a normal background
+(epiclock.preprocess.controls) can be computed. Intensities follow the model noob assumes: a normal background
 plus an exponential-like signal split between methylated and unmethylated by the true beta, with a
 per-sample red/green dye bias and bead counts; out-of-band channels of type I probes and the
 negative controls carry background only. Each control lights up in the channel(s) it does on a good
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock import clocks
+from epiclock.clocks import data
 from epiclock.errors import EpiclockError
-from epiclock.io import atomic_path
 from epiclock.io.idat import BARCODE, CHIP_TYPE, Idat, write_idat
+from epiclock.io.tables import atomic_path
 
 
 @dataclass(frozen=True)
@@ -342,7 +342,7 @@ def array_cpg_ids(array: str, study_cpgs: pd.Index, seed: int = 1) -> pd.Index:
     target = ARRAYS[array]
     if target is None:
         return study_cpgs
-    reference = clocks.reference_medians().index
+    reference = data.reference_medians().index
     extra = reference.difference(study_cpgs)
     extra = extra[extra.str.startswith("cg")]
     rng = np.random.default_rng(seed)
@@ -357,7 +357,7 @@ def pad_betas(betas: pd.DataFrame, cpg_ids: pd.Index, seed: int = 1) -> pd.DataF
     if len(extra) == 0:
         return betas
     rng = np.random.default_rng(seed)
-    medians = clocks.reference_medians().reindex(extra).to_numpy(copy=True)
+    medians = data.reference_medians().reindex(extra).to_numpy(copy=True)
     missing = np.isnan(medians)
     medians[missing] = bimodal_medians(int(missing.sum()), rng)
     values = _with_sample_noise(medians, betas.shape[1], rng)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.io import sha256_file
+from epiclock.io.tables import sha256_file
 
 PACKAGES = ("epiclock", "snakemake", "numpy", "pandas", "scipy", "scikit-learn", "statsmodels",
             "matplotlib", "pyarrow", "jinja2", "pyyaml")

@@ -1,4 +1,4 @@
-from epiclock.recent import RecentCache
+from epiclock.cache import RecentCache
 
 
 def test_a_hit_moves_to_the_front_and_the_least_recently_used_entry_goes():

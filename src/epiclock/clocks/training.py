@@ -2,7 +2,7 @@
 
 The estimator follows scikit-learn's conventions (parameters in ``__init__``, learning in ``fit``,
 learned attributes ending in ``_``): a correlation prefilter keeps the top-k CpGs, an inner
-``ElasticNetCV`` picks alpha and l1_ratio, and the fitted model becomes an ``epiclock.clocks.LinearClock``
+``ElasticNetCV`` picks alpha and l1_ratio, and the fitted model becomes an ``epiclock.clocks.model.LinearClock``
 (the same object as a published clock). The outer k-fold loop refits the whole pipeline, prefilter
 included, on each training split, so the error it reports is honest: no CpG is chosen with the
 help of the samples it is scored on.
@@ -22,9 +22,10 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import ElasticNetCV
 from sklearn.model_selection import KFold
 
-from epiclock import clocks
+from epiclock.clocks import clock as clocks_clock
+from epiclock.clocks import model as clocks_model
 from epiclock.errors import EpiclockError
-from epiclock.io import sha256_file, write_table, write_text
+from epiclock.io.tables import sha256_file, write_table, write_text
 
 
 def correlation_with(values: np.ndarray, target: np.ndarray, chunk_size: int = 20_000) -> np.ndarray:
@@ -65,14 +66,14 @@ class ElasticNetClock(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X: pd.DataFrame, y) -> "ElasticNetClock":
-        if self.transform not in clocks.TRANSFORMS:
-            raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(clocks.TRANSFORMS)}")
+        if self.transform not in clocks_model.TRANSFORMS:
+            raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(clocks_model.TRANSFORMS)}")
         values = X.to_numpy()
         if not np.issubdtype(values.dtype, np.floating):
             values = values.astype(float)
         if np.isnan(values).any():
             raise EpiclockError("training betas contain missing values: impute or drop those CpGs first")
-        _, inverse = clocks.TRANSFORMS[self.transform]
+        _, inverse = clocks_model.TRANSFORMS[self.transform]
         target = inverse(np.asarray(y, dtype=float))
         correlation = np.abs(correlation_with(values, target))
         keep = np.sort(np.argsort(-correlation, kind="stable")[: min(self.top_k, values.shape[1])])
@@ -86,7 +87,7 @@ class ElasticNetClock(RegressorMixin, BaseEstimator):
         self.prefiltered_cpgs_ = np.asarray(X.columns[keep], dtype=object)
         self.alpha_ = float(model.alpha_)
         self.l1_ratio_ = float(model.l1_ratio_)
-        self.clock_ = clocks.LinearClock.from_coefficients(
+        self.clock_ = clocks_model.LinearClock.from_coefficients(
             pd.Series(model.coef_[nonzero], index=X.columns[keep][nonzero]), model.intercept_, self.transform)
         self.feature_names_in_ = self.clock_.feature_names_in_
         self.coef_ = self.clock_.coef_
@@ -174,7 +175,7 @@ def write_trained_clock(trained: TrainedClock, out_dir: str | Path, software: di
                out_dir / "model_card.json")
 
 
-def load_trained_clock(name: str, directory: str | Path) -> clocks.Clock:
+def load_trained_clock(name: str, directory: str | Path) -> clocks_clock.Clock:
     """A trained clock as a ``Clock``, used exactly like a shipped one."""
     directory = Path(directory)
     definition_path = directory / "clock.yaml"
@@ -182,7 +183,7 @@ def load_trained_clock(name: str, directory: str | Path) -> clocks.Clock:
         raise EpiclockError(f"custom clock '{name}': {definition_path} not found (was it trained?)")
     definition = yaml.safe_load(definition_path.read_text())
     coefficients = pd.read_csv(directory / definition["coefficients"], sep="\t", index_col="cpg_id")["coefficient"]
-    model = clocks.LinearClock.from_coefficients(coefficients, definition["intercept"], definition["transform"])
-    return clocks.Clock(name=name, title=definition["title"], model=model, unit=definition["unit"],
+    model = clocks_model.LinearClock.from_coefficients(coefficients, definition["intercept"], definition["transform"])
+    return clocks_clock.Clock(name=name, title=definition["title"], model=model, unit=definition["unit"],
                         tissue=definition["tissue"], citation=definition["citation"], doi=definition["doi"],
                         licence=definition["licence"], restricted=bool(definition["restricted"]))

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from epiclock.errors import EpiclockError
-from epiclock.io import atomic_path, sha256_file
+from epiclock.io.tables import atomic_path, sha256_file
 
 
 def download(url: str, sha256: str, destination: str | Path, timeout: float = 60.0) -> None:

@@ -12,18 +12,14 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
+from epiclock.qc.identity import identity_pairs
+from epiclock.qc.metrics import beta_metrics
+from epiclock.qc.sex import check_sex
 
 QC_COLUMNS = [
     "sample_id", "n_cpgs", "n_missing", "call_rate", "n_out_of_range", "beta_mean", "beta_median",
     "passed", "reasons",
 ]
-# What ``beta_metrics`` measures per sample.
-BETA_METRIC_COLUMNS = ["n_cpgs", "n_missing", "n_out_of_range", "beta_mean", "beta_median", "call_rate"]
-DENSITY_BINS = 50
-# The long QC tables every route leaves (empty where there are no intensities).
-CONTROL_METRIC_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
-BETA_DENSITY_COLUMNS = ["sample_id", "bin_left", "bin_right", "density"]
-IDENTITY_COLUMNS = ["sample_a", "sample_b", "n_snps", "concordance", "same_donor", "same_genotype", "problem"]
 
 
 @dataclass(frozen=True)
@@ -35,50 +31,6 @@ class QcThresholds:
     def from_config(cls, qc_config: dict) -> "QcThresholds":
         return cls(min_call_rate=float(qc_config["min_call_rate"]),
                    max_out_of_range=int(qc_config["max_out_of_range"]))
-
-
-def beta_metrics(betas: pd.DataFrame, n_masked: pd.Series | None = None) -> pd.DataFrame:
-    """Per sample (rows, by column of ``betas``): CpGs, missing, out-of-range values, mean, median, call rate.
-
-    ``n_masked`` counts, per sample, probes missing on purpose (probe masks); the call rate leaves
-    them out, so masking probes for every sample does not fail every sample. Samples are measured
-    one at a time, so a batch costs one sample's temporary arrays, not the matrix's.
-    """
-    n_cpgs = betas.shape[0]
-    rows = []
-    for sample_id in betas.columns:
-        values = betas[sample_id].to_numpy(dtype=np.float64)
-        missing = np.isnan(values)
-        # Infinite values count as out of range, not as missing: they mean the input is wrong, not absent.
-        with np.errstate(invalid="ignore"):
-            out_of_range = ~missing & (~np.isfinite(values) | (values < 0) | (values > 1))
-        in_range = values[~missing & ~out_of_range]
-        rows.append({
-            "n_cpgs": n_cpgs, "n_missing": int(missing.sum()), "n_out_of_range": int(out_of_range.sum()),
-            # An all-missing sample is a QC failure to report, not a warning to print.
-            "beta_mean": float(in_range.mean()) if in_range.size else np.nan,
-            "beta_median": float(np.median(in_range)) if in_range.size else np.nan,
-        })
-    metrics = pd.DataFrame(rows, index=pd.Index(betas.columns, name="sample_id"),
-                           columns=[column for column in BETA_METRIC_COLUMNS if column != "call_rate"])
-    masked = np.zeros(len(metrics)) if n_masked is None else n_masked.reindex(metrics.index).fillna(0).to_numpy(float)
-    metrics["call_rate"] = 1 - (metrics["n_missing"] - masked) / np.maximum(n_cpgs - masked, 1)
-    return metrics
-
-
-def beta_density(betas: pd.DataFrame, bins: int = DENSITY_BINS) -> pd.DataFrame:
-    """Long table of each sample's beta distribution: ``bins`` equal bins on [0, 1], density integrating to 1."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    frames = []
-    for sample_id in betas.columns:
-        values = betas[sample_id].to_numpy(dtype=float)
-        values = values[np.isfinite(values) & (values >= 0) & (values <= 1)]
-        counts, _ = np.histogram(values, bins=edges)
-        density = counts / (counts.sum() * np.diff(edges)) if counts.sum() else np.full(bins, np.nan)
-        frames.append(pd.DataFrame(dict(zip(BETA_DENSITY_COLUMNS, (sample_id, edges[:-1], edges[1:], density)))))
-    if not frames:
-        return pd.DataFrame(columns=BETA_DENSITY_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
 
 
 def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
@@ -163,8 +115,6 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
     ``problem`` column names unexpected duplicates and possible swaps). Columns the IDAT route
     produces (controls_passed, predicted_sex) are used when present; beta matrices have none.
     """
-    from epiclock import controls
-
     unknown = sorted(set(fail_on) - set(FLAG_CHECKS))
     if unknown:
         raise EpiclockError(f"config qc.fail_on: unknown {', '.join(unknown)}; choose from {', '.join(FLAG_CHECKS)}")
@@ -177,8 +127,7 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
             findings["controls"][sample_id] = f"control probes: {table.at[sample_id, 'control_notes']}"
 
     if "predicted_sex" in table.columns and sex_column in sheet.columns:
-        compared = controls.check_sex(table[["predicted_sex"]].dropna(),
-                                      sheet.set_index("sample_id")[sex_column])
+        compared = check_sex(table[["predicted_sex"]].dropna(), sheet.set_index("sample_id")[sex_column])
         table["sheet_sex"] = compared["sheet_sex"].reindex(table.index)
         table["sex_matches"] = compared["sex_matches"].reindex(table.index).astype("boolean")
         for sample_id in compared.index[compared["sex_matches"].eq(False)]:
@@ -204,28 +153,3 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
                 table.at[sample_id, "reasons"] = "; ".join(filter(None, [table.at[sample_id, "reasons"], note]))
     table["flags"] = flags
     return table.reset_index(), identity
-
-
-
-def check_sheet_sex(sheet: pd.DataFrame, sex_column: str, source: str) -> None:
-    """Stop on a sheet sex that is neither F/M nor female/male (empty cells are not compared)."""
-    from epiclock import controls
-
-    if sex_column not in sheet.columns:
-        return
-    given = sheet[sex_column].dropna().astype(str).str.strip()
-    unknown = given[(given != "") & ~given.str.lower().isin(controls.SHEET_SEX)]
-    if len(unknown):
-        sample = sheet.loc[unknown.index[0], "sample_id"]
-        raise EpiclockError(f"{source}: column '{sex_column}' (qc.sex_column) of sample {sample} says "
-                            f"{unknown.iloc[0]!r}; use F/M or female/male, or leave it empty")
-
-
-def identity_pairs(snp_betas: pd.DataFrame, donors: pd.Series) -> pd.DataFrame:
-    """Genotype concordance of every pair of samples (columns of ``snp_betas``), checked against the donors."""
-    from epiclock import controls
-
-    if snp_betas.shape[0] == 0 or snp_betas.shape[1] < 2:
-        return pd.DataFrame(columns=IDENTITY_COLUMNS)
-    concordance = controls.genotype_concordance(controls.call_genotypes(snp_betas))
-    return controls.identity_checks(concordance, donors)[IDENTITY_COLUMNS]

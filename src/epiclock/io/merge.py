@@ -68,7 +68,7 @@ def merge_batches(batch_paths: list[str], samples: list[str], outputs: dict[str,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from epiclock.io import atomic_path, open_matrix
+    from epiclock.io.tables import atomic_path, open_matrix
 
     opened = [open_matrix(path) for path in batch_paths]
     label_column = opened[0][1]

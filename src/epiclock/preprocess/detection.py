@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from epiclock.arrays.channels import Sample, SampleIntensities, measure
 from epiclock.errors import EpiclockError
-from epiclock.noob import Sample, SampleIntensities, mad, measure
+from epiclock.preprocess.normexp import mad
 
 DEFAULT_P_THRESHOLD = 0.01
 POOBAH_P_THRESHOLD = 0.05

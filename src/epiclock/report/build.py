@@ -19,14 +19,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from epiclock import clocks, controls, qc  # noqa: E402
+from epiclock.clocks import clock as clocks_clock  # noqa: E402
+from epiclock.preprocess import controls
+from epiclock.qc import identity as qc_identity
+from epiclock.qc import metrics as qc_metrics
+from epiclock.qc import sex as qc_sex
 
 SIGNIFICANCE_LEVEL = 0.05
 
 # Columns of the long QC tables the report reads (see ``ReportInputs``).
-CONTROL_METRIC_COLUMNS = qc.CONTROL_METRIC_COLUMNS
-BETA_DENSITY_COLUMNS = qc.BETA_DENSITY_COLUMNS
-IDENTITY_COLUMNS = qc.IDENTITY_COLUMNS
+CONTROL_METRIC_COLUMNS = qc_metrics.CONTROL_METRIC_COLUMNS
+BETA_DENSITY_COLUMNS = qc_metrics.BETA_DENSITY_COLUMNS
+IDENTITY_COLUMNS = qc_identity.IDENTITY_COLUMNS
 
 
 def _empty_frame(columns: list[str]) -> pd.DataFrame:
@@ -43,7 +47,7 @@ class ReportInputs:
     provenance: dict
     config: dict
     figures: dict[str, str]     # figure name -> SVG text, as written by ``figures()``
-    clocks: dict[str, clocks.Clock]            # every clock of the run, shipped and custom, by name
+    clocks: dict[str, clocks_clock.Clock]            # every clock of the run, shipped and custom, by name
     custom_cards: dict[str, dict] = field(default_factory=dict)   # custom clock -> its model card
     # Long QC tables; empty where the run has no such data (beta-matrix input has no intensities).
     control_metrics: pd.DataFrame = field(default_factory=lambda: _empty_frame(CONTROL_METRIC_COLUMNS))
@@ -188,7 +192,7 @@ def input_sentence(config: dict) -> str:
             f"(normalisation '{config['normalize']['method']}').")
 
 
-def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, clocks.Clock]) -> str:
+def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, clocks_clock.Clock]) -> str:
     versions = provenance.get("software", {})
     clock_texts = "; ".join(f"{clock.title} ({clock.citation}{', doi:' + clock.doi if clock.doi else ''})"
                             for clock in run_clocks.values())
@@ -483,8 +487,8 @@ def sex_plot(qc_table: pd.DataFrame) -> str:
                 axis.annotate(str(row.sample_id), (row.x_median, row.y_median), xytext=(6, 4),
                               textcoords="offset points", fontsize=7)
     x_low, x_high = axis.get_xlim()
-    axis.plot([x_low, x_high], [x_low + controls.SEX_CUTOFF, x_high + controls.SEX_CUTOFF], color="grey",
-              linestyle="--", linewidth=1, label=f"y - x = {controls.SEX_CUTOFF:g}")
+    axis.plot([x_low, x_high], [x_low + qc_sex.SEX_CUTOFF, x_high + qc_sex.SEX_CUTOFF], color="grey",
+              linestyle="--", linewidth=1, label=f"y - x = {qc_sex.SEX_CUTOFF:g}")
     axis.set_xlim(x_low, x_high)
     axis.set_xlabel("chrX median log2(M + U)")
     axis.set_ylabel("chrY median log2(M + U)")

@@ -18,11 +18,26 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from epiclock.arrays.betas import betas_from_signals
+from epiclock.arrays.channels import Intensities, Sample, measure
 from epiclock.errors import EpiclockError
 from epiclock.io.idat import IdatPair
-from epiclock.noob import Sample, measure, raw_meth_unmeth
 
 SIGNAL_COLUMNS = ["methylated", "unmethylated"]
+
+
+def raw_meth_unmeth(found: Intensities, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """minfi's ``preprocessRaw`` channel rules: (methylated, unmethylated) per probe, or of ``rows`` only."""
+    layout = found.layout
+
+    def select(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    type_two, in_red = select(layout.type_two), select(layout.in_red)
+    green_a, red_a = select(found.green_a), select(found.red_a)
+    methylated = np.where(type_two, green_a, np.where(in_red, select(found.red_b), select(found.green_b)))
+    unmethylated = np.where(type_two | in_red, red_a, green_a)
+    return methylated, unmethylated
 
 
 def raw_signals(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
@@ -30,23 +45,11 @@ def raw_signals(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
 
     Returns float64 columns ``methylated`` and ``unmethylated`` indexed by ``probe_id``; a probe
     whose address is absent from the IDATs gets NaN rather than stopping the sample. ``sample`` is
-    an ``IdatPair`` or anything else ``noob.measure`` takes; the probe layout is shared with noob's.
+    an ``IdatPair`` or anything else ``arrays.channels.measure`` takes; the probe layout is shared with noob's.
     """
     found = measure(sample, probes).probe
     methylated, unmethylated = raw_meth_unmeth(found)
     return pd.DataFrame({"methylated": methylated, "unmethylated": unmethylated}, index=found.layout.index)
-
-
-def betas_from_signals(methylated, unmethylated, offset: float = 0.0):
-    """Beta = M / (M + U + offset), elementwise (arrays, Series or frames of equal shape).
-
-    With offset 0 (minfi's ``getBeta`` default) a probe with no signal in either channel is NaN;
-    a positive offset (GenomeStudio uses 100) keeps low-intensity probes away from 0/0.
-    """
-    if offset < 0:
-        raise EpiclockError(f"the beta offset must be zero or positive; got {offset}")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return methylated / (methylated + unmethylated + offset)
 
 
 def raw_betas(pair: IdatPair, probes: pd.DataFrame, offset: float = 0.0) -> pd.Series:

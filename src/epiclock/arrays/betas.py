@@ -1,0 +1,45 @@
+"""Betas and M-values from methylated and unmethylated signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from epiclock.errors import EpiclockError
+
+
+def betas(signals: pd.DataFrame, offset: float = 100.0) -> pd.Series:
+    """Beta = M / (M + U + offset) from a frame with columns methylated and unmethylated.
+
+    The workflow's default offset is 100 (Illumina's); use 0 to match minfi's ``getBeta``.
+    """
+    if offset < 0:
+        raise EpiclockError(f"the beta offset must be zero or positive; got {offset}")
+    methylated = signals["methylated"].to_numpy(np.float64)
+    unmethylated = signals["unmethylated"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = methylated / (methylated + unmethylated + offset)
+    return pd.Series(values, index=signals.index, name="beta")
+
+
+def m_values(signals: pd.DataFrame, offset: float = 1.0) -> pd.Series:
+    """M-value = log2((M + offset) / (U + offset)); minfi's ``getM`` uses offset 0 on noob signals."""
+    if offset < 0:
+        raise EpiclockError(f"the M-value offset must be zero or positive; got {offset}")
+    methylated = signals["methylated"].to_numpy(np.float64)
+    unmethylated = signals["unmethylated"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.log2((methylated + offset) / (unmethylated + offset))
+    return pd.Series(values, index=signals.index, name="m_value")
+
+
+def betas_from_signals(methylated, unmethylated, offset: float = 0.0):
+    """Beta = M / (M + U + offset), elementwise (arrays, Series or frames of equal shape).
+
+    With offset 0 (minfi's ``getBeta`` default) a probe with no signal in either channel is NaN;
+    a positive offset (GenomeStudio uses 100) keeps low-intensity probes away from 0/0.
+    """
+    if offset < 0:
+        raise EpiclockError(f"the beta offset must be zero or positive; got {offset}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return methylated / (methylated + unmethylated + offset)

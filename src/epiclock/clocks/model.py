@@ -1,0 +1,107 @@
+"""A clock's model: a linear predictor on betas (any coefficients, ``LinearClock``) and its output transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from epiclock.errors import EpiclockError
+
+
+HORVATH_ADULT_AGE = 20.0
+
+
+UNITS = ("years", "years/year", "kb")
+
+
+def anti_trafo(linear_predictor, adult_age: float = HORVATH_ADULT_AGE):
+    """Horvath's inverse age transform: log-linear below the adult age, linear above it.
+
+    The branch follows the sign of the linear predictor, not the known age.
+    """
+    x = np.asarray(linear_predictor, dtype=float)
+    with np.errstate(over="ignore"):
+        return np.where(x < 0, (1 + adult_age) * np.exp(np.minimum(x, 0)) - 1, (1 + adult_age) * x + adult_age)
+
+
+def trafo(age, adult_age: float = HORVATH_ADULT_AGE):
+    """Horvath's age transform F(age), the inverse of ``anti_trafo``; used to train such clocks."""
+    age = np.asarray(age, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            age <= adult_age,
+            np.log(np.maximum(age, -1 + 1e-12) + 1) - np.log(adult_age + 1),
+            (age - adult_age) / (adult_age + 1),
+        )
+
+
+def _identity(values, adult_age: float = HORVATH_ADULT_AGE):
+    return np.asarray(values, dtype=float)
+
+
+# Each transform is (forward, inverse). 'linear' is the identity for clocks trained on age itself (or
+# on another quantity, such as telomere length in kb); 'pace' is the identity for clocks whose output
+# is a rate of ageing; 'identity' is kept as the name trained custom clocks use.
+TRANSFORMS = {
+    "anti_trafo": (anti_trafo, trafo),
+    "linear": (_identity, _identity),
+    "pace": (_identity, _identity),
+    "identity": (_identity, _identity),
+}
+
+
+# What each transform can output: anti.trafo gives an age; pace a rate of ageing.
+TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb"), "pace": ("years/year",), "identity": UNITS}
+
+
+def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``values @ coef`` computed row by row, so a sample's result is bitwise the same whatever the
+    other rows of the batch.
+
+    A BLAS matrix-vector product blocks its sums by the matrix shape (and thread count), so one
+    sample's age could differ in the last bit between batch sizes. Here each row is multiplied
+    elementwise and reduced on its own contiguous memory by numpy's pairwise summation, whose order
+    depends only on the row's length (tests/test_clocks.py checks the property).
+    """
+    values = np.ascontiguousarray(values, dtype=float)
+    return np.add.reduce(values * np.asarray(coef, dtype=float), axis=1)
+
+
+class LinearClock(RegressorMixin, BaseEstimator):
+    """age = transform(intercept_ + X @ coef_), X being samples x CpGs (already preprocessed).
+
+    A fitted linear model with scikit-learn's attributes (``feature_names_in_`` the CpG IDs,
+    ``coef_``, ``intercept_``): ``from_coefficients`` builds it from published weights, and
+    ``epiclock.clocks.training.ElasticNetClock`` fits one on your data, so both kinds of clock predict
+    through this one class.
+    """
+
+    def __init__(self, transform: str = "identity", adult_age: float = HORVATH_ADULT_AGE):
+        self.transform = transform
+        self.adult_age = adult_age
+
+    @classmethod
+    def from_coefficients(cls, coefficients: pd.Series, intercept: float, transform: str) -> "LinearClock":
+        clock = cls(transform=transform)
+        clock._check_transform()
+        clock.feature_names_in_ = np.asarray(coefficients.index, dtype=object)
+        clock.coef_ = coefficients.to_numpy(dtype=float)
+        clock.intercept_ = float(intercept)
+        clock.n_features_in_ = len(clock.coef_)
+        return clock
+
+    def _check_transform(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(TRANSFORMS)}")
+
+    def predict_array(self, values: np.ndarray) -> np.ndarray:
+        """The clock's output from a samples x CpGs array in ``feature_names_in_`` order."""
+        forward, _ = TRANSFORMS[self.transform]
+        return forward(self.intercept_ + row_dot(values, self.coef_), self.adult_age)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        values = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)
+        if np.isnan(values).any():
+            raise EpiclockError("LinearClock.predict: the input lacks some of the clock's CpGs")
+        return self.predict_array(values)
