@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := resources/demo
 CORES ?= 2
 
-.PHONY: install run demo test bench clean rulegraph
+.PHONY: install run demo test bench clean slurm rulegraph
 
 # Timings quoted below were measured with bench/first_run.py (a fresh clone, pip's cache warm).
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -45,6 +45,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf results logs .snakemake
+
+# The demo on SLURM (profiles/slurm); stops with one line when the executor plugin is missing.
+slurm: $(STAMP) $(DEMO)/betas.tsv.gz
+	$(BIN)/epiclock run . --workflow-profile profiles/slurm
 
 # The rule graph shown in the README (needs graphviz's dot).
 rulegraph: $(STAMP) $(DEMO)/betas.tsv.gz

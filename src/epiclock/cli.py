@@ -1,4 +1,4 @@
-"""The `epiclock` command: simulate a demo study, list the clocks."""
+"""The `epiclock` command: scaffold a study from IDATs and run it, simulate a demo study, list the clocks."""
 
 from __future__ import annotations
 
@@ -51,6 +51,37 @@ def _clocks_list(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _init(arguments: argparse.Namespace) -> int:
+    from epiclock import scaffold
+
+    factors = [factor.strip() for factor in arguments.factors.split(",") if factor.strip()] if arguments.factors else []
+    study = scaffold.init_study(arguments.study, arguments.idats, illumina_sheet=arguments.sheet, factors=factors,
+                                force=arguments.force)
+    rows = sum(study.arrays.values())
+    arrays = ", ".join(f"{count} {array}" for array, count in study.arrays.items())
+    print(f"found {rows} IDAT pairs under {arguments.idats} ({arrays})")
+    if len(study.arrays) > 1:
+        print("  several arrays: the manifest follows the first sample's array and samples of another array are "
+              "quarantined, unless the config lists their manifests (manifest.extra, input.mixed_arrays: intersect)")
+    if study.unmatched_sheet_rows:
+        print(f"  {len(study.unmatched_sheet_rows)} row(s) of {arguments.sheet} have no IDAT pair and were left out: "
+              f"{', '.join(study.unmatched_sheet_rows[:5])}")
+    to_fill = ", ".join([*scaffold.TO_FILL, *factors])
+    print(f"wrote {study.sheet} (fill in {to_fill}) and {study.config}")
+    print(f"next: fill the sheet, then\n  epiclock run {study.directory} --cores 4\n"
+          f"  (plain snakemake: snakemake -s <checkout>/Snakefile -d {study.directory} --configfile {study.config})")
+    return 0
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    import subprocess
+
+    from epiclock import launch
+
+    command = launch.snakemake_command(arguments.study, arguments.snakemake_arguments)
+    return subprocess.run(command).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epiclock", description=__doc__)
     parser.add_argument("--version", action="version", version=f"epiclock {__version__}")
@@ -72,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--reference-samples", type=int, default=150,
                           help="size of a reference cohort of known ages for training a custom clock (0: none)")
     simulate.set_defaults(handler=_simulate)
+
+    init = commands.add_parser("init", help="a study directory from a folder of IDATs: a sample sheet to fill and "
+                                            "a minimal config")
+    init.add_argument("study", help="the study directory to create (samples.tsv and config.yaml go here)")
+    init.add_argument("--idats", required=True, help="directory holding the IDAT pairs (searched recursively)")
+    init.add_argument("--sheet", help="an Illumina SampleSheet.csv to prefill sample names, sex and age from")
+    init.add_argument("--factors", default="",
+                      help="comma-separated sample-sheet columns that define the conditions (none: a clock-only "
+                           "run without deltas or contrasts)")
+    init.add_argument("--force", action="store_true", help="replace an existing samples.tsv and config.yaml")
+    init.set_defaults(handler=_init)
+
+    run = commands.add_parser("run", help="snakemake on a study: -s <this checkout>/Snakefile -d STUDY "
+                                          "--configfile STUDY/config.yaml [snakemake arguments]")
+    run.add_argument("study", help="a study directory made by epiclock init")
+    run.add_argument("snakemake_arguments", nargs=argparse.REMAINDER, help="passed on to snakemake")
+    run.set_defaults(handler=_run)
 
     clocks = commands.add_parser("clocks", help="the shipped clocks")
     clock_commands = clocks.add_subparsers(dest="clock_command", required=True)

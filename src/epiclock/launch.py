@@ -20,6 +20,8 @@ from epiclock.errors import EpiclockError
 
 # The checkout epiclock runs from: the Snakefile, rules/, config/ and profiles/ beside src/.
 CHECKOUT = Path(__file__).resolve().parents[2]
+# Where a study's config is looked for, first found first.
+CONFIG_PLACES = ("config.yaml", "config/config.yaml")
 # Executors Snakemake has without a plugin.
 BUILT_IN_EXECUTORS = {"local", "dryrun", "touch"}
 # Executors with an extra of this project that installs their plugin.
@@ -32,10 +34,6 @@ def snakefile(checkout: Path = CHECKOUT) -> Path:
         raise EpiclockError(f"{path}: the workflow's Snakefile is not there; epiclock run needs a checkout of the "
                             "workflow (git clone, then pip install -e .), or run snakemake -s <checkout>/Snakefile")
     return path
-
-
-def schema(checkout: Path = CHECKOUT) -> Path:
-    return checkout / "config" / "schemas" / "config.schema.yaml"
 
 
 def _option_values(arguments: list[str], names: tuple[str, ...]) -> list[str]:
@@ -81,11 +79,19 @@ def check_executor(executor: str) -> None:
                             f"{sys.prefix}: {how}")
 
 
+def study_config(study: Path) -> Path:
+    """STUDY/config.yaml (as epiclock init writes it), or STUDY/config/config.yaml (a checkout, or a
+    directory snakedeploy made)."""
+    for candidate in CONFIG_PLACES:
+        if (study / candidate).is_file():
+            return study / candidate
+    raise EpiclockError(f"{study / CONFIG_PLACES[0]}: no study config; create the study with "
+                        f"epiclock init {study} --idats DIR")
+
+
 def snakemake_command(study: str | os.PathLike, arguments: list[str], checkout: Path = CHECKOUT) -> list[str]:
-    study = Path(study)
-    config = study / "config.yaml"
-    if not config.is_file():
-        raise EpiclockError(f"{config}: no study config; create the study with epiclock init {study} --idats DIR")
+    study = Path(study).absolute()
+    config = study_config(study)
     for executor in requested_executors(arguments, checkout):
         check_executor(executor)
     return [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile(checkout)), "--directory", str(study),

@@ -29,6 +29,9 @@ SHEET_SYNONYMS = {
     "donor_age": ("donor_age", "age"),
     "sex": ("sex", "gender"),
 }
+# The catalogue's manifests (InfiniumAnnotation ordering files) name no control probes: detection
+# p-values by pOOBAH and sesame's non-linear dye-bias correction, which need none.
+WITHOUT_NAMED_CONTROLS = {"detection": "poobah", "dye_method": "nonlinear"}
 SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 SENTRIX_STEM = re.compile(r"^(?P<chip>\d{6,})_(?P<position>[A-Za-z0-9]+)$")
 
@@ -66,7 +69,8 @@ def find_pairs(idat_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def template_sheet(pairs: dict[str, Path], idat_dir: Path, factors: list[str]) -> pd.DataFrame:
-    """One row per pair, sample_id from the file stem, the columns to fill left empty."""
+    """One row per pair, sample_id from the file stem, the columns to fill left empty (the donor and its
+    age serve a design; sex is checked against the sex the arrays show)."""
     rows = []
     for stem, prefix in pairs.items():
         match = SENTRIX_STEM.match(stem)
@@ -91,25 +95,23 @@ def prefill(template: pd.DataFrame, illumina_sheet: str | os.PathLike) -> tuple[
     else:
         raise EpiclockError(f"{illumina_sheet}: the sheet names no IDAT pair per sample; it needs Sentrix_ID and "
                             "Sentrix_Position (or a Basename column)")
-    given = given.assign(_stem=stems.values)
-    by_stem = given.drop_duplicates("_stem").set_index("_stem")
-    lowered = {column.lower(): column for column in given.columns}
+    given = given.assign(_stem=stems.values).drop_duplicates("_stem")
+    sources = given.set_index("_stem").reindex(template["sample_id"])  # the template's stems, in its order
+    matched = sources["sample_id"].notna().to_numpy()
     sheet = template.copy()
-    known = sheet["sample_id"].isin(by_stem.index)
-    for row in sheet.index[known]:
-        source = by_stem.loc[sheet.at[row, "sample_id"]]
-        name = str(source["sample_id"]).strip()
-        if SAMPLE_ID_PATTERN.match(name):
-            sheet.at[row, "sample_id"] = name
-        for column, synonyms in SHEET_SYNONYMS.items():
-            found = next((lowered[synonym] for synonym in synonyms if synonym in lowered), None)
-            if found:
-                sheet.at[row, column] = str(source[found])
-    extra = [column for column in given.columns
-             if column not in sheet.columns and column not in ("basename", "position", "_stem")
-             and column.lower() not in {synonym for names in SHEET_SYNONYMS.values() for synonym in names}]
-    for column in extra:
-        sheet[column] = sheet["sample_id"].map(dict(zip(given["sample_id"], given[column]))).fillna("")
+    names = sources["sample_id"].fillna("").str.strip()
+    usable = matched & names.str.match(SAMPLE_ID_PATTERN).to_numpy()
+    sheet.loc[usable, "sample_id"] = names[usable].to_numpy()
+    lowered = {column.lower(): column for column in given.columns}
+    synonyms = {synonym for candidates in SHEET_SYNONYMS.values() for synonym in candidates}
+    for column, candidates in SHEET_SYNONYMS.items():
+        found = next((lowered[candidate] for candidate in candidates if candidate in lowered), None)
+        if found:
+            sheet.loc[matched, column] = sources[found].to_numpy()[matched]
+    for column in given.columns:
+        if column in ("sample_id", "basename", "chip", "position", "_stem") or column.lower() in synonyms:
+            continue
+        sheet[column] = sources[column].fillna("").to_numpy()
     unmatched = tuple(given.loc[~given["_stem"].isin(template["sample_id"]), "sample_id"])
     duplicated = sheet["sample_id"][sheet["sample_id"].duplicated()].unique()
     if len(duplicated):
@@ -123,17 +125,6 @@ def detect_arrays(pairs: dict[str, Path]) -> dict[str, int]:
     from epiclock.io.catalogue import detect_pair_array
 
     return dict(Counter(detect_pair_array(prefix)[0] for prefix in pairs.values()).most_common())
-
-
-def schema_defaults(schema: dict) -> dict:
-    """The config the schema's defaults make, nested as the config is."""
-    defaults = {}
-    for name, node in schema.get("properties", {}).items():
-        if node.get("type") == "object" and "properties" in node:
-            defaults[name] = schema_defaults(node)
-        elif "default" in node:
-            defaults[name] = node["default"]
-    return defaults
 
 
 def minimal(config: dict, defaults: dict) -> dict:
@@ -151,24 +142,28 @@ def minimal(config: dict, defaults: dict) -> dict:
 
 
 def study_config(idat_dir: Path, factors: list[str], schema: dict) -> dict:
-    """The study's config: its sheet, IDAT input, the manifest picked from the IDATs (the default),
-    and the design's factor columns; written without the keys that keep their defaults."""
-    config = {
-        "samples": SHEET_NAME,
-        "input": {"type": "idat", "idat_dir": str(idat_dir)},
-        "design": {"factors": factors, "condition_column": "" if factors != ["condition"] else "condition",
-                   "condition_order": []},
-        "contrasts": [],
-    }
-    return minimal(config, schema_defaults(schema))
+    """The study's config: its sheet, IDAT input, the manifest picked from the IDATs (the default) and,
+    with factors, a design whose conditions are made of them; only the keys that differ from the defaults."""
+    from epiclock.config import apply_defaults
+
+    config = {"samples": SHEET_NAME, "input": {"type": "idat", "idat_dir": str(idat_dir)},
+              "preprocess": dict(WITHOUT_NAMED_CONTROLS)}
+    if factors:
+        # Condition labels are built from the factor columns unless the one factor is the condition column.
+        config["design"] = {"factors": factors, "condition_column": "condition" if factors == ["condition"] else ""}
+    sections = {key: {} for key, value in config.items() if isinstance(value, dict)}
+    return minimal(config, apply_defaults({**sections, "samples": "", "input": {}}, schema))
 
 
-def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike, schema_path: str | os.PathLike,
+def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike,
                illumina_sheet: str | os.PathLike | None = None, factors: list[str] | None = None,
                force: bool = False) -> Study:
+    """Write STUDY/samples.tsv and STUDY/config.yaml for the IDAT pairs under ``idat_dir``."""
+    from epiclock.config import load_schema
+
     directory = Path(directory)
     idat_dir = Path(idat_dir).absolute()
-    factors = list(factors or ["condition"])
+    factors = list(factors or [])
     bad = [factor for factor in factors if not factor or factor in ("sample_id", "basename", "chip", *TO_FILL)]
     if bad:
         raise EpiclockError(f"epiclock init --factors: {bad[0]!r} cannot be a factor column; name the columns "
@@ -183,13 +178,13 @@ def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike, schema
     unmatched: tuple[str, ...] = ()
     if illumina_sheet:
         sheet, unmatched = prefill(sheet, illumina_sheet)
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    config = study_config(idat_dir, factors, schema)
+    config = study_config(idat_dir, factors, load_schema())
     directory.mkdir(parents=True, exist_ok=True)
     sheet.to_csv(sheet_path, sep="\t", index=False)
     header = ("# epiclock study config: only the keys that differ from the defaults of\n"
               "# config/schemas/config.schema.yaml (every key is described in config/README.md).\n"
               "# manifest is left out: the default (auto) picks the official manifest of the array the IDATs\n"
-              "# come from and downloads it once into resources/manifests/ under this directory.\n")
+              "# come from and downloads it once into resources/manifests/ under this directory. That manifest\n"
+              "# names no control probes, hence detection by pOOBAH and the non-linear dye-bias correction.\n")
     config_path.write_text(header + yaml.safe_dump(config, sort_keys=False))
     return Study(directory, sheet_path, config_path, arrays, unmatched)
