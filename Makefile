@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 install: $(STAMP)
 
 # Simulated again when the simulator changes, so a demo never lags behind the code.
-$(DEMO)/betas.tsv.gz: src/epiclock/demo/simulate.py src/epiclock/demo/simulate_arrays.py | $(STAMP)
+$(DEMO)/betas.tsv.gz: src/epiclock/demo/simulate.py src/epiclock/demo/simulate_arrays.py src/epiclock/demo/composition.py | $(STAMP)
 	@echo "epiclock: simulating the demo study (IDATs, sample sheet, a reference cohort) into $(DEMO) (about 30 s)"
 	rm -rf $(DEMO)
 	$(BIN)/epiclock simulate --out $(DEMO)

@@ -16,6 +16,7 @@ include: "rules/import.smk"
 include: "rules/qc.smk"
 include: "rules/normalize.smk"
 include: "rules/clocks.smk"
+include: "rules/composition.smk"
 include: "rules/deltas.smk"
 include: "rules/report.smk"
 

@@ -39,6 +39,9 @@ try:
             except EpiclockError as error:
                 raise EpiclockError(f"config 'clocks.names': {error}; custom clocks: "
                                     f"{', '.join(CUSTOM_CLOCKS) or 'none'}") from None
+    from epiclock.composition import references as epiclock_references
+
+    epiclock_references.check_names(config["composition"]["references"])
     from epiclock.qc import sex as epiclock_sex
 
     epiclock_sex.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])
@@ -133,6 +136,7 @@ def get_final_output():
         *(rules.merge_betas.output if config["normalize"]["matrix"] else []),
         "results/clocks/predictions.tsv",
         "results/clocks/coverage.tsv",
+        "results/qc/composition.tsv",
         "results/deltas/per_sample.tsv",
         "results/deltas/per_condition.tsv",
         "results/deltas/contrasts.tsv",

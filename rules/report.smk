@@ -22,6 +22,8 @@ QC_TABLES = {
     "controls": "results/qc/controls.parquet",
     "density": "results/qc/beta_density.parquet",
     "identity": "results/qc/identity.parquet",
+    "composition": "results/qc/composition.parquet",
+    "composition_contrasts": "results/qc/composition_contrasts.parquet",
 }
 
 

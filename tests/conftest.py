@@ -75,7 +75,9 @@ def planned_rules(project_root, workdir) -> set[str]:
 def finished_run(project_root, tmp_path_factory):
     """The workflow run once on a small simulated study (4 donors x 2 replicates), shared by the tests."""
     workdir = tmp_path_factory.mktemp("run")
-    parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500)
+    # With the demo's composition shift (fibroblast loss with bone marrow), as `epiclock simulate` plants it.
+    parameters = simulate.StudyParameters(donors=4, replicates=2, seed=5, background_cpgs=500,
+                                          composition=simulate.bone_marrow_composition())
     study = simulate.simulate_study(parameters)
     paths = simulate.write_study(study, workdir / "data")
     cohort = simulate.simulate_reference_cohort(n_samples=60, seed=5, cpg_ids=study.betas.index)

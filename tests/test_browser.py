@@ -7,7 +7,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-SECTIONS = ("summary", "qc", "coverage", "clocks", "contrasts", "custom-clocks", "methods", "provenance")
+SECTIONS = ("summary", "qc", "coverage", "clocks", "composition", "contrasts", "custom-clocks", "methods", "provenance")
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,12 @@ def test_report_renders_every_section_and_figure(browser, finished_run, tmp_path
     assert browser.find_element(By.ID, "qc-call-rate").find_elements(By.CSS_SELECTOR, "figure svg")
     assert browser.find_element(By.ID, "qc-no-intensities").is_displayed()
     assert not browser.find_elements(By.CSS_SELECTOR, "#qc-controls, #qc-sex, #qc-identity")
-    # per clock, the forest plot, per custom clock, and the QC figures
-    assert len(figures) == n_clocks + 1 + n_custom + len(qc_figures)
+    # Cell composition: the reference's stacked bars and the per-contrast table of fractions.
+    composition_figures = browser.find_elements(By.CSS_SELECTOR, "#composition figure svg")
+    assert len(composition_figures) == 1
+    assert "bone_marrow_vs_skin_alone" in browser.find_element(By.CSS_SELECTOR, "#composition table").text
+    # per clock, the forest plot, per custom clock, composition, and the QC figures
+    assert len(figures) == n_clocks + 1 + n_custom + len(composition_figures) + len(qc_figures)
     for figure in figures:
         browser.execute_script("arguments[0].scrollIntoView();", figure)
         size = browser.execute_script(

@@ -20,7 +20,8 @@ def test_simulate_writes_the_study(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "betas.tsv.gz", "idats", "manifest.csv.gz", "reference_cohort", "samples.tsv", "truth.tsv"]
+        "betas.tsv.gz", "composition_truth.tsv", "idats", "manifest.csv.gz", "reference_cohort", "samples.tsv",
+        "truth.tsv"]
     n_samples = len((tmp_path / "samples.tsv").read_text().splitlines()) - 1
     assert len(list((tmp_path / "idats").rglob("*_Grn.idat.gz"))) == len(list((tmp_path / "idats").rglob("*_Red.idat.gz"))) == n_samples
     assert sorted(p.name for p in (tmp_path / "reference_cohort").iterdir()) == [

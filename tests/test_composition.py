@@ -117,3 +117,46 @@ def test_unknown_reference_or_method_names_the_choices():
         composition.load("skin")
     with pytest.raises(EpiclockError, match="choose one of rpc, cp"):
         composition.estimate(fixture("epidish_epi_fib_ic", "betas"), composition.load("epidish_epi_fib_ic"), "cbs")
+
+
+def test_tidy_table_and_covariates():
+    betas = fixture("epidish_epi_fib_ic", "betas")
+    table = composition.composition_table(betas, ["epidish_epi_fib_ic", "epidish_epi_fib_fat_ic"], "rpc")
+    assert list(table.columns) == composition.table.COLUMNS
+    assert len(table) == betas.shape[1] * (3 + 4)
+    rpc, _ = composition.estimate(betas, composition.load("epidish_epi_fib_ic"), "rpc")
+    chosen = composition.covariates(table, ["Fat", "epidish_epi_fib_ic:Fib"])
+    # a copy of the estimate: bitwise the same numbers
+    pd.testing.assert_series_equal(chosen.loc[rpc.index, "epidish_epi_fib_ic:Fib"], rpc["Fib"], check_names=False,
+                                   check_index_type=False, rtol=0, atol=0)
+    # the fixture measures too few of the fat reference's CpGs: missing, not zero
+    assert chosen["Fat"].isna().all() and table.loc[table["reference"] == "epidish_epi_fib_fat_ic", "n_cpgs"].lt(0.8 * 491).all()
+    with pytest.raises(EpiclockError, match="name it as reference:cell_type"):
+        composition.covariates(table, ["Fib"])
+    with pytest.raises(EpiclockError, match="not a cell type .* they have Epi, Fat, Fib, IC"):
+        composition.covariates(table, ["Neu"])
+
+
+def test_fraction_contrasts_pair_donor_means():
+    """The fraction's difference per donor (means over replicates, treated minus reference), tested
+    across donors: estimate = mean of the donor differences, as for the clocks."""
+    from epiclock import deltas
+    from epiclock.deltas import fractions as deltas_fractions
+
+    rows, values = [], []
+    differences = {"D1": 0.05, "D2": 0.02, "D3": 0.04, "D4": 0.01}
+    for donor, difference in differences.items():
+        for condition, shift in (("control", 0.0), ("treated", difference)):
+            for replicate, noise in ((1, -0.01), (2, 0.01)):
+                sample = f"{donor}_{condition}_{replicate}"
+                rows.append({"sample_id": sample, "donor": donor, "donor_age": 40.0, "condition": condition,
+                             "treatment": condition})
+                values.append({"sample_id": sample, "reference": "r", "cell_type": "Fib", "fraction": 0.3 + shift + noise})
+    design = deltas.Design(condition_column="condition", factors=("treatment",), chip_column=None)
+    contrast = deltas.Contrast("treated_vs_control", {"treatment": "treated"}, {"treatment": "control"})
+    table = deltas_fractions.fraction_contrasts(pd.DataFrame(values), pd.DataFrame(rows), [contrast], design)
+    row = table.iloc[0]
+    assert row["n_pairs"] == 4 and row["cell_type"] == "Fib"
+    assert row["estimate"] == pytest.approx(np.mean(list(differences.values())), abs=1e-12)
+    from scipy import stats
+    assert row["p_value"] == pytest.approx(stats.ttest_1samp(list(differences.values()), 0).pvalue, rel=1e-9)

@@ -100,3 +100,17 @@ def test_a_bad_contrast_stops_before_any_job(project_root, finished_run, tmp_pat
     assert "young_vs_old_serum_with_bm" in result.stderr + result.stdout
     assert "serum='yuong'" in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_composition_per_sample_and_per_contrast(finished_run):
+    """The planted cell mix comes back (mean absolute error under 0.01), and the fibroblast loss with
+    bone marrow is the composition difference of bone_marrow_vs_skin_alone."""
+    results = finished_run / "results"
+    fractions = pd.read_csv(results / "qc/composition.tsv", sep="\t")
+    planted = pd.read_csv(finished_run / "data/composition_truth.tsv", sep="\t")
+    merged = fractions.merge(planted, on=["sample_id", "cell_type"], suffixes=("", "_planted"))
+    assert len(merged) == len(fractions) == 3 * fractions["sample_id"].nunique()
+    assert (merged["fraction"] - merged["fraction_planted"]).abs().mean() < 0.01
+    contrasts = pd.read_csv(results / "qc/composition_contrasts.tsv", sep="\t").set_index(["contrast", "cell_type"])
+    assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "estimate"] < -0.02
+    assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "n_pairs"] == 4

@@ -18,6 +18,8 @@ def _simulate(arguments: argparse.Namespace) -> int:
         background_cpgs=arguments.background_cpgs, failed_samples=arguments.failed_samples,
     )
     parameters.condition_effects["skin_bm_young_serum"] = arguments.young_serum_effect
+    parameters.composition = simulate.bone_marrow_composition(
+        simulate.DEMO_FIBROBLAST_SHIFT if arguments.fibroblast_shift is None else arguments.fibroblast_shift)
     study = simulate.simulate_study(parameters)
     paths = simulate.write_study(study, arguments.out)
     print(f"simulated {study.samples.shape[0]} samples x {study.betas.shape[0]} CpGs "
@@ -94,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--replicates", type=int, default=3, help="replicate models per donor and condition")
     simulate.add_argument("--young-serum-effect", type=float, default=-2.0,
                           help="planted DNAm-age effect (years) of young serum with bone marrow")
+    simulate.add_argument("--fibroblast-shift", type=float, default=None,
+                          help="planted change of the fibroblast fraction with bone marrow, a composition shift "
+                               "that moves clocks without ageing (default: the demo's -0.06; 0: none)")
     simulate.add_argument("--background-cpgs", type=int, default=5000, help="CpGs beside the clock CpGs")
     simulate.add_argument("--failed-samples", type=int, default=1, help="arrays with a poor call rate")
     simulate.add_argument("--no-idats", dest="idats", action="store_false",

@@ -192,6 +192,45 @@ def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[st
     write_table(coverage, outputs["coverage_tsv"], outputs["coverage_parquet"])
 
 
+def estimate_composition(matrices: list[str], qc_table: str, samples: str, settings: dict, design_config: dict,
+                         contrasts_config: list[dict], outputs: dict[str, str]) -> None:
+    """Cell-type fractions of the samples that passed QC on the chosen references
+    (results/qc/composition), and per contrast the paired test of each fraction
+    (results/qc/composition_contrasts)."""
+    from epiclock import composition
+    from epiclock.clocks import preprocessing
+    from epiclock.deltas import contrasts as deltas_contrasts
+    from epiclock.deltas import fractions as deltas_fractions
+    from epiclock.io import merge
+    from epiclock.io.tables import read_matrix_rows
+    from epiclock.qc import assess
+
+    passed = assess.passing_samples(pd.read_parquet(qc_table))
+    names = list(settings["references"])
+    wanted = pd.Index(sorted(set().union(*(composition.load(name).index for name in names)))) if names else pd.Index([])
+    frames = []
+    for matrix in matrices:
+        betas = read_matrix_rows(matrix, wanted, row_names=preprocessing.cpg_names)
+        betas = preprocessing.collapse_replicate_probes(merge.mask_invalid(betas))
+        betas = betas.loc[:, betas.columns.isin(passed)]
+        if betas.shape[1]:
+            frames.append(composition.composition_table(betas, names, settings["method"]))
+    fractions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=composition.table.COLUMNS)
+    order = {sample: index for index, sample in enumerate(passed)}
+    fractions = (fractions.assign(_sample=fractions["sample_id"].map(order))
+                 .sort_values(["reference", "_sample"], kind="stable").drop(columns="_sample").reset_index(drop=True))
+    for reference, rows in fractions.groupby("reference", sort=False):
+        missing = rows.loc[rows["fraction"].isna(), "sample_id"].unique()
+        log.info("%s: fractions of %d samples", reference, rows["sample_id"].nunique() - len(missing))
+        for sample in missing:
+            log.warning("%s / %s: no fractions, too few of the reference's CpGs measured", sample, reference)
+    write_table(fractions, outputs["fractions_tsv"], outputs["fractions_parquet"])
+    design = deltas_contrasts.Design.from_config(design_config)
+    contrasts = [deltas_contrasts.Contrast.from_config(entry) for entry in contrasts_config]
+    table = deltas_fractions.fraction_contrasts(fractions, read_sample_sheet(samples), contrasts, design)
+    write_table(table, outputs["contrasts_tsv"], outputs["contrasts_parquet"])
+
+
 def train_custom_clock(name: str, betas: str, ages: str, settings: dict, out_dir: str, threads: int = 1) -> None:
     from epiclock.clocks import training
     from epiclock.report import provenance
@@ -287,15 +326,21 @@ def resolve_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
 def write_figures(per_sample: str, contrasts: str, qc_tables: dict[str, str], config: dict, figure_dir: str,
                   custom_dirs: dict[str, str] | None = None) -> None:
     from epiclock import report
+    from epiclock.report import composition as report_composition
 
     custom_dirs = custom_dirs or {}
     run_clocks = resolve_clocks(list(config["clocks"]["names"]), custom_dirs)
     cv_predictions = {name: pd.read_csv(Path(directory) / "cv_predictions.tsv", sep="\t")
                       for name, directory in custom_dirs.items()}
-    rendered = report.figures(pd.read_parquet(per_sample), pd.read_parquet(contrasts), config,
+    per_sample_table = pd.read_parquet(per_sample)
+    samples_table = per_sample_table.drop_duplicates("sample_id")
+    rendered = report.figures(per_sample_table, pd.read_parquet(contrasts), config,
                               {name: clock.unit for name, clock in run_clocks.items()}, cv_predictions)
     rendered.update(report.qc_figures(pd.read_parquet(qc_tables["qc_table"]), pd.read_parquet(qc_tables["controls"]),
                                       pd.read_parquet(qc_tables["density"]), float(config["qc"]["min_call_rate"])))
+    rendered.update(report_composition.figures(pd.read_parquet(qc_tables["composition"]), samples_table,
+                                               config["design"]["donor_column"],
+                                               report.conditions_in_order(samples_table, config["design"])))
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     for name, svg in rendered.items():
         write_text(svg, Path(figure_dir) / f"{name}.svg")
@@ -322,7 +367,8 @@ def write_report(qc_tables: dict[str, str], predictions: str, per_sample: str, p
         per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
         contrasts=pd.read_parquet(contrasts), provenance=json.loads(Path(provenance_json).read_text()),
         config=config, figures=figures, clocks=resolve_clocks(list(config["clocks"]["names"]), custom_dirs),
-        custom_cards=cards,
+        custom_cards=cards, composition=pd.read_parquet(qc_tables["composition"]),
+        composition_contrasts=pd.read_parquet(qc_tables["composition_contrasts"]),
     )
     write_text(report.render(inputs), output)
     log.info("report written to %s", output)

@@ -2,5 +2,7 @@
 
 from epiclock.composition.estimate import METHODS, estimate, houseman_cp, rpc
 from epiclock.composition.references import available, load, provenance
+from epiclock.composition.table import composition_table, covariates
 
-__all__ = ["METHODS", "available", "estimate", "houseman_cp", "load", "provenance", "rpc"]
+__all__ = ["METHODS", "available", "composition_table", "covariates", "estimate", "houseman_cp", "load",
+           "provenance", "rpc"]

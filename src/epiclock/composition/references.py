@@ -46,3 +46,10 @@ def load(name: str) -> pd.DataFrame:
         raise EpiclockError(f"unknown composition reference {name!r}; available: {', '.join(available())}")
     with (_directory() / f"{name}.tsv").open("r", encoding="utf-8") as handle:
         return pd.read_csv(handle, sep="\t", index_col="cpg_id")
+
+
+def check_names(names: list[str], source: str = "config 'composition.references'") -> None:
+    """Stop before any job when a named reference is not vendored."""
+    unknown = [name for name in names if name not in available()]
+    if unknown:
+        raise EpiclockError(f"{source}: unknown reference {', '.join(unknown)}; available: {', '.join(available())}")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.clocks import registry
+from epiclock.demo import composition as demo_composition
 from epiclock.clocks import data as clocks_data
 from epiclock.clocks import model as clocks_model
 from epiclock.errors import EpiclockError
@@ -36,6 +37,8 @@ CONDITIONS = (
     ("skin_bm_old_serum", "yes", "old"),
 )
 SAMPLES_PER_CHIP = 8
+# The demo's composition shift: fibroblast fraction change with bone marrow (small: 6 percentage points).
+DEMO_FIBROBLAST_SHIFT = -0.06
 BETA_FLOOR, BETA_CEILING = 0.005, 0.995
 # Sexes come from a generator of their own (seeded by the study's seed and this number), so that
 # every other draw of a seed (ages, chips, betas) is what it was before donors had a sex.
@@ -64,6 +67,8 @@ class StudyParameters:
     age_signal_cpgs: int = 100         # CpGs carrying a tissue age signal (see age_signal); 0: none
     failed_samples: int = 1            # arrays with a poor call rate, for QC to catch
     failed_missing_fraction: float = 0.3
+    # Tissue as a mix of cell types, optionally shifted by condition (epiclock.demo.composition); None: no mix.
+    composition: demo_composition.CompositionParameters | None = None
 
     def validate(self) -> None:
         if self.donors < 3:
@@ -75,6 +80,8 @@ class StudyParameters:
             raise EpiclockError(f"simulate: unknown conditions in condition_effects: {', '.join(sorted(unknown))}")
         if not 0 <= self.failed_samples < self.donors * self.replicates * len(CONDITIONS):
             raise EpiclockError(f"simulate: failed_samples must leave some good samples (got {self.failed_samples})")
+        if self.composition is not None:
+            self.composition.validate([name for name, _, _ in CONDITIONS])
 
 
 @dataclass
@@ -82,6 +89,7 @@ class SimulatedStudy:
     samples: pd.DataFrame   # the sample sheet
     betas: pd.DataFrame     # CpG x sample
     truth: pd.DataFrame     # sample_id, clock, true_dnam_age, condition, planted_effect_years, simulated_failure
+    fractions: pd.DataFrame | None = None   # planted cell-type fractions (sample x cell type), if a mix was planted
 
 
 def donor_sexes(n_donors: int, seed: int) -> list[str]:
@@ -227,12 +235,36 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
         values[clock_rows, column] = correct_to_targets(values[clock_rows, column], weights, targets - intercepts)
 
     betas = pd.DataFrame(values, index=cpg_ids, columns=samples["sample_id"].to_numpy())
+    fractions = None
+    if parameters.composition is not None:
+        betas, fractions, truth = _plant_composition(betas, samples, truth, parameters, clock_names)
     failed = rng.choice(samples["sample_id"].to_numpy(), size=parameters.failed_samples, replace=False)
     for sample_id in failed:
-        lost = rng.random(len(cpg_ids)) < parameters.failed_missing_fraction
+        lost = rng.random(len(betas.index)) < parameters.failed_missing_fraction
         betas.loc[lost, sample_id] = np.nan
     truth["simulated_failure"] = truth["sample_id"].isin(failed)
-    return SimulatedStudy(samples=samples, betas=betas, truth=truth)
+    return SimulatedStudy(samples=samples, betas=betas, truth=truth, fractions=fractions)
+
+
+def bone_marrow_composition(fibroblast_shift: float = DEMO_FIBROBLAST_SHIFT) -> demo_composition.CompositionParameters:
+    """The demo's cell mix: the fibroblast fraction changes by ``fibroblast_shift`` in every condition
+    with bone marrow (the epithelial fraction takes up the difference)."""
+    return demo_composition.CompositionParameters(
+        fibroblast_shift={name: fibroblast_shift for name, bone_marrow, _ in CONDITIONS if bone_marrow == "yes"})
+
+
+def _plant_composition(betas: pd.DataFrame, samples: pd.DataFrame, truth: pd.DataFrame,
+                       parameters: StudyParameters, clock_names: list[str]):
+    """The cell mix planted into the betas; the truth's ages become what the clocks now read, the
+    change recorded as ``composition_artefact_years`` (ageing stays in ``planted_effect_years``)."""
+    before = demo_composition.clock_readings(betas, clock_names)
+    betas, fractions = demo_composition.plant(betas, samples, parameters.composition, parameters.seed,
+                                              BETA_FLOOR, BETA_CEILING)
+    artefact = (demo_composition.clock_readings(betas, clock_names) - before).stack()
+    keys = pd.MultiIndex.from_frame(truth[["sample_id", "clock"]])
+    truth = truth.assign(composition_artefact_years=artefact.reindex(keys).to_numpy())
+    truth["true_dnam_age"] = truth["true_dnam_age"] + truth["composition_artefact_years"]
+    return betas, fractions, truth
 
 
 def write_study(study: SimulatedStudy, out_dir: str | Path) -> dict[str, Path]:
@@ -243,6 +275,10 @@ def write_study(study: SimulatedStudy, out_dir: str | Path) -> dict[str, Path]:
     write_tsv(study.samples, paths["samples.tsv"])
     write_tsv(study.truth, paths["truth.tsv"])
     write_beta_matrix(study.betas, paths["betas.tsv.gz"])
+    if study.fractions is not None:
+        paths["composition_truth.tsv"] = out_dir / "composition_truth.tsv"
+        long = study.fractions.reset_index().melt(id_vars="sample_id", var_name="cell_type", value_name="fraction")
+        write_tsv(long, paths["composition_truth.tsv"])
     return paths
 
 

@@ -24,6 +24,7 @@ from epiclock.preprocess import controls
 from epiclock.qc import identity as qc_identity
 from epiclock.qc import metrics as qc_metrics
 from epiclock.qc import sex as qc_sex
+from epiclock.report import composition as report_composition
 
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -53,6 +54,9 @@ class ReportInputs:
     control_metrics: pd.DataFrame = field(default_factory=lambda: _empty_frame(CONTROL_METRIC_COLUMNS))
     beta_density: pd.DataFrame = field(default_factory=lambda: _empty_frame(BETA_DENSITY_COLUMNS))
     identity: pd.DataFrame = field(default_factory=lambda: _empty_frame(IDENTITY_COLUMNS))
+    # Cell fractions (results/qc/composition) and their contrasts; empty where no reference is chosen.
+    composition: pd.DataFrame = field(default_factory=pd.DataFrame)
+    composition_contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _svg(figure) -> str:
@@ -688,4 +692,7 @@ def render(inputs: ReportInputs) -> str:
         custom_cards=[{"name": name, "card": card, "plot": inputs.figures.get(training_figure_name(name), "")}
                       for name, card in inputs.custom_cards.items()],
         provenance=inputs.provenance,
+        composition_section=(report_composition.section(inputs.composition, inputs.composition_contrasts,
+                                                        inputs.figures, config.get("composition", {}))
+                             if len(inputs.composition) else ""),
     )

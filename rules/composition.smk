@@ -1,0 +1,39 @@
+# Cell-type fractions per sample from published reference profiles (composition.references), and per
+# contrast whether each fraction differs between the two sides (the clocks' donor-level paired test).
+
+
+rule composition:
+    input:
+        matrices=batch_tables("betas"),
+        qc_table="results/qc/samples.parquet",
+        samples=config["samples"],
+    output:
+        fractions_tsv=report(
+            "results/qc/composition.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Composition",
+        ),
+        fractions_parquet="results/qc/composition.parquet",
+        contrasts_tsv=report(
+            "results/qc/composition_contrasts.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Composition",
+        ),
+        contrasts_parquet="results/qc/composition_contrasts.parquet",
+    params:
+        settings=config["composition"],
+        design=config["design"],
+        contrasts=config["contrasts"],
+    log:
+        "logs/qc/composition.log",
+    threads: 1
+    resources:
+        # Only the references' rows of each batch are read.
+        mem_mb=lambda wildcards, attempt: (1000 + len(samples)) * attempt,
+        runtime=10,
+    conda:
+        "../envs/epiclock.yaml"
+    script:
+        "../scripts/estimate_composition.py"

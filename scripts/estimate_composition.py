@@ -1,0 +1,13 @@
+from epiclock.workflow import estimate_composition, run_step
+
+run_step(
+    snakemake,
+    estimate_composition,
+    matrices=list(snakemake.input.matrices),
+    qc_table=snakemake.input.qc_table,
+    samples=snakemake.input.samples,
+    settings=snakemake.params.settings,
+    design_config=snakemake.params.design,
+    contrasts_config=snakemake.params.contrasts,
+    outputs=dict(snakemake.output.items()),
+)
