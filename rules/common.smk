@@ -66,8 +66,12 @@ try:
     else:
         from epiclock.preprocess import pipeline as epiclock_pipeline
 
-        # Settings that cannot work (unknown mask sources, a mask file that is not there) stop the run here.
+        # Settings that cannot work (unknown mask sources, a mask file that is not there, choices
+        # needing controls the manifest does not name) stop the run here.
         epiclock_pipeline.PreprocessSettings.from_config(config["preprocess"])
+        from epiclock import config as epiclock_config, plan as epiclock_plan
+
+        epiclock_plan.check_manifest_controls(epiclock_config.Settings.from_config(config))
 
         for name, entry in MANIFESTS.items():
             if not entry.get("path") and not entry.get("url"):

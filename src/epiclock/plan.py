@@ -106,6 +106,7 @@ def make_plan(config: dict) -> Plan:
     for name, entry in settings.manifests.items():
         if entry.path and not Path(entry.path).exists():
             missing_inputs[entry.path] = f"config {manifest_key(name)}.path"
+    check_manifest_controls(settings)
     idat_dir = Path(settings.input.idat_dir)
     if not idat_dir.exists():
         missing_inputs[settings.input.idat_dir] = "config input.idat_dir"
@@ -152,6 +153,24 @@ def check_idat_settings(settings: Settings) -> None:
                             "one for each array besides the first, and 'error' with none")
     if not settings.input.idat_dir:
         raise EpiclockError("config input.idat_dir: an IDAT directory is needed when input.type is 'idat'")
+
+
+def check_manifest_controls(settings: Settings) -> None:
+    """Preprocessing and QC choices that need control probes a local manifest does not name stop
+    here, naming the choice to make instead (a manifest still to be downloaded is checked by each
+    batch before its first sample)."""
+    from epiclock.io.manifest import parse_controls
+    from epiclock.preprocess import pipeline
+
+    preprocess_settings = pipeline.PreprocessSettings.from_config(settings.raw["preprocess"])
+    for entry in settings.manifests.values():
+        if not (entry.path and Path(entry.path).is_file()):
+            continue
+        try:
+            controls = parse_controls(entry.path)
+        except EpiclockError:
+            continue  # a file that is no manifest is named by the job that parses it
+        pipeline.check_manifest_controls(preprocess_settings, controls, entry.path, settings.raw["qc"]["fail_on"])
 
 
 # --- the sample sheet ------------------------------------------------------------------------------

@@ -6,9 +6,14 @@ Two layouts are read into the same tables:
   AddressB_ID, Infinium_Design_Type, Next_Base, Color_Channel, CHR, MAPINFO, and many annotation
   columns that are ignored) and a ``[Controls]`` block without a header row (Address, Type, Color,
   Extended_Type).
-- The tab-separated manifests of the InfiniumAnnotation project (zwdzwd.github.io/InfiniumAnnotation,
-  used by SeSAMe): Probe_ID, address_A/address_B (or U/M), type or DESIGN, channel or col, nextBase,
-  CpG_chrm, CpG_beg (0-based, BED-style). Rows whose Probe_ID starts with ``ctl`` are control probes.
+- The tab-separated files of the InfiniumAnnotation project (zwdzwd.github.io/InfiniumAnnotation,
+  used by SeSAMe), in both forms: the full ``<PLATFORM>.hg38.manifest.tsv.gz`` (CpG_chrm, CpG_beg
+  (0-based, BED-style), address_A, address_B, nextBase, channel Grn/Red/Both, Probe_ID, type I/II and
+  many mapping and mask columns that are ignored) and the probe index ``<PLATFORM>.ordering.tsv.gz``
+  (Probe_ID, M, U, col). In the index ``col`` is G or R for a type-I probe read in that channel and 2
+  for a type-II probe, which is read at its U address only (as SeSAMe reads it, even where an M
+  address is listed). Rows whose Probe_ID starts with ``ctl`` are control probes; their type is the
+  text after the address where the ID has one (``ctl_10600969_NEGATIVE``), else unknown (``ctl_1090068``).
 
 The probe table has one row per probe: ``probe_id`` (as written, so EPICv2 suffixes such as
 cg00000029_TC21 and replicate probes are kept), ``name`` (the ID without that suffix), ``address_a``,
@@ -39,7 +44,7 @@ PROBE_COLUMNS = ["probe_id", "name", "address_a", "address_b", "design", "channe
 CONTROL_COLUMNS = ["address", "type", "colour", "extended_type"]
 
 # Raised when the parsing rules change, so that caches written by older code are not reused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Header aliases per field, in order of preference, matched case-insensitively.
 COLUMN_ALIASES = {
@@ -63,8 +68,14 @@ MISSING_TEXT = ("", "NA", "NaN", "nan")
 EPIC_V2_SUFFIX = re.compile(r"_[A-Z]{2}[0-9]+$")
 
 _DESIGNS = {"I": "I", "1": "I", "II": "II", "2": "II"}
+# Channel texts; '2' is the InfiniumAnnotation index's mark of a type-II probe (read in both channels).
 _CHANNELS = {"RED": "Red", "R": "Red", "GRN": "Grn", "GREEN": "Grn", "G": "Grn",
-             "": None, "BOTH": None, "-": None, "NA": None, "NAN": None}
+             "": None, "BOTH": None, "2": None, "-": None, "NA": None, "NAN": None}
+TYPE_TWO_CHANNEL_TEXT = "2"
+# An InfiniumAnnotation control ID: ctl_, the address, then the control type where the file names it.
+ANNOTATION_CONTROL_ID = re.compile(r"^ctl_?(?P<address>[0-9]+)?(?:_(?P<type>.+))?$", re.IGNORECASE)
+# Illumina's [Controls] types are written with spaces (BISULFITE CONVERSION II) except the NORM_ ones.
+UNDERSCORED_CONTROL_TYPE = re.compile(r"^NORM_[ACGT]+$")
 
 
 @dataclass(frozen=True)
@@ -220,12 +231,17 @@ def _probe_table(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     if "design" in columns:
         design = _normalised(raw[columns["design"]], _DESIGNS, probe_ids, path, columns["design"],
                              cleaner=lambda values: values.str.upper().str.replace(r"INFINIUM[ _-]*", "", regex=True))
-    else:
-        # Without a design column, a second address is what makes a probe type I.
-        design = pd.Series(np.where(address_b.isna(), "II", "I"), index=raw.index)
     channel = _normalised(raw[columns["channel"]], _CHANNELS, probe_ids, path, columns["channel"],
                           cleaner=lambda values: values.str.upper())
+    if "design" not in columns:
+        # Without a design column the channel says it: a colour is type I, the index's '2' type II;
+        # otherwise a second address is what makes a probe type I.
+        type_two_mark = raw[columns["channel"]].str.strip() == TYPE_TWO_CHANNEL_TEXT
+        design = pd.Series(np.where(channel.notna(), "I", np.where(type_two_mark | address_b.isna(), "II", "I")),
+                           index=raw.index)
     channel = channel.where(design == "I", None)
+    # A type-II probe is read at one address; a second one listed beside it is not used.
+    address_b = address_b.where(design == "I", pd.NA)
     _check_type_one(design, address_b, channel, probe_ids, path)
 
     if "name" in columns:
@@ -371,24 +387,60 @@ def _empty_controls() -> pd.DataFrame:
     })
 
 
+def parse_controls(path: str | os.PathLike) -> pd.DataFrame:
+    """Only the control table of a manifest (either layout): enough to see which checks it allows."""
+    path = Path(path)
+    text = _read_text(path)
+    if not text.strip():
+        raise EpiclockError(f"{path}: the manifest is empty; download or copy it again")
+    if _is_illumina_csv(text):
+        sections = _section_bodies(text)
+        if "assay" not in sections:
+            raise EpiclockError(f"{path}: no [Assay] section; expected an Illumina manifest CSV ([Heading], [Assay], "
+                                "[Controls]) or a tab-separated InfiniumAnnotation manifest")
+        return _control_table(sections["controls"], path) if "controls" in sections else _empty_controls()
+    header, _, body = text.partition("\n")
+    control_lines = [line for line in body.split("\n") if line[:3].lower() == "ctl"]
+    if not control_lines:
+        return _empty_controls()
+    raw = _read_csv_block("\n".join([header, *control_lines, ""]), path, "manifest", separator="\t")
+    return _annotation_controls(raw, _find_columns(raw, path), path)
+
+
 def _parse_annotation_tsv(text: str, path: Path) -> Manifest:
     raw = _read_csv_block(text, path, "manifest", separator="\t")
     columns = _find_columns(raw, path)
     is_control = raw[columns["probe_id"]].str.strip().str.lower().str.startswith("ctl").to_numpy()
     probes = _probe_table(raw.loc[~is_control], path)
+    return Manifest(probes, _annotation_controls(raw.loc[is_control], columns, path), str(path))
+
+
+def _annotation_controls(control_rows: pd.DataFrame, columns: dict[str, str], path: Path) -> pd.DataFrame:
     controls = _empty_controls()
-    if is_control.any():
-        control_rows = raw.loc[is_control]
+    if len(control_rows):
         addresses = _addresses(control_rows[columns["address_a"]], control_rows[columns["probe_id"]].to_numpy(),
                                path, columns["address_a"], required=True)
         colour = control_rows[columns["channel"]].str.strip()
+        control_ids = control_rows[columns["probe_id"]].str.strip()
         controls = pd.DataFrame({
             "address": addresses.astype("int64").to_numpy(),
-            "type": pd.array([None] * len(control_rows), dtype="string"),
-            "colour": colour.where(~colour.isin(MISSING_TEXT), None).astype("string").to_numpy(),
-            "extended_type": control_rows[columns["probe_id"]].str.strip().astype("string").to_numpy(),
+            "type": control_ids.map(_annotation_control_type).astype("string").to_numpy(),
+            "colour": colour.where(~colour.isin([*MISSING_TEXT, TYPE_TWO_CHANNEL_TEXT]), None).astype("string").to_numpy(),
+            "extended_type": control_ids.astype("string").to_numpy(),
         })
-    return Manifest(probes, controls, str(path))
+    return controls
+
+
+def _annotation_control_type(control_id: str) -> str | None:
+    """The control type an InfiniumAnnotation ID names, in Illumina's spelling (None where it names none).
+
+    ``ctl_14745466_BISULFITE_CONVERSION_I`` -> 'BISULFITE CONVERSION I'; ``ctl_12612825_NORM_A`` -> 'NORM_A'.
+    """
+    match = ANNOTATION_CONTROL_ID.match(control_id)
+    if match is None or match.group("address") is None or not match.group("type"):
+        return None
+    kind = match.group("type").upper()
+    return kind if UNDERSCORED_CONTROL_TYPE.match(kind) else kind.replace("_", " ")
 
 
 # --- which array an IDAT comes from ----------------------------------------------------------------

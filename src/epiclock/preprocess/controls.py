@@ -155,7 +155,23 @@ def control_metrics(sample: Sample, controls: pd.DataFrame) -> pd.DataFrame:
 
 
 def control_summary(metrics: pd.DataFrame) -> tuple[bool, str]:
-    """(passed, reasons) of one sample from ``control_metrics``: failing metrics named with value and minimum."""
+    """(passed, notes) of one sample from ``control_metrics``.
+
+    The notes name each failing metric with its value and minimum, then the metrics that could not
+    be checked, so that "passed" is never read as "all checked": a manifest whose controls have no
+    type names (InfiniumAnnotation's probe index of HM27) checks none.
+    """
     failing = metrics.loc[metrics["passed"].eq(False)]
-    reasons = "; ".join(f"{name} {row.value:.2f} below {row.threshold:g}" for name, row in failing.iterrows())
-    return failing.empty, reasons
+    notes = [f"{name} {row.value:.2f} below {row.threshold:g}" for name, row in failing.iterrows()]
+    unchecked = metrics.index[metrics["value"].isna()]
+    if len(unchecked) == len(metrics):
+        notes.append("no control metric checked: the manifest names none of the controls they need")
+    elif len(unchecked):
+        notes.append(f"not checked (controls not named in the manifest or not on the array): {', '.join(unchecked)}")
+    return failing.empty, "; ".join(notes)
+
+
+def has_metric_controls(controls: pd.DataFrame) -> bool:
+    """Whether a control table names the controls of at least one metric (qc.fail_on: controls needs one)."""
+    return any(rows.any() for rows in control_groups(controls).values())
+

@@ -11,7 +11,10 @@ Two detection p-values:
   taking the larger of the probe's two alleles in each channel and the smaller p of the two
   channels. For a type-I probe SeSAMe includes its own out-of-band channel in that minimum; so
   does this port. SeSAMe also drops its platform's non-unique probes from the background; that
-  list is not available here, so every type-I probe contributes.
+  list is not available here, so every type-I probe contributes. In a run, the negative controls
+  join the background where the manifest names them; a manifest without named controls (such as
+  InfiniumAnnotation's probe index of HM27) leaves the out-of-band signals alone, as SeSAMe does
+  for a sample without negative controls.
 
 A probe fails in a sample when its p exceeds the threshold or when any of its bead types was seen
 on fewer than ``min_beads`` beads (3, as minfi, wateRmelon and SeSAMe use).
@@ -33,18 +36,27 @@ MIN_BEADS = 3
 MIN_POOBAH_BACKGROUND = 100
 # The normal upper tail beyond this many SDs is below the smallest float64: exactly 0.
 ZERO_TAIL_Z = 40.0
+NEGATIVE_CONTROL_TYPE = "NEGATIVE"  # upper-cased: HM27 manifests write "Negative"
+MIN_NEGATIVE_CONTROLS = 2
 
 
 def _negative_controls(measured: SampleIntensities) -> tuple[np.ndarray, np.ndarray]:
     """(Red, Grn) intensities of the sample's NEGATIVE control probes."""
     found = measured.control
-    negative = found.layout.present & (found.layout.kinds == "NEGATIVE")
-    if np.count_nonzero(negative) < 2:
+    negative = found.layout.present & (found.layout.kinds == NEGATIVE_CONTROL_TYPE)
+    if np.count_nonzero(negative) < MIN_NEGATIVE_CONTROLS:
         raise EpiclockError(
             f"sample {measured.channels.name}: only {np.count_nonzero(negative)} NEGATIVE control probe(s) on the array; "
             "detection p-values need the negative controls of the manifest's [Controls] section"
         )
     return found.red[negative], found.green[negative]
+
+
+def has_negative_controls(controls: pd.DataFrame | None) -> bool:
+    """Whether a control table names at least two NEGATIVE controls (minfi's detection p needs them)."""
+    if controls is None or "type" not in controls.columns:
+        return False
+    return int(controls["type"].astype(str).str.upper().eq(NEGATIVE_CONTROL_TYPE).sum()) >= MIN_NEGATIVE_CONTROLS
 
 
 def detection_p_minfi(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame) -> pd.Series:
@@ -166,7 +178,7 @@ def detection_summary(sample: Sample, probes: pd.DataFrame, controls: pd.DataFra
         p_values = detection_p_minfi(measured, probes, controls)
         threshold = DEFAULT_P_THRESHOLD if p_threshold is None else p_threshold
     elif method == "poobah":
-        p_values = detection_p_poobah(measured, probes, controls)
+        p_values = detection_p_poobah(measured, probes, controls, combine_negative=has_negative_controls(controls))
         threshold = POOBAH_P_THRESHOLD if p_threshold is None else p_threshold
     else:
         raise EpiclockError(f"detection: unknown method {method!r}; choose 'minfi' or 'poobah'")

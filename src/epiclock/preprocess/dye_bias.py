@@ -14,10 +14,12 @@ from epiclock.preprocess.normexp import NOOB_OFFSET, NormexpParameters, normexp_
 DYE_METHODS = ("single", "linear", "nonlinear", "none")
 
 
-GREEN_NORMALISATION_TYPES = ("NORM_C", "NORM_G")
+# Control types (upper-cased) whose mean is each channel's level; HM27 manifests name them
+# Normalization-Green and Normalization-Red, as minfi's preprocessNoob reads them on 27k arrays.
+GREEN_NORMALISATION_TYPES = ("NORM_C", "NORM_G", "NORMALIZATION-GREEN")
 
 
-RED_NORMALISATION_TYPES = ("NORM_A", "NORM_T")
+RED_NORMALISATION_TYPES = ("NORM_A", "NORM_T", "NORMALIZATION-RED")
 
 
 def normalisation_control_levels(sample: Sample, controls: pd.DataFrame,
@@ -37,11 +39,20 @@ def normalisation_control_levels(sample: Sample, controls: pd.DataFrame,
     if not green_rows.any() or not red_rows.any():
         raise EpiclockError(
             f"sample {measured.channels.name}: the control table has no NORM_C/NORM_G and NORM_A/NORM_T "
-            "controls on this array, which dye-bias correction needs; use dye_method='none' or 'nonlinear'"
+            "(or HM27 Normalization-Green/-Red) controls on this array, which dye-bias correction needs; "
+            "use dye_method='none' or 'nonlinear'"
         )
     green = normexp_signal(green_parameters, found.green[present]) + offset
     red = normexp_signal(red_parameters, found.red[present]) + offset
     return float(green[green_rows].mean()), float(red[red_rows].mean())
+
+
+def has_normalisation_controls(controls: pd.DataFrame | None) -> bool:
+    """Whether a control table names normalisation controls of both channels (dye methods single, linear)."""
+    if controls is None or "type" not in controls.columns:
+        return False
+    kinds = controls["type"].astype(str).str.upper()
+    return bool(kinds.isin(GREEN_NORMALISATION_TYPES).any() and kinds.isin(RED_NORMALISATION_TYPES).any())
 
 
 def correct_nonlinear(meth: np.ndarray, unmeth: np.ndarray, in_red: np.ndarray, in_green: np.ndarray,

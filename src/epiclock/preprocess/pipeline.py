@@ -57,6 +57,31 @@ class PreprocessSettings:
         return settings
 
 
+def check_manifest_controls(settings: PreprocessSettings, controls: pd.DataFrame, source: str,
+                            fail_on: tuple[str, ...] | list[str] = ()) -> None:
+    """Stop, naming the choice to make instead, where a setting needs controls ``source`` does not name.
+
+    Checked before any sample is read, so that a run does not quarantine every array for the same
+    reason: minfi's detection p needs NEGATIVE controls, the single and linear dye-bias corrections
+    need normalisation controls, and ``qc.fail_on: [controls]`` needs the controls of some metric.
+    """
+    from epiclock.preprocess import controls as control_checks
+    from epiclock.preprocess import detection, dye_bias
+
+    problems = []
+    if settings.detection == "minfi" and not detection.has_negative_controls(controls):
+        problems.append("preprocess.detection: 'minfi' needs NEGATIVE control probes; choose 'poobah' "
+                        "(out-of-band background, no controls needed)")
+    if settings.method == "noob" and settings.dye_method in ("single", "linear") and not dye_bias.has_normalisation_controls(controls):
+        problems.append(f"preprocess.dye_method: '{settings.dye_method}' needs normalisation controls (NORM_A/C/G/T); "
+                        "choose 'nonlinear' (from the type-I probes' own signals) or 'none'")
+    if "controls" in fail_on and not control_checks.has_metric_controls(controls):
+        problems.append("qc.fail_on: 'controls' needs named control probes; remove it")
+    if problems:
+        raise ConfigurationError(f"{source}: the manifest names no control probes of the kinds these settings need; "
+                                 f"config {'; config '.join(problems)}")
+
+
 def idat_basenames(sheet: pd.DataFrame, idat_dir: str | Path) -> tuple[dict[str, str], dict[str, str]]:
     """Each sample's IDAT pair prefix, found recursively under ``idat_dir``; and the samples without one.
 
@@ -344,6 +369,8 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
     would fail every sample alike.
     """
     manifests = [manifests] if isinstance(manifests, Manifest) else list(manifests)
+    for manifest in manifests:
+        check_manifest_controls(settings, manifest.controls, manifest.source)
     common = CommonCpgs(manifests) if len(manifests) > 1 else None
     cpg_index = pd.Index(manifests[0].probes["probe_id"].to_numpy(), name="cpg_id") if common is None else common.index
     # Each matrix is allocated once and filled sample by sample: no per-sample copies to gather at the end.
