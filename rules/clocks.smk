@@ -5,6 +5,7 @@ rule train_clock:
     output:
         coefficients="results/training/{name}/coefficients.tsv",
         definition="results/training/{name}/clock.yaml",
+        imputation_reference="results/training/{name}/imputation_reference.tsv",
         card="results/training/{name}/model_card.json",
         cv_predictions="results/training/{name}/cv_predictions.tsv",
     params:

@@ -34,6 +34,12 @@ def test_outputs_follow_the_contract(finished_run):
     assert record["config"]["clocks"]["names"] == ["horvath2013", "horvath_skin_blood2018", "skin_demo"]
     card = json.loads((results / "training/skin_demo/model_card.json").read_text())
     assert card["n_samples"] == 60 and card["outer_cv"]["mae_years"] < 5
+    # The reference cohort's ages table names each sample's donor: folds are grouped by it.
+    assert card["n_donors"] == 60 and card["grouping"]["column"] == "donor"
+    assert set(card["outer_cv"]["calibration"]) == {"slope", "intercept"} and card["outer_cv"]["by_age_band"]
+    reference = pd.read_csv(results / "training/skin_demo/imputation_reference.tsv", sep="\t")
+    coefficients = pd.read_csv(results / "training/skin_demo/coefficients.tsv", sep="\t")
+    assert list(reference["cpg_id"]) == list(coefficients["cpg_id"])
     coverage = pd.read_csv(results / "clocks/coverage.tsv", sep="\t")
     assert set(coverage["clock"]) == {"horvath2013", "horvath_skin_blood2018", "skin_demo"}
     html = (results / "report.html").read_text()

@@ -283,12 +283,12 @@ def write_study(study: SimulatedStudy, out_dir: str | Path) -> dict[str, Path]:
 
 
 def write_reference_cohort(cohort: "ReferenceCohort", out_dir: str | Path) -> dict[str, Path]:
-    """betas.tsv.gz, ages.tsv (sample_id, age) and planted_cpgs.tsv (the CpGs that carry the age signal)."""
+    """betas.tsv.gz, ages.tsv (sample_id, age, donor) and planted_cpgs.tsv (the CpGs that carry the age signal)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("betas.tsv.gz", "ages.tsv", "planted_cpgs.tsv")}
     write_beta_matrix(cohort.betas, paths["betas.tsv.gz"])
-    write_tsv(cohort.ages.reset_index(), paths["ages.tsv"])
+    write_tsv(pd.concat([cohort.ages, cohort.donors], axis=1).reset_index(), paths["ages.tsv"])
     write_tsv(cohort.signal.reset_index(), paths["planted_cpgs.tsv"])
     return paths
 
@@ -318,18 +318,23 @@ class ReferenceCohort:
     betas: pd.DataFrame     # CpG x sample
     ages: pd.Series         # by sample_id
     signal: pd.Series       # planted CpGs -> slope per year (M-value scale)
+    donors: pd.Series       # by sample_id: the donor each array comes from
 
 
 def simulate_reference_cohort(n_samples: int = 150, signal_cpgs: int = 100, background_cpgs: int = 2000,
                               noise_sd: float = 0.4, age_range: tuple[float, float] = (18.0, 85.0),
-                              seed: int = 1, cpg_ids: pd.Index | None = None) -> ReferenceCohort:
+                              seed: int = 1, cpg_ids: pd.Index | None = None, replicates: int = 1,
+                              replicate_sd: float = 0.1) -> ReferenceCohort:
     """A cohort of known ages (for training a custom clock) whose ``signal_cpgs`` CpGs track age.
 
     ``cpg_ids``: measure exactly these CpGs (plus the signal ones), as a cohort run on the same
-    array as the study would; otherwise ``background_cpgs`` random ones.
+    array as the study would; otherwise ``background_cpgs`` random ones. ``replicates``: arrays per
+    donor (``n_samples`` donors): a donor's biological deviation (``noise_sd``) is shared by all its
+    arrays, each of which adds technical noise (``replicate_sd``, M-value scale), as replicate arrays
+    or several samples of one person do in a real training set.
     """
-    if n_samples < 10 or signal_cpgs < 1:
-        raise EpiclockError("simulate: a reference cohort needs at least 10 samples and 1 signal CpG")
+    if n_samples < 10 or signal_cpgs < 1 or replicates < 1:
+        raise EpiclockError("simulate: a reference cohort needs at least 10 donors, 1 signal CpG and 1 array per donor")
     rng = np.random.default_rng(seed)
     signal = age_signal(signal_cpgs)
     reference = clocks_data.reference_medians()
@@ -342,7 +347,15 @@ def simulate_reference_cohort(n_samples: int = 150, signal_cpgs: int = 100, back
     slopes = signal.reindex(cpg_ids, fill_value=0.0).to_numpy()
     m_values = (base[:, None] + slopes[:, None] * (ages[None, :] - AGE_SIGNAL_CENTRE)
                 + rng.normal(0, noise_sd, (len(cpg_ids), n_samples)))
-    sample_ids = [f"REF{i + 1:04d}" for i in range(n_samples)]
+    donor_ids = [f"REF{i + 1:04d}" for i in range(n_samples)]
+    if replicates == 1:
+        sample_ids, donors = donor_ids, donor_ids
+    else:
+        sample_ids = [f"{donor}_R{copy + 1}" for copy in range(replicates) for donor in donor_ids]
+        donors = donor_ids * replicates
+        ages = np.tile(ages, replicates)
+        m_values = np.tile(m_values, replicates) + rng.normal(0, replicate_sd, (len(cpg_ids), len(sample_ids)))
     betas = pd.DataFrame(_expit(m_values), index=cpg_ids, columns=sample_ids)
-    return ReferenceCohort(betas=betas, ages=pd.Series(ages, index=pd.Index(sample_ids, name="sample_id"), name="age"),
-                           signal=signal)
+    index = pd.Index(sample_ids, name="sample_id")
+    return ReferenceCohort(betas=betas, ages=pd.Series(ages, index=index, name="age"), signal=signal,
+                           donors=pd.Series(donors, index=index, name="donor"))
