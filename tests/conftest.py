@@ -90,3 +90,57 @@ def finished_run(project_root, tmp_path_factory):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(project_root, workdir)
     return workdir
+
+
+def build_report_inputs(study, config: dict):
+    """ReportInputs for a simulated study under ``config`` (clocks, design and contrasts from it),
+    computed as the workflow would: QC, predictions, deltas with units, figures."""
+    from epiclock import deltas, report
+    from epiclock.clocks import predict, registry
+    from epiclock.deltas import units
+    from epiclock.qc import assess
+    from epiclock.report import provenance
+
+    qc_table = assess.sample_qc(study.betas, study.samples["sample_id"].tolist(), assess.QcThresholds())
+    passed = assess.passing_samples(qc_table)
+    predictions = predict.predict(study.betas[passed], config["clocks"]["names"])
+    design = deltas.Design.from_config(config["design"])
+    per_sample = deltas.per_sample(predictions, study.samples, design)
+    contrasts = [deltas.Contrast.from_config(entry) for entry in config["contrasts"]]
+    record = {"run_date": "2026-01-01T00:00:00+00:00", "config_sha256": provenance.config_sha256(config),
+              "inputs": {"betas.tsv.gz": "0" * 64}, "software": provenance.software_versions()}
+    contrast_table = units.with_units(deltas.contrast_table(per_sample, contrasts, design),
+                                      units.clock_units(predictions))
+    run_clocks = {name: registry.get(name) for name in config["clocks"]["names"]}
+    return report.ReportInputs(
+        qc=qc_table, predictions=predictions, per_sample=per_sample,
+        per_condition=deltas.per_condition(per_sample, design), contrasts=contrast_table, provenance=record,
+        config=config, clocks=run_clocks, figures=report.figures(per_sample, contrast_table, config, run_clocks))
+
+
+def study_for_units(seed: int = 7):
+    """A small simulated study measuring DNAmTL's and DunedinPACE's CpGs (at reference values with
+    per-sample noise), in which only donor D01 has skin-alone arrays, so a contrast against skin
+    alone has a single donor pair and cannot be tested."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    from epiclock.clocks import data as clocks_data
+    from epiclock.clocks import registry
+
+    study = simulate.simulate_study(simulate.StudyParameters(donors=3, replicates=2, seed=seed, background_cpgs=300))
+    keep = study.samples[(study.samples["condition"] != "skin_alone") | (study.samples["donor"] == "D01")]
+    pace = registry.get("dunedinpace2022")
+    wanted = pace.preprocessing.target.copy()
+    medians = clocks_data.reference_medians()
+    telomere = registry.get("dnamtl2019").required_cpgs
+    wanted = pd.concat([wanted, medians.reindex(telomere).fillna(0.5)])
+    wanted = wanted[~wanted.index.duplicated() & ~wanted.index.isin(study.betas.index)]
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 0.02, (len(wanted), len(keep)))
+    added = pd.DataFrame(np.clip(wanted.to_numpy()[:, None] + noise, 0.001, 0.999), index=wanted.index,
+                         columns=keep["sample_id"].to_list())
+    betas = pd.concat([study.betas[keep["sample_id"]], added])
+    return dataclasses.replace(study, betas=betas, samples=keep.reset_index(drop=True))

@@ -12,7 +12,9 @@ from epiclock.clocks import predict, registry
 from epiclock.preprocess import controls
 from epiclock.qc import assess
 from epiclock.qc import identity as qc_identity
-from epiclock.report import provenance
+from epiclock.report import provenance, reading
+
+from conftest import build_report_inputs
 
 
 @pytest.fixture(scope="module")
@@ -20,23 +22,9 @@ def report_inputs(small_study, project_root):
     import yaml
 
     config = yaml.safe_load((project_root / "config/config.yaml").read_text())
-    qc_table = assess.sample_qc(small_study.betas, small_study.samples["sample_id"].tolist(), assess.QcThresholds())
-    passed = assess.passing_samples(qc_table)
     # The shipped clocks of the demo config; custom clocks are exercised by the workflow tests.
     config["clocks"]["names"] = [name for name in config["clocks"]["names"] if name in registry.available()]
-    predictions = predict.predict(small_study.betas[passed], config["clocks"]["names"])
-    design = deltas.Design.from_config(config["design"])
-    per_sample = deltas.per_sample(predictions, small_study.samples, design)
-    contrasts = [deltas.Contrast.from_config(entry) for entry in config["contrasts"]]
-    record = {"run_date": "2026-01-01T00:00:00+00:00", "config_sha256": provenance.config_sha256(config),
-              "inputs": {"betas.tsv.gz": "0" * 64}, "software": provenance.software_versions()}
-    contrast_table = deltas.contrast_table(per_sample, contrasts, design)
-    return report.ReportInputs(
-        qc=qc_table, predictions=predictions, per_sample=per_sample,
-        per_condition=deltas.per_condition(per_sample, design), contrasts=contrast_table, provenance=record,
-        config=config, clocks={name: registry.get(name) for name in config["clocks"]["names"]},
-        figures=report.figures(per_sample, contrast_table, config,
-                               {name: registry.get(name).unit for name in config["clocks"]["names"]}))
+    return build_report_inputs(small_study, config)
 
 
 def test_report_has_every_section_and_a_figure_per_clock(report_inputs):
@@ -46,8 +34,12 @@ def test_report_has_every_section_and_a_figure_per_clock(report_inputs):
     for name in report_inputs.config["clocks"]["names"]:
         assert f'id="clock-{name}"' in html
     outside_qc = re.sub(r'<section id="qc">.*?</section>', "", html, flags=re.S)
-    assert outside_qc.count("<svg") == len(report_inputs.config["clocks"]["names"]) + 1   # + forest plot
-    assert "young_vs_old_serum_with_bm" in html
+    n_contrasts = len(report_inputs.config["contrasts"])
+    assert outside_qc.count("<svg") == len(report_inputs.config["clocks"]["names"]) + n_contrasts   # + a forest each
+    # The first screen names contrasts by their description, not their ID.
+    summary = re.search(r'<section id="summary">.*?</section>', html, re.S).group(0)
+    assert "Young against old donor serum, both with bone marrow" in summary
+    assert "young_vs_old_serum_with_bm</h3>" not in summary
     assert "Licence notes" in html and "Clock Foundation" in html
     failed = report_inputs.qc.loc[~report_inputs.qc["passed"], "sample_id"].iloc[0]
     assert re.search(rf"<table id=\"qc-failed\">.*<tr class=\"failed\"><td class=\"text\">{failed}</td>", html, re.S)
@@ -55,18 +47,6 @@ def test_report_has_every_section_and_a_figure_per_clock(report_inputs):
 
 def test_report_is_deterministic(report_inputs):
     assert report.render(report_inputs) == report.render(report_inputs)
-
-
-def test_headline_states_the_answer_per_contrast():
-    table = pd.DataFrame([
-        {"contrast": "a", "clock": "c1", "estimate_years": -2.0, "ci_low": -2.5, "ci_high": -1.5, "q_value": 0.002},
-        {"contrast": "a", "clock": "c2", "estimate_years": -1.5, "ci_low": -2.5, "ci_high": -0.5, "q_value": 0.01},
-        {"contrast": "b", "clock": "c1", "estimate_years": 0.1, "ci_low": -0.5, "ci_high": 0.7, "q_value": 0.7},
-    ])
-    lines = report.headlines(table, [{"name": "a", "description": "young vs old"}])
-    assert lines[0]["verdict"] == "shifts DNAm age (younger) under 2 of 2 clocks (q <= 0.01)"
-    assert lines[0]["shifts"] == "-2.00 y [-2.50, -1.50] under c1, -1.50 y [-2.50, -0.50] under c2"
-    assert lines[1]["verdict"] == "no clock shows a shift at q < 0.05" and not lines[1]["significant"]
 
 
 def test_run_date_is_the_only_difference_between_runs(report_inputs):
@@ -77,16 +57,84 @@ def test_run_date_is_the_only_difference_between_runs(report_inputs):
     assert strip(first) == strip(second)
 
 
-def test_summary_flags_significant_contrasts():
+def contrast_row(clock: str, estimate: float, low: float, high: float, p: float, q: float, pairs: int = 6,
+                 contrast: str = "a", note: str = "") -> dict:
+    return {"contrast": contrast, "clock": clock, "estimate": estimate, "ci_low": low, "ci_high": high, "p_value": p,
+            "q_value": q, reading.PAIRS_COLUMN: pairs, "note": note, "test": "paired t-test on donor means"}
+
+
+RUN_CLOCKS = ("horvath_skin_blood2018", "dnamtl2019", "dunedinpace2022")
+
+
+def test_verdicts_carry_each_clocks_unit_and_direction():
+    clocks = {name: registry.get(name) for name in RUN_CLOCKS}
     table = pd.DataFrame([
-        {"contrast": "a", "clock": "c", "estimate_years": -2.0, "ci_low": -2.5, "ci_high": -1.5, "p_value": 0.001,
-         "q_value": 0.002, "n_pairs": 6, "note": ""},
-        {"contrast": "b", "clock": "c", "estimate_years": 0.1, "ci_low": -0.5, "ci_high": 0.7, "p_value": 0.7,
-         "q_value": 0.7, "n_pairs": 6, "note": ""},
+        contrast_row("horvath_skin_blood2018", -2.0, -2.5, -1.5, 0.001, 0.002),
+        # Shorter telomeres: biologically older, in kb.
+        contrast_row("dnamtl2019", -0.031, -0.05, -0.012, 0.004, 0.006),
+        # A faster pace of ageing, in years per year, with three decimals.
+        contrast_row("dunedinpace2022", 0.021, 0.008, 0.034, 0.01, 0.012),
     ])
-    sentences = report.summary_sentences(table)
-    assert [s["significant"] for s in sentences] == [True, False]
-    assert sentences[0]["text"] == "a: -2.00 years under c (95% CI -2.50 to -1.50; p = 0.001, q = 0.002; 6 donor pairs)"
+    [line] = reading.headlines(table, [{"name": "a", "description": "young vs old", "treated": {}, "reference": {}}],
+                               clocks, "horvath_skin_blood2018")
+    assert line["description"] == "young vs old" and line["head"]["clock"] == "horvath_skin_blood2018"
+    assert line["head"]["finding"] == "DNAm age -2.00 years (younger)"
+    assert line["head"]["verdict"] == ("DNAm age -2.00 years (younger); 95% CI -2.50 to -1.50 years; "
+                                       "paired t-test on donor means, p = 0.001, q = 0.002, 6 donors")
+    telomere, pace = line["others"]
+    assert telomere["finding"] == "telomere length -0.031 kb (older)" and telomere["ci"] == "-0.050 to -0.012 kb"
+    assert pace["finding"] == "pace of ageing +0.021 years/year (faster ageing)"
+    assert "years" not in telomere["verdict"] and "younger" not in telomere["verdict"]
+    assert line["others_summary"] == "2 of 2 other clocks show a shift at q < 0.05"
+
+
+def test_untestable_contrast_says_not_tested_and_why():
+    clocks = {name: registry.get(name) for name in RUN_CLOCKS}
+    table = pd.DataFrame([
+        contrast_row("horvath_skin_blood2018", np.nan, np.nan, np.nan, np.nan, np.nan, pairs=0),
+        contrast_row("dnamtl2019", 0.01, np.nan, np.nan, np.nan, np.nan, pairs=1,
+                     note="only 1 pair(s): too few for a test to mean anything (at least 3 needed)"),
+    ])
+    [line] = reading.headlines(table, [{"name": "a", "treated": {}, "reference": {}}], clocks, "horvath_skin_blood2018")
+    assert line["description"] == "a"
+    assert line["head"]["status"] == "not tested" and not line["head"]["significant"]
+    assert line["head"]["verdict"] == ("not tested: no donor has samples with this clock's age on both sides "
+                                       "of the contrast")
+    assert line["others"][0]["verdict"].startswith("not tested: only 1 pair(s)")
+    assert line["others_summary"] == "0 of 0 other clocks show a shift at q < 0.05; 1 not tested"
+
+
+def test_interaction_is_worded_as_an_interaction():
+    entry = {"name": "i", "treated": {"bone_marrow": "yes", "serum": "young"},
+             "reference": {"bone_marrow": "yes", "serum": "old"},
+             "minus": {"treated": {"bone_marrow": "no", "serum": "young"},
+                       "reference": {"bone_marrow": "no", "serum": "old"}}}
+    clock = registry.get("horvath_skin_blood2018")
+    row = pd.DataFrame([contrast_row(clock.name, -1.234, -2.0, -0.5, 0.01, 0.02, contrast="i")]).iloc[0]
+    sentence = reading.clock_sentence(row, clock, entry)
+    assert sentence["finding"] == ("the serum young vs old difference in DNAm age is 1.23 years smaller with "
+                                   "bone marrow yes than with bone marrow no")
+    assert "younger" not in sentence["verdict"]
+    assert reading.interaction_phrase({**entry, "minus": None}) is None
+
+
+def test_primary_clock_falls_back_to_the_first_clock_and_says_so():
+    assert reading.primary_clock({"report": {"primary_clock": "hannum2013"}}, ["horvath2013", "hannum2013"]) == (
+        "hannum2013", "")
+    chosen, note = reading.primary_clock({"report": {"primary_clock": "horvath_skin_blood2018"}}, ["horvath2013"])
+    assert chosen == "horvath2013" and "horvath_skin_blood2018 is not among" in note
+
+
+def test_contrast_table_carries_estimate_and_unit():
+    from epiclock.deltas import units
+
+    table = pd.DataFrame({"contrast": ["a", "a"], "clock": ["horvath2013", "dnamtl2019"],
+                          "estimate_years": [-1.5, -0.03], "ci_low": [-2.0, -0.05]})
+    labelled = units.with_units(table, {"horvath2013": "years", "dnamtl2019": "kb"})
+    assert list(labelled.columns) == ["contrast", "clock", "estimate", "unit", "estimate_years", "ci_low"]
+    assert labelled["estimate"].tolist() == [-1.5, -0.03] and labelled["unit"].tolist() == ["years", "kb"]
+    # The old column stays an alias for clocks in years only: a kb difference is never read as years.
+    assert labelled["estimate_years"].iloc[0] == -1.5 and np.isnan(labelled["estimate_years"].iloc[1])
 
 
 # --- QC section: synthetic tables of the shapes the workflow writes ------------------------------

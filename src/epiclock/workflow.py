@@ -281,9 +281,13 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
     contrasts = [deltas.Contrast.from_config(entry) for entry in contrast_config]
     deltas.check_design(sheet, design, source=samples)
     deltas.check_contrasts(contrasts, sheet, design)
-    per_sample = deltas.per_sample(pd.read_parquet(predictions), sheet, design)
+    from epiclock.deltas import units
+
+    prediction_table = pd.read_parquet(predictions)
+    per_sample = deltas.per_sample(prediction_table, sheet, design)
     per_condition = deltas.per_condition(per_sample, design)
-    contrast_table = deltas.contrast_table(per_sample, contrasts, design)
+    contrast_table = units.with_units(deltas.contrast_table(per_sample, contrasts, design),
+                                      units.clock_units(prediction_table))
     write_table(per_sample, outputs["per_sample_tsv"], outputs["per_sample_parquet"])
     write_table(per_condition, outputs["per_condition_tsv"], outputs["per_condition_parquet"])
     write_table(contrast_table, outputs["contrasts_tsv"], outputs["contrasts_parquet"])
@@ -347,8 +351,7 @@ def write_figures(per_sample: str, contrasts: str, qc_tables: dict[str, str], co
                       for name, directory in custom_dirs.items()}
     per_sample_table = pd.read_parquet(per_sample)
     samples_table = per_sample_table.drop_duplicates("sample_id")
-    rendered = report.figures(per_sample_table, pd.read_parquet(contrasts), config,
-                              {name: clock.unit for name, clock in run_clocks.items()}, cv_predictions)
+    rendered = report.figures(per_sample_table, pd.read_parquet(contrasts), config, run_clocks, cv_predictions)
     rendered.update(report.qc_figures(pd.read_parquet(qc_tables["qc_table"]), pd.read_parquet(qc_tables["controls"]),
                                       pd.read_parquet(qc_tables["density"]), float(config["qc"]["min_call_rate"])))
     rendered.update(report_composition.figures(pd.read_parquet(qc_tables["composition"]), samples_table,

@@ -1,21 +1,19 @@
-"""The HTML report: figures, text and page (``build``), and the run's provenance (``provenance``)."""
+"""The HTML report: figures, text and page (``build``), how numbers are worded (``reading``), and the
+run's provenance (``provenance``)."""
 
 from epiclock.report.build import (  # noqa: F401
-    SIGNIFICANCE_LEVEL,
     CONTROL_METRIC_COLUMNS,
     BETA_DENSITY_COLUMNS,
     IDENTITY_COLUMNS,
     ReportInputs,
     condition_plot,
-    forest_plot,
-    summary_sentences,
-    UNIT_ABBREVIATIONS,
-    headlines,
+    contrast_forest,
     input_sentence,
     methods_paragraph,
     conditions_in_order,
     condition_figure_name,
-    FOREST_FIGURE,
+    FOREST_FIGURE_PREFIX,
+    forest_figure_name,
     training_figure_name,
     training_plot,
     QC_CALL_RATE_FIGURE,

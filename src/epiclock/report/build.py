@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field
 
 import matplotlib
@@ -25,8 +26,7 @@ from epiclock.qc import identity as qc_identity
 from epiclock.qc import metrics as qc_metrics
 from epiclock.qc import sex as qc_sex
 from epiclock.report import composition as report_composition
-
-SIGNIFICANCE_LEVEL = 0.05
+from epiclock.report import reading
 
 # Columns of the long QC tables the report reads (see ``ReportInputs``).
 CONTROL_METRIC_COLUMNS = qc_metrics.CONTROL_METRIC_COLUMNS
@@ -69,117 +69,98 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def condition_plot(per_sample: pd.DataFrame, clock: str, donor_column: str, condition_order: list[str],
-                   unit: str = "years") -> str:
-    """Left: DNAm age per condition, one point per sample, one line per donor through its condition
-    means. Right: the same donor lines relative to the donor's first condition, where a shift of a
-    year or two is visible against donors decades apart."""
-    table = per_sample[(per_sample["clock"] == clock)].dropna(subset=["dnam_age"])
+# Donor colours: the ten dark hues of tab20 first, then their light partners with another marker,
+# so that 12 donors stay apart (tab20 in its own order pairs each dark hue with its light one).
+DONOR_COLOURS = [plt.get_cmap("tab20")(index) for index in (*range(0, 20, 2), *range(1, 20, 2))]
+DONOR_MARKERS = ("o", "s", "^", "D", "v")
+# Beyond this many conditions the two panels of the per-condition plot stack instead of sitting side by side.
+SIDE_BY_SIDE_CONDITIONS = 6
+
+
+def _tick_label(condition: str) -> str:
+    return textwrap.fill(condition.replace("_", " "), 14)
+
+
+def condition_plot(per_sample: pd.DataFrame, clock: clocks_clock.Clock, donor_column: str,
+                   condition_order: list[str]) -> str:
+    """Top or left: the clock's output per condition, one point per sample, one line per donor
+    through its condition means. Bottom or right: the same donor lines relative to the donor's first
+    condition, where a shift of a year or two is visible against donors decades apart. The donor
+    legend sits outside the axes, so it never covers a point."""
+    table = per_sample[(per_sample["clock"] == clock.name)].dropna(subset=["dnam_age"])
     positions = {condition: index for index, condition in enumerate(condition_order)}
-    figure, (ages_axis, change_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    donors = sorted(table[donor_column].unique())
-    colours = plt.get_cmap("tab10")
+    stacked = len(condition_order) > SIDE_BY_SIDE_CONDITIONS
+    width = max(9.0, 0.9 * len(condition_order) + 3.0) if stacked else 11.0
+    figure, (ages_axis, change_axis) = plt.subplots(2 if stacked else 1, 1 if stacked else 2,
+                                                    figsize=(width, 8.0 if stacked else 4.4), sharex=stacked)
+    donors = sorted(table[donor_column].unique(), key=str)
     baseline_condition = condition_order[0] if condition_order else None
+    handles = []
     for donor_index, donor in enumerate(donors):
         donor_rows = table[table[donor_column] == donor]
-        colour = colours(donor_index % 10)
+        colour = DONOR_COLOURS[donor_index % len(DONOR_COLOURS)]
+        marker = DONOR_MARKERS[(donor_index // 10) % len(DONOR_MARKERS)]
         x = donor_rows["condition"].map(positions).to_numpy(dtype=float)
-        jitter = (np.arange(len(x)) % 5 - 2) * 0.03
-        ages_axis.scatter(x + jitter, donor_rows["dnam_age"], s=14, color=colour, alpha=0.8, label=str(donor))
+        # Each donor its own small offset, so replicates of different donors do not sit on one another.
+        offset = ((donor_index % 7) - 3) * 0.04
+        ages_axis.scatter(x + offset, donor_rows["dnam_age"], s=14, color=colour, alpha=0.8, marker=marker)
         means = donor_rows.groupby("condition")["dnam_age"].mean()
         ordered = [condition for condition in condition_order if condition in means.index]
-        ages_axis.plot([positions[c] for c in ordered], [means[c] for c in ordered], color=colour, linewidth=1,
-                       alpha=0.6)
+        ages_axis.plot([positions[c] + offset for c in ordered], [means[c] for c in ordered], color=colour,
+                       linewidth=1, alpha=0.6)
         if baseline_condition in means.index:
             change_axis.plot([positions[c] for c in ordered], [means[c] - means[baseline_condition] for c in ordered],
-                             color=colour, linewidth=1, marker="o", markersize=3, alpha=0.8)
-    labels = [c.replace("_", " ") for c in condition_order]
-    ages_axis.set_ylabel(f"DNAm age ({unit})")
-    ages_axis.set_title(f"{clock}: DNAm age per sample")
-    change_axis.set_ylabel(f"change vs {str(baseline_condition).replace('_', ' ')} ({unit})")
-    change_axis.set_title("within-donor change (donor means)")
+                             color=colour, linewidth=1, marker=marker, markersize=3, alpha=0.8)
+        handles.append(plt.Line2D([], [], color=colour, marker=marker, linewidth=1, markersize=4, label=str(donor)))
+    what = f"{reading.quantity(clock)} ({clock.unit})"
+    ages_axis.set_ylabel(what)
+    ages_axis.set_title(f"{clock.name}: {reading.quantity(clock)} per sample ({clock.direction})", fontsize=10)
+    change_axis.set_ylabel(f"change vs {str(baseline_condition).replace('_', ' ')} ({clock.unit})")
+    change_axis.set_title("within-donor change (donor means)", fontsize=10)
     change_axis.axhline(0, color="grey", linestyle="--", linewidth=1)
+    labels = [_tick_label(c) for c in condition_order]
     for axis in (ages_axis, change_axis):
-        axis.set_xticks(range(len(condition_order)), labels, rotation=15)
+        axis.set_xticks(range(len(condition_order)), labels, fontsize=8,
+                        rotation=30 if len(condition_order) > 4 else 0, ha="right" if len(condition_order) > 4 else "center")
         axis.grid(axis="y", alpha=0.3)
-    if donors:
-        ages_axis.legend(title=donor_column, fontsize=7, title_fontsize=8, loc="best")
+    if handles:
+        figure.legend(handles=handles, title=donor_column, fontsize=7, title_fontsize=8, loc="center left",
+                      bbox_to_anchor=(1.0, 0.5), ncol=1 if len(handles) <= 16 else 2, frameon=False)
     figure.tight_layout()
     return _svg(figure)
 
 
-def forest_plot(contrasts: pd.DataFrame) -> str:
-    """Estimate and 95% CI for every contrast x clock: paired t-test on donor means, and the mixed model."""
-    table = contrasts.reset_index(drop=True)
-    figure, axis = plt.subplots(figsize=(7.5, 0.5 * max(len(table), 2) + 1.2))
-    labels = [f"{row.contrast} | {row.clock}" for row in table.itertuples()]
-    y = np.arange(len(table))[::-1]
-    methods = [("estimate_years", "ci_low", "ci_high", "#1f4e79", 0.12, "paired t (donor means)")]
-    if "mixed_estimate" in table.columns:
-        methods.append(("mixed_estimate", "mixed_ci_low", "mixed_ci_high", "#c0504d", -0.12, "mixed model"))
-    for estimate, low, high, colour, shift, label in methods:
-        for index, (y_position, row) in enumerate(zip(y, table.itertuples())):
-            values = row._asdict()
-            if not math.isnan(values[low]):
-                axis.plot([values[low], values[high]], [y_position + shift] * 2, color=colour, linewidth=2)
-            axis.scatter([values[estimate]], [y_position + shift], color=colour, zorder=3, s=16,
-                         label=label if index == 0 else None)
-    axis.axvline(0, color="grey", linestyle="--", linewidth=1)
-    axis.set_yticks(y, labels, fontsize=8)
-    axis.set_xlabel("difference in DNAm age (95% CI), in the clock's unit")
-    axis.grid(axis="x", alpha=0.3)
-    axis.legend(fontsize=8, loc="best")
+def contrast_forest(rows: pd.DataFrame, run_clocks: dict[str, clocks_clock.Clock], primary: str) -> str:
+    """One contrast: estimate and 95% CI of the primary test under every clock, one panel per unit
+    (a kb or pace difference never shares an axis with years); the primary clock drawn in bold."""
+    table = rows[rows["clock"].isin(run_clocks)]
+    table = table.assign(_primary=table["clock"] != primary).sort_values("_primary", kind="stable").reset_index(drop=True)
+    units = list(dict.fromkeys(run_clocks[clock].unit for clock in table["clock"]))
+    heights = [max(int((table["clock"].map(lambda c: run_clocks[c].unit) == unit).sum()), 1) for unit in units]
+    figure, axes = plt.subplots(len(units), 1, figsize=(6.4, 0.32 * sum(heights) + 0.75 * len(units) + 0.2),
+                                gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for axis, unit in zip(axes[:, 0], units):
+        panel = table[table["clock"].map(lambda c: run_clocks[c].unit) == unit]
+        y = np.arange(len(panel))[::-1]
+        for y_position, row in zip(y, panel.itertuples()):
+            colour = "#1f4e79" if row.clock == primary else "#6b8fb5"
+            if not (reading.is_missing(row.ci_low) or reading.is_missing(row.ci_high)):
+                axis.plot([row.ci_low, row.ci_high], [y_position] * 2, color=colour, linewidth=2.2 if row.clock == primary else 1.6)
+            if not reading.is_missing(row.estimate):
+                axis.scatter([row.estimate], [y_position], color=colour, zorder=3, s=22 if row.clock == primary else 14)
+            else:
+                axis.text(0, y_position, "not tested", fontsize=7, va="center", ha="center", color="#8a4b00")
+        axis.axvline(0, color="grey", linestyle="--", linewidth=1)
+        axis.set_yticks(y, [f"{row.clock} ({run_clocks[row.clock].direction})" for row in panel.itertuples()],
+                        fontsize=8)
+        for label, row in zip(axis.get_yticklabels(), panel.itertuples()):
+            label.set_fontweight("bold" if row.clock == primary else "normal")
+        axis.set_ylim(-0.6, len(panel) - 0.4)
+        axis.set_xlabel(f"difference ({unit}), 95% CI", fontsize=8)
+        axis.tick_params(axis="x", labelsize=8)
+        axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
     return _svg(figure)
-
-
-def _format_p(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
-
-
-def _format_years(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    return f"{value:+.2f}"
-
-
-def summary_sentences(contrasts: pd.DataFrame) -> list[dict]:
-    """One sentence per contrast and clock, flagged when q < 0.05."""
-    sentences = []
-    for row in contrasts.itertuples():
-        significant = not math.isnan(row.q_value) and row.q_value < SIGNIFICANCE_LEVEL
-        text = (f"{row.contrast}: {_format_years(row.estimate_years)} years under {row.clock} "
-                f"(95% CI {_format_years(row.ci_low)} to {_format_years(row.ci_high)}; "
-                f"p = {_format_p(row.p_value)}, q = {_format_p(row.q_value)}; {row.n_pairs} donor pairs)")
-        sentences.append({"text": text, "significant": significant, "note": row.note})
-    return sentences
-
-
-UNIT_ABBREVIATIONS = {"years": "y", "years/year": "y/y", "kb": "kb"}
-
-
-def headlines(contrasts: pd.DataFrame, contrast_config: list[dict], units: dict[str, str] | None = None) -> list[dict]:
-    """The answer at a glance: per contrast, its shift under every clock and how many clocks agree."""
-    units = units or {}
-    descriptions = {entry["name"]: entry.get("description", "") for entry in contrast_config}
-    result = []
-    for name, rows in contrasts.groupby("contrast", sort=False):
-        significant = rows[rows["q_value"] < SIGNIFICANCE_LEVEL]
-        shifts = ", ".join(f"{_format_years(row.estimate_years)} "
-                           f"{UNIT_ABBREVIATIONS.get(units.get(row.clock, 'years'), units.get(row.clock))} "
-                           f"[{_format_years(row.ci_low)}, "
-                           f"{_format_years(row.ci_high)}] under {row.clock}" for row in rows.itertuples())
-        if len(significant) == 0:
-            verdict = "no clock shows a shift at q < 0.05"
-        else:
-            direction = "younger" if (significant["estimate_years"] < 0).all() else \
-                "older" if (significant["estimate_years"] > 0).all() else "mixed directions"
-            verdict = (f"shifts DNAm age ({direction}) under {len(significant)} of {len(rows)} clocks "
-                       f"(q <= {_format_p(float(significant['q_value'].max()))})")
-        result.append({"name": name, "description": descriptions.get(name, ""), "verdict": verdict,
-                       "shifts": shifts, "significant": len(significant) > 0})
-    return result
 
 
 def input_sentence(config: dict) -> str:
@@ -214,7 +195,7 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
         "Contrasts compare donor-level means of replicate samples within donor (paired t-test, with 95% t confidence "
         "intervals and a Wilcoxon signed-rank test beside it); a linear mixed model on the sample-level ages (REML, a "
         "random intercept per donor and a chip variance component where the samples span several chips, t intervals "
-        "with between-within degrees of freedom) gives a second estimate. q-values are Benjamini-Hochberg adjusted over "
+        "with between-within degrees of freedom) gives a second estimate, reported as a sensitivity analysis: the paired t-test is the primary test, and the summary's verdicts come from it alone. q-values are Benjamini-Hochberg adjusted over "
         "all contrasts and clocks, for each method. "
         f"Software: epiclock {versions.get('epiclock', '?')}, Python {versions.get('python', '?')}, "
         f"Snakemake {versions.get('snakemake', '?')}, numpy {versions.get('numpy', '?')}, pandas {versions.get('pandas', '?')}, "
@@ -233,7 +214,11 @@ def condition_figure_name(clock: str) -> str:
     return f"{clock}.conditions"
 
 
-FOREST_FIGURE = "contrasts.forest"
+FOREST_FIGURE_PREFIX = "contrasts.forest."
+
+
+def forest_figure_name(contrast: str) -> str:
+    return f"{FOREST_FIGURE_PREFIX}{contrast}"
 
 
 def training_figure_name(clock: str) -> str:
@@ -354,8 +339,8 @@ def call_rate_plot(qc_table: pd.DataFrame, min_call_rate: float) -> str:
         labels.append("failed QC for another reason")
     handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1))
     labels.append(f"threshold {min_call_rate:g}")
-    # The corner away from the bars: failing bars hang at the top left (named) or the far left (ranked).
-    axis.legend(handles, labels, fontsize=7, loc="lower left" if labelled else "lower right")
+    # Outside the axes: no bar is ever hidden behind the legend.
+    axis.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     figure.tight_layout()
     return _svg(figure)
 
@@ -498,7 +483,7 @@ def sex_plot(qc_table: pd.DataFrame) -> str:
     axis.set_ylabel("chrY median log2(M + U)")
     axis.set_title(f"predicted sex of {len(table)} samples", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="best")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     figure.tight_layout()
     return _svg(figure)
 
@@ -611,15 +596,18 @@ def no_intensities_note(config: dict) -> str:
             f"intensities (IDAT files), and this run started from a matrix (input type '{input_type}') that has none.")
 
 
-def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, units: dict[str, str],
+def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, run_clocks: dict[str, clocks_clock.Clock],
             cv_predictions: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
-    """Every figure of the report, by name: one per clock, the forest plot, one per custom clock's training."""
+    """Every figure of the report, by name: one per clock, a forest plot per contrast, one per custom
+    clock's training."""
     condition_order = conditions_in_order(per_sample, config["design"])
-    result = {condition_figure_name(name): condition_plot(per_sample, name, config["design"]["donor_column"],
-                                                          condition_order, units.get(name, "years"))
-              for name in config["clocks"]["names"]}
-    if len(contrasts):
-        result[FOREST_FIGURE] = forest_plot(contrasts)
+    names = list(config["clocks"]["names"])
+    result = {condition_figure_name(name): condition_plot(per_sample, run_clocks[name], config["design"]["donor_column"],
+                                                          condition_order)
+              for name in names}
+    primary, _ = reading.primary_clock(config, names)
+    for contrast, rows in contrasts.groupby("contrast", sort=False):
+        result[forest_figure_name(contrast)] = contrast_forest(rows, run_clocks, primary)
     for name, table in (cv_predictions or {}).items():
         result[training_figure_name(name)] = training_plot(table, name)
     return result
@@ -638,16 +626,20 @@ def render(inputs: ReportInputs) -> str:
     config = inputs.config
     clock_names = list(config["clocks"]["names"])
     condition_order = conditions_in_order(inputs.per_sample, config["design"])
+    primary, primary_note = reading.primary_clock(config, clock_names)
     clock_sections = []
     for name in clock_names:
         clock = inputs.clocks[name]
         clock_sections.append({
-            "name": name, "clock": clock,
+            "name": name, "clock": clock, "quantity": reading.quantity(clock),
+            "in_years": reading.is_age_in_years(clock),
             "plot": inputs.figures[condition_figure_name(name)],
             "conditions": inputs.per_condition[inputs.per_condition["clock"] == name].sort_values(
                 "condition", key=lambda column: column.map({c: i for i, c in enumerate(condition_order)})),
-            "contrasts": inputs.contrasts[inputs.contrasts["clock"] == name],
         })
+    headlines = reading.headlines(inputs.contrasts, config.get("contrasts", []), inputs.clocks, primary)
+    for item in headlines:
+        item["forest"] = inputs.figures.get(forest_figure_name(item["name"]), "")
     coverage = (inputs.predictions.groupby("clock")
                 .agg(samples=("sample_id", "size"), with_age=("dnam_age", lambda s: int(s.notna().sum())),
                      min_coverage=("coverage", "min"), median_coverage=("coverage", "median"),
@@ -656,23 +648,29 @@ def render(inputs: ReportInputs) -> str:
     no_age = inputs.predictions[inputs.predictions["dnam_age"].isna()]
     environment = Environment(loader=PackageLoader("epiclock", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    environment.filters["years"] = _format_years
-    environment.filters["p"] = _format_p
+    environment.filters["p"] = reading.format_p
     environment.filters["count"] = "{:,}".format
     environment.filters["num"] = lambda v, d=2: "NA" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+    environment.filters["years"] = lambda v: reading.number(v, "years")
+    environment.filters["value"] = reading.number
+    environment.filters["interval"] = reading.interval
+    qc_passed = inputs.qc["passed"].astype(bool)
+    # As the call-rate figure colours them: drawn (with a call rate), above the threshold, failed anyway.
+    rates = inputs.qc["call_rate"] if "call_rate" in inputs.qc.columns else pd.Series(np.nan, index=inputs.qc.index)
+    other_failures = rates.notna() & (rates >= float(config["qc"]["min_call_rate"])) & ~qc_passed
     template = environment.get_template("report.html.j2")
     return template.render(
         title=config.get("report", {}).get("title", "epiclock report"),
-        summary=summary_sentences(inputs.contrasts),
-        headlines=headlines(inputs.contrasts, config.get("contrasts", []),
-                            {name: clock.unit for name, clock in inputs.clocks.items()}),
-        contrasts=inputs.contrasts,
-        forest=inputs.figures.get(FOREST_FIGURE, ""),
+        headlines=headlines,
+        primary=inputs.clocks[primary], primary_note=primary_note,
+        contrasts=inputs.contrasts.assign(
+            unit=inputs.contrasts["clock"].map(lambda name: inputs.clocks[name].unit if name in inputs.clocks else "")),
+        pairs_column=reading.PAIRS_COLUMN,
         qc=inputs.qc,
-        qc_failed=inputs.qc.loc[~inputs.qc["passed"].astype(bool)],
-        n_failed=int((~inputs.qc["passed"].astype(bool)).sum()),
+        n_failed=int((~qc_passed).sum()),
         qc_view=qc_table_view(inputs.qc),
         min_call_rate=config["qc"]["min_call_rate"],
+        qc_other_failures=bool(other_failures.any()),
         qc_plots=qc_plots(inputs),
         raw_intensities=config["input"].get("type", "betas") == "idat",
         no_intensities=no_intensities_note(config),
