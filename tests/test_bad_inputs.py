@@ -326,7 +326,7 @@ def test_bad_input_cpg_ids_absent_from_every_clock():
     design = deltas.Design.from_config(config["design"])
     per_sample = deltas.per_sample(predictions, study.samples, design)
     contrasts = deltas.contrast_table(per_sample, [deltas.Contrast.from_config(c) for c in config["contrasts"]], design)
-    assert contrasts["estimate_years"].isna().all() and (contrasts["n_pairs"] == 0).all()
+    assert contrasts["estimate_years"].isna().all() and (contrasts["n_donors"] == 0).all()
     assert contrasts["note"].str.contains("too few for a test").all()
 
 
@@ -499,7 +499,7 @@ def test_bad_samples_are_quarantined_with_reasons_and_the_rest_finish(tmp_path_f
     assert set(predictions["sample_id"]) == set(small_study().samples["sample_id"]) - quarantined
     assert predictions["dnam_age"].notna().all()
     contrasts = pd.read_csv(results / "deltas/contrasts.tsv", sep="\t")
-    assert contrasts["estimate_years"].notna().all() and (contrasts["n_pairs"] == 3).all()
+    assert contrasts["estimate_years"].notna().all() and (contrasts["n_donors"] == 3).all()
     html = (results / "report.html").read_text()
     for sample_id in quarantined:
         assert sample_id in html

@@ -205,3 +205,49 @@ def test_check_sex_with_the_simulated_sheet_finds_exactly_the_swapped_sample(pre
     checked = qc_sex.check_sex(predicted_sexes.reset_index(), swapped)
     assert checked.index[checked["sex_matches"].eq(False)].tolist() == [swapped.index[0]]
     assert checked["sex_matches"].notna().all()
+
+
+def _quiet_study(**overrides) -> simulate.SimulatedStudy:
+    """Four donors, one replicate, no replicate, chip or clock noise: what is left is the design's own."""
+    parameters = simulate.StudyParameters(donors=4, replicates=1, seed=3, background_cpgs=200, failed_samples=0,
+                                          replicate_sd=0.0, clock_noise_sd=0.0, chip_sd=0.0, **overrides)
+    return simulate.simulate_study(parameters)
+
+
+def _ages(study: simulate.SimulatedStudy, clock: str = "horvath2013") -> pd.Series:
+    return study.truth[study.truth["clock"] == clock].set_index("sample_id")["true_dnam_age"]
+
+
+def test_donors_respond_to_a_condition_each_in_their_own_way():
+    donors = ["D01", "D02", "D03", "D04"]
+    for response_sd, spread in ((0.0, 0.0), (1.5, None)):
+        ages = _ages(_quiet_study(donor_response_sd=response_sd))
+        responses = np.array([ages[f"{donor}_skin_bm_young_serum_r1"] - ages[f"{donor}_skin_alone_r1"]
+                              for donor in donors])
+        if spread == 0.0:
+            assert responses == pytest.approx(np.full(4, -2.0), abs=1e-9)
+        else:
+            assert responses.std(ddof=1) > 0.3
+    # The same draw for every clock: a donor's response is biology, not a clock's reading.
+    study = _quiet_study(donor_response_sd=1.5)
+    first, second = (_ages(study, name) for name in registry.for_simulation()[:2])
+    assert (first - first["D01_skin_alone_r1"]).to_numpy() == pytest.approx(
+        (second - second["D01_skin_alone_r1"]).to_numpy(), abs=1e-9)
+
+
+def test_culture_time_points_drift_together_within_donor():
+    study = _quiet_study(time_points=3, drift_sd=0.0, donor_response_sd=0.0)
+    assert sorted(study.samples["time"].unique()) == ["t1", "t2", "t3"]
+    assert len(study.samples) == 4 * len(simulate.CONDITIONS) * 3
+    ages = _ages(study)
+    assert ages["D02_skin_bm_t3_r1"] - ages["D02_skin_bm_t1_r1"] == pytest.approx(2 * 0.5)
+
+
+def test_conditions_move_cpgs_outside_the_clocks():
+    plain, shifted = (_quiet_study(genome_wide_effect_sd=sd).betas for sd in (0.0, 0.5))
+    background = plain.index.difference(sorted(set().union(*(registry.get(name).cpg_ids
+                                                              for name in registry.for_simulation()))))
+    alone = [column for column in plain.columns if "skin_alone" in column]
+    treated = [column for column in plain.columns if "skin_bm_young_serum" in column]
+    assert np.abs(plain.loc[background, alone] - shifted.loc[background, alone]).max().max() < 1e-12
+    assert np.abs(plain.loc[background, treated] - shifted.loc[background, treated]).mean().mean() > 0.02

@@ -121,4 +121,4 @@ def test_composition_per_sample_and_per_contrast(finished_run):
     assert (merged["fraction"] - merged["fraction_planted"]).abs().mean() < 0.01
     contrasts = pd.read_csv(results / "qc/composition_contrasts.tsv", sep="\t").set_index(["contrast", "cell_type"])
     assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "estimate"] < -0.02
-    assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "n_pairs"] == 4
+    assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "n_donors"] == 4

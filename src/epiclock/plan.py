@@ -297,8 +297,8 @@ def check_contrasts(settings: Settings, sheet: pd.DataFrame) -> None:
         if contrast.minus is not None:
             parts.append((f"{contrast.name} (its minus part)", contrast.minus))
         for name, part in parts:
-            treated = set(sheet.index[deltas.contrasts._group_mask(sheet, part.treated)])
-            reference = set(sheet.index[deltas.contrasts._group_mask(sheet, part.reference)])
+            treated = set(sheet.index[deltas.group_mask(sheet, part.treated)])
+            reference = set(sheet.index[deltas.group_mask(sheet, part.reference)])
             if treated and treated == reference:
                 raise EpiclockError(f"config contrasts: contrast '{name}' selects the same {len(treated)} sample(s) "
                                     "as treated and as reference, so it can only measure zero; make the two sides "

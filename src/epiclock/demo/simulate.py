@@ -4,10 +4,14 @@ Skin models from several donors of known age are cultured alone, with young or o
 with bone marrow (BM), and with BM plus young or old serum, in replicates spread over 8-sample chips.
 The serum-without-BM conditions make the study's key claim testable as an interaction: the effect
 of young vs old serum with BM minus the same effect without BM. Each sample has a
-true DNAm age per clock (donor age + a donor-specific model offset + the planted condition effect +
-biological and technical noise); betas start from a real per-CpG reference profile with sample-level
-variation and are then corrected, with the smallest change that stays inside (0, 1), so that every
-shipped clock reads exactly its true age. ``truth.tsv`` records those ages and the planted effects.
+true DNAm age per clock: donor age + a donor-specific model offset + the planted condition effect +
+the donor's own response to the condition (donors respond differently; the planted effect is their
+mean) + drift over culture time points + biological, chip and clock-specific noise (clocks disagree
+by a year or two per sample, as on real arrays). Betas start from a real per-CpG reference profile
+with sample-level variation and a genome-wide component of each condition (effects are not confined
+to the clocks' coefficient directions), and are then corrected, with the smallest change that stays
+inside (0, 1), so that every shipped clock reads exactly its true age. ``truth.tsv`` records those
+ages and the planted effects.
 Each donor has a sex (F or M, both present), written to the sample sheet's ``sex`` column; the
 simulated arrays (epiclock.demo.simulate_arrays) give their chrX and chrY probes the matching copy number.
 """
@@ -41,8 +45,11 @@ SAMPLES_PER_CHIP = 8
 DEMO_FIBROBLAST_SHIFT = -0.06
 BETA_FLOOR, BETA_CEILING = 0.005, 0.995
 # Sexes come from a generator of their own (seeded by the study's seed and this number), so that
-# every other draw of a seed (ages, chips, betas) is what it was before donors had a sex.
+# every other draw of a seed (ages, chips, betas) is what it was before donors had a sex; so do the
+# donors' own responses, culture drift and the genome-wide condition effects.
 SEX_SEED = 20_250_801
+RESPONSE_SEED = 20_261_201
+BASELINE_CONDITION = "skin_alone"
 
 
 @dataclass
@@ -59,9 +66,21 @@ class StudyParameters:
     })
     donor_age_range: tuple[float, float] = (22.0, 75.0)
     donor_offset_sd: float = 3.0       # skin models read older or younger than their donor
+    # Each donor's own response to each condition but skin alone (years, all clocks): real donors
+    # respond differently, so the planted effect is the mean response over donors.
+    donor_response_sd: float = 0.7
     replicate_sd: float = 0.5          # biological variation between replicate models, all clocks
-    clock_noise_sd: float = 0.3        # clock-specific technical noise per sample
+    clock_noise_sd: float = 1.0        # clock-specific noise per sample: clocks disagree, as on real arrays
     chip_sd: float = 0.3               # chip (batch) effect, all clocks
+    # Culture time points per donor (sample-sheet column 'time' when more than one), every condition
+    # and replicate sampled at each; ageing in culture between time points, common to all donors,
+    # and each donor's own drift at each time point, shared by its conditions.
+    time_points: int = 1
+    drift_per_time_point: float = 0.5
+    drift_sd: float = 0.5
+    # A condition also changes CpGs outside the clocks: per condition but skin alone, every CpG
+    # (except the tissue age signal a trained clock reads) moves by a draw of this SD (M-value scale).
+    genome_wide_effect_sd: float = 0.05
     clock_offsets: dict[str, float] = field(default_factory=lambda: {"horvath2013": 2.0})
     background_cpgs: int = 5000
     age_signal_cpgs: int = 100         # CpGs carrying a tissue age signal (see age_signal); 0: none
@@ -75,6 +94,8 @@ class StudyParameters:
             raise EpiclockError(f"simulate: at least 3 donors are needed for paired statistics (got {self.donors})")
         if self.replicates < 1:
             raise EpiclockError(f"simulate: replicates must be at least 1 (got {self.replicates})")
+        if self.time_points < 1:
+            raise EpiclockError(f"simulate: time_points must be at least 1 (got {self.time_points})")
         unknown = set(self.condition_effects) - {name for name, _, _ in CONDITIONS}
         if unknown:
             raise EpiclockError(f"simulate: unknown conditions in condition_effects: {', '.join(sorted(unknown))}")
@@ -106,14 +127,17 @@ def design_samples(parameters: StudyParameters, rng: np.random.Generator) -> pd.
     donors = [f"D{donor_index + 1:02d}" for donor_index in range(parameters.donors)]
     sex_of_donor = dict(zip(donors, donor_sexes(parameters.donors, parameters.seed)))
     rows = []
+    timed = parameters.time_points > 1
     for donor, donor_age in zip(donors, donor_ages):
         for condition, bone_marrow, serum in CONDITIONS:
-            for replicate in range(1, parameters.replicates + 1):
-                rows.append({
-                    "sample_id": f"{donor}_{condition}_r{replicate}",
-                    "donor": donor, "donor_age": float(donor_age), "condition": condition,
-                    "bone_marrow": bone_marrow, "serum": serum, "replicate": str(replicate),
-                })
+            for time_point in range(1, parameters.time_points + 1):
+                for replicate in range(1, parameters.replicates + 1):
+                    rows.append({
+                        "sample_id": f"{donor}_{condition}" + (f"_t{time_point}" if timed else "") + f"_r{replicate}",
+                        "donor": donor, "donor_age": float(donor_age), "condition": condition,
+                        "bone_marrow": bone_marrow, "serum": serum, "replicate": str(replicate),
+                        **({"time": f"t{time_point}"} if timed else {}),
+                    })
     samples = pd.DataFrame(rows)
     # Chips are filled in run order, shuffled, as a lab would load them.
     order = rng.permutation(len(samples))
@@ -137,6 +161,7 @@ def true_ages(samples: pd.DataFrame, parameters: StudyParameters, clock_names: l
     effect = samples["condition"].map(lambda c: parameters.condition_effects.get(c, 0.0)).to_numpy()
     biological = (samples["donor_age"].to_numpy() + samples["donor"].map(donor_offset).to_numpy()
                   + effect + rng.normal(0, parameters.replicate_sd, len(samples)))
+    biological += donor_responses(samples, parameters) + culture_drift(samples, parameters)
     technical = samples["chip"].map(chip_effect).to_numpy()
     frames = []
     for name in clock_names:
@@ -148,6 +173,38 @@ def true_ages(samples: pd.DataFrame, parameters: StudyParameters, clock_names: l
             "tissue_age": biological + technical,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def donor_responses(samples: pd.DataFrame, parameters: StudyParameters) -> np.ndarray:
+    """Each donor's own response to each condition but skin alone (mean 0), per sample."""
+    rng = np.random.default_rng([parameters.seed, RESPONSE_SEED, 1])
+    donors = sorted(samples["donor"].unique())
+    conditions = [name for name, _, _ in CONDITIONS if name != BASELINE_CONDITION]
+    draws = rng.normal(0, parameters.donor_response_sd, (len(donors), len(conditions)))
+    draws = np.column_stack([draws, np.zeros(len(donors))])
+    row = pd.Index(donors).get_indexer(samples["donor"])
+    column = pd.Index([*conditions, BASELINE_CONDITION]).get_indexer(samples["condition"])
+    return draws[row, column]
+
+
+def culture_drift(samples: pd.DataFrame, parameters: StudyParameters) -> np.ndarray:
+    """Ageing in culture: a common step per time point plus each donor's own drift at each time point."""
+    if "time" not in samples.columns:
+        return np.zeros(len(samples))
+    rng = np.random.default_rng([parameters.seed, RESPONSE_SEED, 2])
+    units = pd.MultiIndex.from_frame(samples[["donor", "time"]]).unique().sort_values()
+    own = pd.Series(rng.normal(0, parameters.drift_sd, len(units)), index=units)
+    step = samples["time"].str.lstrip("t").astype(int).to_numpy() - 1
+    return step * parameters.drift_per_time_point + own.reindex(pd.MultiIndex.from_frame(samples[["donor", "time"]])).to_numpy()
+
+
+def genome_wide_effects(cpg_ids: pd.Index, samples: pd.DataFrame, parameters: StudyParameters) -> np.ndarray:
+    """M-value shifts (CpGs x samples) of each sample's condition, zero for skin alone."""
+    rng = np.random.default_rng([parameters.seed, RESPONSE_SEED, 3])
+    conditions = [name for name, _, _ in CONDITIONS if name != BASELINE_CONDITION]
+    shifts = pd.DataFrame(rng.normal(0, parameters.genome_wide_effect_sd, (len(cpg_ids), len(conditions))),
+                          columns=conditions).assign(**{BASELINE_CONDITION: 0.0})
+    return shifts[samples["condition"].to_list()].to_numpy()
 
 
 def _logit(p):
@@ -215,6 +272,10 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     signal = age_signal(parameters.age_signal_cpgs) if parameters.age_signal_cpgs else pd.Series(dtype=float)
     cpg_ids = pd.Index(sorted(set(clock_cpgs) | set(background) | set(signal.index)), name="cpg_id")
     values = baseline_betas(cpg_ids, samples, rng)
+    # The conditions' genome-wide component, before the clocks' correction (which moves clock CpGs
+    # only along the clocks' own directions); the tissue age signal is left to track age alone.
+    shifted = ~cpg_ids.isin(signal.index)
+    values[shifted] = _expit(_logit(values[shifted]) + genome_wide_effects(cpg_ids, samples, parameters)[shifted])
     # The tissue age signal follows each sample's age, as a custom clock trained on a cohort expects.
     tissue_age = truth.drop_duplicates("sample_id").set_index("sample_id").loc[samples["sample_id"], "tissue_age"]
     signal_rows = cpg_ids.get_indexer(signal.index)

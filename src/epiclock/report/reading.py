@@ -14,7 +14,7 @@ import pandas as pd
 
 SIGNIFICANCE_LEVEL = 0.05
 # The contrast table's column counting the pairing units (donors) of the primary test.
-PAIRS_COLUMN = "n_pairs"
+PAIRS_COLUMN = "n_donors"
 
 # What a clock's output is, by output kind.
 QUANTITIES = {"age": "DNAm age", "pace": "pace of ageing", "kb": "telomere length", "divisions": "stem-cell divisions",
