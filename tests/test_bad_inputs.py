@@ -221,7 +221,7 @@ def test_bad_input_unknown_condition_level_in_a_contrast(tmp_path):
 
 
 @pytest.mark.workflow
-def test_bad_input_contrast_with_no_pairs(tmp_path):
+def test_bad_input_contrast_with_no_donor_in_both_groups(tmp_path):
     # Donor D01's young-serum models were relabelled as another donor's: no donor has both groups.
     samples = small_study().samples.copy()
     young = samples["serum"].eq("young") & samples["bone_marrow"].eq("yes")
@@ -232,8 +232,8 @@ def test_bad_input_contrast_with_no_pairs(tmp_path):
 
     write_workdir(tmp_path, samples=samples, change_config=only_that_contrast)
     output = stops_before_any_job(tmp_path)
-    assert ("config 'contrasts': contrast 'young_vs_old_serum_with_bm' has no pairs: no donor has samples in "
-            "every group it compares") in output
+    assert ("config 'contrasts': contrast 'young_vs_old_serum_with_bm' has no donors to compare: no donor has "
+            "samples in every group it compares") in output
 
 
 @pytest.mark.workflow
