@@ -156,7 +156,7 @@ def test_fraction_contrasts_pair_donor_means():
     contrast = deltas.Contrast("treated_vs_control", {"treatment": "treated"}, {"treatment": "control"})
     table = deltas_fractions.fraction_contrasts(pd.DataFrame(values), pd.DataFrame(rows), [contrast], design)
     row = table.iloc[0]
-    assert row["n_pairs"] == 4 and row["cell_type"] == "Fib"
+    assert row["n_donors"] == 4 and row["cell_type"] == "Fib"
     assert row["estimate"] == pytest.approx(np.mean(list(differences.values())), abs=1e-12)
     from scipy import stats
     assert row["p_value"] == pytest.approx(stats.ttest_1samp(list(differences.values()), 0).pvalue, rel=1e-9)

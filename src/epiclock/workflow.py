@@ -199,7 +199,7 @@ def estimate_composition(matrices: list[str], qc_table: str, samples: str, setti
     (results/qc/composition_contrasts)."""
     from epiclock import composition
     from epiclock.clocks import preprocessing
-    from epiclock.deltas import contrasts as deltas_contrasts
+    from epiclock import deltas
     from epiclock.deltas import fractions as deltas_fractions
     from epiclock.io import merge
     from epiclock.io.tables import read_matrix_rows
@@ -225,8 +225,8 @@ def estimate_composition(matrices: list[str], qc_table: str, samples: str, setti
         for sample in missing:
             log.warning("%s / %s: no fractions, too few of the reference's CpGs measured", sample, reference)
     write_table(fractions, outputs["fractions_tsv"], outputs["fractions_parquet"])
-    design = deltas_contrasts.Design.from_config(design_config)
-    contrasts = [deltas_contrasts.Contrast.from_config(entry) for entry in contrasts_config]
+    design = deltas.Design.from_config(design_config)
+    contrasts = [deltas.Contrast.from_config(entry) for entry in contrasts_config]
     table = deltas_fractions.fraction_contrasts(fractions, read_sample_sheet(samples), contrasts, design)
     write_table(table, outputs["contrasts_tsv"], outputs["contrasts_parquet"])
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from epiclock.deltas.design import (Contrast, Design, assign_cells, check_design, condition_labels,
                                     contrast_samples, describe, group_mask, imputation_balance, per_condition,
                                     per_sample, residual_age_acceleration)
 from epiclock.deltas.mixed import mixed_model_contrast
-from epiclock.deltas.paired import MIN_DONORS_FOR_TEST, donor_differences, paired_test, unit_differences
+from epiclock.deltas.paired import (MIN_DONORS_FOR_TEST, benjamini_hochberg, donor_differences, paired_test,
+                                    unit_differences)
 from epiclock.errors import EpiclockError
 
 __all__ = [
@@ -100,12 +100,3 @@ def contrast_table(per_sample_table: pd.DataFrame, contrasts: list[Contrast], de
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy(dtype=float))
     table["mixed_q"] = benjamini_hochberg(table["mixed_p"].to_numpy(dtype=float))
     return table[CONTRAST_COLUMNS]
-
-
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """BH-adjusted q-values; missing p-values stay missing and do not count as tests."""
-    q_values = np.full(len(p_values), np.nan)
-    tested = ~np.isnan(p_values)
-    if tested.any():
-        q_values[tested] = stats.false_discovery_control(p_values[tested], method="bh")
-    return q_values

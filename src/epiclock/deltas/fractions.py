@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from epiclock.deltas.contrasts import (Contrast, Design, _paired_differences, benjamini_hochberg, condition_labels,
-                                       paired_test)
+from epiclock.deltas.design import Contrast, Design, condition_labels
+from epiclock.deltas.paired import benjamini_hochberg, donor_differences, paired_test
 
 FRACTION_CONTRAST_COLUMNS = ["contrast", "reference", "cell_type", "estimate", "ci_low", "ci_high", "p_value",
-                             "q_value", "n_pairs", "test", "p_wilcoxon", "sd_difference", "treated_mean",
+                             "q_value", "n_donors", "test", "p_wilcoxon", "sd_difference", "treated_mean",
                              "reference_mean", "note"]
 
 
@@ -30,12 +30,12 @@ def fraction_contrasts(fractions: pd.DataFrame, sheet: pd.DataFrame, contrasts: 
         tables[reference, cell_type] = table.rename(columns={"fraction": "dnam_age"})  # the column pairing reads
     for contrast in contrasts:
         for (reference, cell_type), table in tables.items():
-            pairs = _paired_differences(table, contrast, design)
+            pairs = donor_differences(table, contrast, design)
             result = paired_test(pairs["difference"].to_numpy(dtype=float))
             rows.append({
                 "contrast": contrast.name, "reference": reference, "cell_type": cell_type,
                 "estimate": result["estimate_years"], **{key: result[key] for key in (
-                    "ci_low", "ci_high", "p_value", "n_pairs", "p_wilcoxon", "sd_difference", "note")},
+                    "ci_low", "ci_high", "p_value", "n_donors", "p_wilcoxon", "sd_difference", "note")},
                 "test": "paired t-test on donor means" if contrast.minus is None
                 else "paired t-test on donor difference-of-differences",
                 "treated_mean": float(pairs["treated"].mean()) if len(pairs) else np.nan,

@@ -88,3 +88,12 @@ def paired_test(differences: np.ndarray) -> dict:
         result["note"] = (f"{n_donors} donors: the Wilcoxon test cannot reach p < 0.05 with fewer than "
                           f"{MIN_DONORS_FOR_WILCOXON}; read the paired t-test and the CI")
     return result
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """BH-adjusted q-values; missing p-values stay missing and do not count as tests."""
+    q_values = np.full(len(p_values), np.nan)
+    tested = ~np.isnan(p_values)
+    if tested.any():
+        q_values[tested] = stats.false_discovery_control(p_values[tested], method="bh")
+    return q_values
