@@ -64,6 +64,7 @@ METHODS = {
     "Wilcoxon": ("estimate_years", None, None, "p_wilcoxon"),
     "mixed model": ("mixed_estimate", "mixed_ci_low", "mixed_ci_high", "mixed_p"),
 }
+FORMATTERS = {"false_positive": "{:.1%}".format, "coverage": "{:.1%}".format, "power": "{:.1%}".format}
 # Fewer donors than this and the two-sided signed-rank test's smallest p (2 / 2^n) is above 0.05.
 WILCOXON_MIN_DONORS = 6
 
@@ -143,17 +144,35 @@ def _study_batch(cell: Cell, seeds: list[int], settings: Settings) -> pd.DataFra
 
 
 def simulate_grid(cells: list[Cell], studies: int, settings: Settings, seed: int = 1, workers: int = 1,
-                  batch: int = 25) -> pd.DataFrame:
-    """Every cell's studies; seeds differ between cells, so cells are independent samples."""
+                  batch: int = 25, on_cell=None) -> pd.DataFrame:
+    """Every cell's studies; seeds differ between cells, so cells are independent samples.
+
+    ``on_cell(cell, results)`` is called as each cell completes (cells complete in order).
+    """
     tasks = []
     for index, cell in enumerate(cells):
         seeds = [seed * 10_000_000 + index * 10_000 + study for study in range(studies)]
         tasks += [(cell, seeds[start:start + batch]) for start in range(0, studies, batch)]
+    per_cell: dict[Cell, list[pd.DataFrame]] = {cell: [] for cell in cells}
+    remaining = {cell: sum(task_cell == cell for task_cell, _ in tasks) for cell in cells}
+    frames = []
+
+    def collect(cell: Cell, frame: pd.DataFrame) -> None:
+        per_cell[cell].append(frame)
+        remaining[cell] -= 1
+        if remaining[cell] == 0:
+            results = pd.concat(per_cell.pop(cell), ignore_index=True)
+            frames.append(results)
+            if on_cell is not None:
+                on_cell(cell, results)
+
     if workers <= 1:
-        frames = [_study_batch(cell, seeds, settings) for cell, seeds in tasks]
+        for cell, seeds in tasks:
+            collect(cell, _study_batch(cell, seeds, settings))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            frames = list(pool.map(_study_batch, *zip(*tasks), [settings] * len(tasks)))
+            for (cell, _), frame in zip(tasks, pool.map(_study_batch, *zip(*tasks), [settings] * len(tasks))):
+                collect(cell, frame)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -218,15 +237,20 @@ def main() -> int:
     for entry in settings.contrasts:
         print(f"  {entry['name']}: planted {planted_value(deltas.Contrast.from_config(entry), effects):+.1f} years")
     start = time.perf_counter()
-    results = simulate_grid(cells, arguments.studies, settings, seed=arguments.seed, workers=arguments.workers)
+
+    def report_cell(cell: Cell, results: pd.DataFrame) -> None:
+        """Each cell's rows as soon as it is done, so that a long run shows where it stands."""
+        print(summarise(results).to_string(index=False, header=False, formatters=FORMATTERS), flush=True)
+
+    results = simulate_grid(cells, arguments.studies, settings, seed=arguments.seed, workers=arguments.workers,
+                            on_cell=report_cell)
     elapsed = time.perf_counter() - start
     summary = summarise(results)
     print(f"false positives: share of p < {SIGNIFICANCE} over contrasts without an effect (bounds "
           f"{FALSE_POSITIVE_BOUNDS[0]:.0%}-{FALSE_POSITIVE_BOUNDS[1]:.0%}); coverage: share of 95% CIs holding the "
           f"planted effect (bounds {COVERAGE_BOUNDS[0]:.0%}-{COVERAGE_BOUNDS[1]:.0%})")
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_colwidth", 80):
-        print(summary.to_string(index=False, formatters={
-            "false_positive": "{:.1%}".format, "coverage": "{:.1%}".format, "power": "{:.1%}".format}))
+        print(summary.to_string(index=False, formatters=FORMATTERS))
     if arguments.out:
         summary.to_csv(arguments.out, sep="\t", index=False)
     failed = summary["check"].str.startswith("FAIL")
