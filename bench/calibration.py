@@ -214,7 +214,11 @@ def _check(row) -> str:
 
 
 def grid(donors=(3, 4, 6, 8), response_sds=(0.0, 1.0, 2.0), replicates=(1, 3), designs=DESIGNS) -> list[Cell]:
-    return [Cell(*values) for values in itertools.product(donors, response_sds, replicates, designs)]
+    """The cells, in the order given: response SD outermost, then replicates, donors and designs
+    (so that a run can put the designs that break counting units first)."""
+    return [Cell(donor_count, response_sd, replicate_count, design)
+            for response_sd, replicate_count, donor_count, design
+            in itertools.product(response_sds, replicates, donors, designs)]
 
 
 def main() -> int:

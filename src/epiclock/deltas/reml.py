@@ -92,16 +92,18 @@ class RemlFit:
         A2 = float(sum(W[i, j] * np.trace(M[i] @ M[j]) for i in range(k) for j in range(k)))
         if not (0 < A2 < 1) or adjusted <= 0:
             return satterthwaite
-        B = (A1 + 6 * A2) / 2
-        g = (2 * A1 - 5 * A2) / (3 * A2)
-        denominator = 3 + 2 * (1 - g)
-        c1, c2, c3 = g / denominator, (1 - g) / denominator, (3 - g) / denominator
-        expectation = 1 / (1 - A2)
-        variance = 2 * (1 + c1 * B) / ((1 - c2 * B) ** 2 * (1 - c3 * B))
-        rho = variance / (2 * expectation ** 2)
-        df = 4 + 3 / (rho - 1)
-        scale = df / (expectation * (df - 2))
-        if not (np.isfinite(df) and df > 2 and scale > 0):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            B = np.float64(A1 + 6 * A2) / 2
+            g = np.float64(2 * A1 - 5 * A2) / (3 * A2)
+            denominator = 3 + 2 * (1 - g)
+            c1, c2, c3 = g / denominator, (1 - g) / denominator, (3 - g) / denominator
+            expectation = 1 / (1 - np.float64(A2))
+            variance = 2 * (1 + c1 * B) / ((1 - c2 * B) ** 2 * (1 - c3 * B))
+            rho = variance / (2 * expectation ** 2)
+            df = 4 + 3 / (rho - 1)
+            scale = df / (expectation * (df - 2))
+        # The moment matching has no solution in degenerate cases (a denominator at zero): Satterthwaite.
+        if not (np.isfinite(df) and df > 2 and np.isfinite(scale) and scale > 0):
             return satterthwaite
         return float(np.sqrt(adjusted / scale)), float(df), "Kenward-Roger"
 
