@@ -7,6 +7,12 @@ matrix product of the same shape (the floor for any linear clock): the ratio clo
 what to compare across machines. Per-clock times show where the time goes.
 
     .venv/bin/python bench/clocks.py [--samples 10000] [--repeats 3]
+    .venv/bin/python bench/clocks.py --versus-biolearn [--biolearn-python /tmp/blvenv/bin/python] [--samples 1000]
+
+--versus-biolearn times, on one matrix, every clock that biolearn 0.9.1 also computes (clocks.yaml's
+biolearn_model) with epiclock and with biolearn (bench/biolearn_timing.py, run by the python of a
+scratch virtualenv that has biolearn; see tests/fixtures/biolearn/README.md), side by side. Without
+that python the comparison is skipped with a message.
 """
 
 import os
@@ -16,14 +22,17 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from epiclock.clocks import data, registry  # noqa: E402
-from epiclock.clocks import predict as clocks_predict
+from epiclock.clocks import predict as clocks_predict  # noqa: E402
 from epiclock.clocks import preprocessing as clocks_preprocessing
 
 
@@ -36,11 +45,59 @@ def timed(function, repeats: int) -> list[float]:
     return times
 
 
+DEFAULT_BIOLEARN_PYTHON = "/tmp/blvenv/bin/python"
+
+
+def versus_biolearn(samples: int, biolearn_python: str) -> None:
+    """The clocks both tools compute, timed on one matrix by each, side by side."""
+    if not Path(biolearn_python).is_file():
+        print(f"biolearn comparison skipped: no python with biolearn at {biolearn_python} (make one as "
+              "tests/fixtures/biolearn/README.md says, or pass --biolearn-python)")
+        return
+    entries = registry._registry()
+    common = {name: entry["biolearn_model"] for name, entry in entries.items() if "biolearn_model" in entry}
+    shipped = [registry.get(name) for name in common]
+    cpg_ids = sorted(set().union(*(clock.cpg_ids for clock in shipped))
+                     | set(registry.get("dunedinpace2022").preprocessing.target.index))
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0.02, 0.98, (samples, len(cpg_ids)))
+    ages = rng.uniform(20, 80, samples)
+    sexes = rng.integers(0, 2, samples)
+    betas = pd.DataFrame(values.T, index=pd.Index(cpg_ids, name="cpg_id"), columns=[f"S{i}" for i in range(samples)])
+    covariates = pd.DataFrame({"age": ages, "female": (sexes == 0).astype(float)}, index=betas.columns)
+    with tempfile.TemporaryDirectory() as directory:
+        np.save(Path(directory) / "betas.npy", values)
+        np.save(Path(directory) / "ages.npy", ages)
+        np.save(Path(directory) / "sexes.npy", sexes)
+        (Path(directory) / "cpg_ids.txt").write_text("\n".join(cpg_ids))
+        result = subprocess.run([biolearn_python, str(Path(__file__).with_name("biolearn_timing.py")), directory,
+                                 *common.values()], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"biolearn comparison failed: {result.stderr.strip().splitlines()[-1:]}")
+        return
+    theirs = {line.split("\t")[0]: float(line.split("\t")[1]) for line in result.stdout.splitlines() if "\t" in line}
+    ours = {name: min(timed(lambda: clocks_predict.predict(betas, [name], covariates=covariates), 3)) for name in common}
+    all_ours = statistics.median(timed(lambda: clocks_predict.predict(betas, list(common), covariates=covariates), 3))
+    print(f"epiclock vs biolearn 0.9.1, {samples} samples x {len(cpg_ids)} probes, one core, best of 3 (biolearn: one run)")
+    print("clock\tbiolearn_model\tepiclock_s\tbiolearn_s\tratio")
+    for name, model in common.items():
+        print(f"{name}\t{model}\t{ours[name]:.4f}\t{theirs[model]:.4f}\t{theirs[model] / ours[name]:.1f}x")
+    total_theirs = sum(theirs[model] for model in common.values())
+    print(f"all {len(common)} together: epiclock {all_ours:.3f} s (one call, median of 3); biolearn {total_theirs:.3f} s "
+          f"(sum of its models); ratio {total_theirs / all_ours:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=None, help="10,000 (1,000 with --versus-biolearn)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--versus-biolearn", action="store_true")
+    parser.add_argument("--biolearn-python", default=DEFAULT_BIOLEARN_PYTHON)
     arguments = parser.parse_args()
+    if arguments.versus_biolearn:
+        versus_biolearn(arguments.samples or 1_000, arguments.biolearn_python)
+        return
+    arguments.samples = arguments.samples or 10_000
 
     names = registry.available()
     shipped = [registry.get(name) for name in names]
@@ -60,7 +117,9 @@ def main() -> None:
     preprocessed = [clock.name for clock in shipped if clock.preprocessing is not None]
     linear_only = [name for name in names if name not in preprocessed]
 
-    clock_times = timed(lambda: clocks_predict.predict(betas, names), arguments.repeats)
+    covariates = pd.DataFrame({"age": rng.uniform(20, 80, arguments.samples), "female": rng.integers(0, 2, arguments.samples)},
+                              index=betas.columns, dtype=float)
+    clock_times = timed(lambda: clocks_predict.predict(betas, names, covariates=covariates), arguments.repeats)
     linear_times = timed(lambda: clocks_predict.predict(betas, linear_only), arguments.repeats)
     reference_times = timed(lambda: betas.to_numpy().T @ weights, arguments.repeats)
     per_clock = {name: min(timed(lambda: clocks_predict.predict(betas, [name]), 1)) for name in names}

@@ -26,11 +26,15 @@ rule batch_clocks:
     input:
         matrix="results/preprocess/{batch}.betas.parquet",
         custom=custom_clock_files("clock.yaml"),
+        samples=config["samples"],
     output:
-        "results/clocks/batches/{batch}.parquet",
+        predictions="results/clocks/batches/{batch}.parquet",
+        details="results/clocks/batches/{batch}.details.parquet",
     params:
         clocks=config["clocks"],
         custom_dirs=custom_clock_dirs(),
+        age_column=config.get("design", {}).get("donor_age_column", "donor_age"),
+        sex_column=config["qc"]["sex_column"],
     log:
         "logs/clocks/{batch}.log",
     threads: 1
@@ -46,6 +50,7 @@ rule batch_clocks:
 rule predict_clocks:
     input:
         batches=expand("results/clocks/batches/{batch}.parquet", batch=BATCHES),
+        details=expand("results/clocks/batches/{batch}.details.parquet", batch=BATCHES),
         qc_table="results/qc/samples.parquet",
     output:
         predictions_tsv=report(
@@ -62,6 +67,13 @@ rule predict_clocks:
             subcategory="Clocks",
         ),
         coverage_parquet="results/clocks/coverage.parquet",
+        details_tsv=report(
+            "results/clocks/details.tsv",
+            caption="../report/tables.rst",
+            category="Tables",
+            subcategory="Clocks",
+        ),
+        details_parquet="results/clocks/details.parquet",
     params:
         names=config["clocks"]["names"],
         fail_fast=config["qc"]["fail_fast"],

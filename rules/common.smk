@@ -28,6 +28,8 @@ try:
     except WorkflowError as error:
         raise EpiclockError(f"{config['samples']}: the sample sheet does not fit config/schemas/samples.schema.yaml: "
                             f"{error}") from None
+    # Panel names (in_vitro, mitotic, blood, pace, all) become their clocks, here once for every rule.
+    config["clocks"]["names"] = epiclock_registry.expand_names(config["clocks"]["names"])
     CUSTOM_CLOCKS = {entry["name"]: entry for entry in config["custom_clocks"]}
     clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_registry.available()))
     if clashing:

@@ -4,7 +4,11 @@ run_step(
     snakemake,
     predict_batch_clocks,
     matrix=snakemake.input.matrix,
-    output=snakemake.output[0],
+    output=snakemake.output.predictions,
     clock_config=snakemake.params.clocks,
     custom_dirs=snakemake.params.custom_dirs,
+    details_output=snakemake.output.details,
+    sheet=snakemake.input.samples,
+    age_column=snakemake.params.age_column,
+    sex_column=snakemake.params.sex_column,
 )

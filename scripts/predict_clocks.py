@@ -4,6 +4,7 @@ run_step(
     snakemake,
     predict_clocks,
     batch_predictions=list(snakemake.input.batches),
+    batch_details=list(snakemake.input.details),
     qc_table=snakemake.input.qc_table,
     outputs=dict(snakemake.output.items()),
     clock_names=snakemake.params.names,

@@ -238,7 +238,7 @@ def test_bad_input_contrast_with_no_donor_in_both_groups(tmp_path):
 
 @pytest.mark.workflow
 def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
-    with pytest.raises(EpiclockError, match=r"unknown clock 'horvath2031'; available clocks: .*horvath2013"):
+    with pytest.raises(EpiclockError, match=r"unknown clock 'horvath2031'; did you mean horvath2013\b.*\? `epiclock clocks list`"):
         registry.get("horvath2031")
 
     def misspell(config):
@@ -246,7 +246,7 @@ def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
 
     write_workdir(tmp_path, change_config=misspell)
     output = stops_before_any_job(tmp_path)
-    assert "config 'clocks.names': unknown clock 'horvath2031'; available clocks:" in output
+    assert "config 'clocks.names': unknown clock 'horvath2031'; did you mean horvath2013" in output
     assert "custom clocks: none" in output
 
 

@@ -115,7 +115,8 @@ def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
 
 
 def test_unknown_clock_and_imputation_are_clear_errors():
-    with pytest.raises(EpiclockError, match="unknown clock 'hannum'; available clocks: cortical2020, dnamtl2019"):
+    with pytest.raises(EpiclockError, match=r"unknown clock 'hannum'; did you mean hannum2013\? `epiclock clocks list` "
+                                            r"shows the \d+ clocks \(panels: in_vitro, mitotic, blood, pace, all\)"):
         clocks_registry.get("hannum")
     with pytest.raises(EpiclockError, match="unknown imputation 'mean'"):
         clocks_registry.get("horvath2013").predict(_random_betas(["cg00000029"]), imputation="mean")
@@ -133,8 +134,18 @@ def test_vendored_files_match_their_recorded_checksums():
     table = provenance.vendored_data()
     assert set(table["file"]) >= {"clocks/horvath2013.tsv", "clocks/horvath_skin_blood2018.tsv",
                                   "reference/sesame_450k_median.tsv.gz"}
-    assert table["doi"].str.startswith("10.").all()
-    assert (table["source_version"] == "0.9.1").all()
+    from_biolearn = table["source_package"] == "biolearn (PyPI)"
+    assert (table.loc[from_biolearn, "source_version"] == "0.9.1").all()
+    # Files from a repository name it and its commit; a DOI wherever the source gives a paper.
+    assert table.loc[~from_biolearn, "source_package"].str.contains(r"\(GitHub, ").all()
+    assert table.loc[~from_biolearn, "source_version"].str.fullmatch(r"[0-9a-f]{7,40}").all()
+    without_doi = table.loc[table["doi"].fillna("") == "", "file"]
+    assert set(without_doi) <= {"clocks/cellpopage.tsv", "clocks/senchronoage.tsv", "clocks/sencultureage.tsv",
+                                "clocks/senmortalityage.tsv"}
+    assert table.loc[table["doi"].notna(), "doi"].str.startswith("10.").all()
+    # Every coefficient file a clock reads is in the table.
+    for name in clocks_registry.available():
+        assert clocks_registry._registry()[name]["coefficients"] in set(table["file"]), name
 
 
 def test_linear_clock_follows_scikit_learn_conventions():
@@ -171,6 +182,12 @@ PUBLISHED = {
 # paper's definition through the clock's transform before comparing (never a looser tolerance):
 # Horvath 2013's intercept is rounded to 0.696 there, and DNAmTL's intercept has the wrong sign.
 BIOLEARN_INTERCEPT = {"horvath2013": 0.696, "dnamtl2019": -7.924780053}
+# McCartney's trait scores are linear scores in the paper; biolearn passes six of them through a
+# logistic function, which its logit undoes.
+BIOLEARN_LOGISTIC = {"mccartney2018_bmi", "mccartney2018_education", "mccartney2018_total_cholesterol",
+                     "mccartney2018_hdl", "mccartney2018_ldl", "mccartney2018_body_fat"}
+# The clocks whose biolearn 0.9.1 output the fixture holds, with the shipped clock each is compared to.
+BIOLEARN_CLOCKS = sorted(pd.read_csv(f"{FIXTURES}/predictions.tsv", sep="\t", usecols=["clock"])["clock"].unique())
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -183,8 +200,23 @@ def test_every_clock_has_its_published_size_intercept_transform_and_unit(name):
     assert clock.doi.startswith("10.") and clock.licence and clock.citation
 
 
+@pytest.mark.parametrize("name", clocks_registry.available())
+def test_every_clock_loads_with_how_to_read_it(name):
+    clock = clocks_registry.get(name)
+    assert clock.unit in clocks_model.TRANSFORM_UNITS[clock.model.transform]
+    assert clock.direction in clocks_clock.DIRECTIONS and clock.output_kind in clocks_clock.OUTPUT_KINDS
+    assert clock.licence and clock.citation and clock.tissue and clock.intended_use
+    assert len(clock.cpg_ids) == len(set(clock.cpg_ids)) > 0
+    assert np.isfinite(clock.model.coef_).all() and np.isfinite(clock.model.intercept_)
+    # Ages in years read "higher = older"; kb (DNAmTL) and pace clocks say their own direction.
+    if clock.output_kind == "age":
+        assert clock.direction == "higher = older"
+    if clock.output_kind == "pace":
+        assert clock.direction == "higher = faster ageing" and clock.unit == "years/year"
+
+
 def test_every_shipped_clock_is_listed_with_its_licence_status():
-    assert set(clocks_registry.available()) == set(PUBLISHED)
+    assert set(PUBLISHED) <= set(clocks_registry.available()) and len(clocks_registry.available()) >= 60
     table = clocks_registry.describe().set_index("name")
     assert list(table.columns[:3]) == ["cpgs", "unit", "tissue"]
     assert {"citation", "restricted"} <= set(table.columns)
@@ -212,11 +244,15 @@ def test_only_clocks_linear_in_betas_are_planted_by_the_simulator():
 def _biolearn_fixture(root):
     betas = pd.read_csv(root / FIXTURES / "betas.tsv.gz", sep="\t", index_col="cpg_id")
     expected = pd.read_csv(root / FIXTURES / "predictions.tsv", sep="\t")
-    predicted = predict.predict(betas, clocks_registry.available(), imputation="none", min_coverage=1.0)
-    return betas, expected.merge(predicted, on=["sample_id", "clock"], validate="one_to_one")
+    covariates = clocks_clock.sample_covariates(pd.read_csv(root / FIXTURES / "samples.tsv", sep="\t"), "age", "sex")
+    predicted, details = predict.predict_with_details(betas, BIOLEARN_CLOCKS, imputation="none", min_coverage=1.0,
+                                                     covariates=covariates)
+    return betas, expected.merge(predicted, on=["sample_id", "clock"], validate="one_to_one"), details
 
 
 def _on_the_papers_definition(name: str, biolearn_values: np.ndarray) -> np.ndarray:
+    if name in BIOLEARN_LOGISTIC:
+        return clocks_model.TRANSFORMS["logistic"][1](biolearn_values)
     if name not in BIOLEARN_INTERCEPT:
         return biolearn_values
     shift = clocks_registry.get(name).model.intercept_ - BIOLEARN_INTERCEPT[name]
@@ -225,27 +261,40 @@ def _on_the_papers_definition(name: str, biolearn_values: np.ndarray) -> np.ndar
 
 
 def test_biolearn_fixture_holds_every_cpg_of_every_clock(project_root):
-    betas, merged = _biolearn_fixture(project_root)
-    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in clocks_registry.available()))
+    betas, merged, _ = _biolearn_fixture(project_root)
+    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in BIOLEARN_CLOCKS))
     needed |= set(clocks_registry.get("dunedinpace2022").preprocessing.target.index)
     assert needed <= set(betas.index) and betas.shape[1] == 12
-    assert sorted(merged["clock"].unique()) == clocks_registry.available() and len(merged) == 12 * len(clocks_registry.available())
+    assert sorted(merged["clock"].unique()) == BIOLEARN_CLOCKS and len(merged) == 12 * len(BIOLEARN_CLOCKS)
+    assert len(BIOLEARN_CLOCKS) >= 48 and set(PUBLISHED) <= set(BIOLEARN_CLOCKS)
     assert (project_root / FIXTURES / "README.md").is_file() and (project_root / FIXTURES / "make_fixtures.py").is_file()
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED))
+@pytest.mark.parametrize("name", BIOLEARN_CLOCKS)
 def test_every_clock_equals_biolearn(project_root, name):
-    _, merged = _biolearn_fixture(project_root)
+    _, merged, _ = _biolearn_fixture(project_root)
     rows = merged[merged["clock"] == name]
     assert (rows["status"] == "ok").all()
     expected = _on_the_papers_definition(name, rows["prediction"].to_numpy())
+    assert np.isfinite(expected).all()
     assert np.abs(rows["dnam_age"].to_numpy() - expected).max() < 1e-6
+
+
+def test_grimage_surrogates_equal_biolearns(project_root):
+    _, _, details = _biolearn_fixture(project_root)
+    expected = pd.read_csv(project_root / FIXTURES / "grimage_components.tsv", sep="\t")
+    merged = expected.merge(details, left_on=["sample_id", "clock", "component"],
+                            right_on=["sample_id", "clock", "quantity"], validate="one_to_one")
+    assert len(merged) == len(expected) == 12 * (8 + 10)   # V1 has 8 surrogates, V2 10
+    # Relative to the surrogate's size (B2M is in the millions), 1e-9.
+    scale = np.maximum(np.abs(merged["value_x"]), 1.0)
+    assert (np.abs(merged["value_x"] - merged["value_y"]) / scale).max() < 1e-9
 
 
 def test_biolearn_corrections_are_real_differences(project_root):
     # Without the corrections the two definitions disagree, so the corrections are not decoration.
-    _, merged = _biolearn_fixture(project_root)
-    for name in BIOLEARN_INTERCEPT:
+    _, merged, _ = _biolearn_fixture(project_root)
+    for name in [*BIOLEARN_INTERCEPT, *BIOLEARN_LOGISTIC]:
         rows = merged[merged["clock"] == name]
         assert np.abs(rows["dnam_age"] - rows["prediction"]).min() > 1e-3
     telomere = merged.loc[merged["clock"] == "dnamtl2019", "dnam_age"]
@@ -256,7 +305,7 @@ def _array_like_betas(n_background=21_000, n_samples=3, seed=5):
     """Betas over every clock CpG plus enough other probes to stand for a whole array."""
     rng = np.random.default_rng(seed)
     reference = clocks_data.reference_medians()
-    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in clocks_registry.available()))
+    needed = set().union(*(clocks_registry.get(name).cpg_ids for name in PUBLISHED))
     needed |= set(clocks_registry.get("dunedinpace2022").preprocessing.target.index)
     others = reference.index.difference(sorted(needed))
     chosen = sorted(needed | set(rng.choice(others.to_numpy(), n_background - len(needed) + 2000, replace=False)))
@@ -446,3 +495,115 @@ def test_a_matrix_without_rows_gives_every_sample_a_reason_not_a_crash():
     table = predict.predict(empty, ["horvath2013", "dunedinpace2022"])
     assert table["dnam_age"].isna().all() and len(table) == 4
     assert table["status"].str.contains("coverage").all()
+
+
+# --- Published outputs of other tools, and the in-vitro and mitotic clocks ---
+
+METHYLCIPHER = "tests/fixtures/methylcipher"
+# methylCIPHER's README (MorganLevineLab/methylCIPHER e62937e) prints these for its exampleBetas,
+# five GSE55763 samples, computed without imputation (an unmeasured CpG left out of the sum).
+METHYLCIPHER_README = pd.DataFrame({
+    "sample_id": ["7786915023_R02C02", "7786915135_R04C02", "7471147149_R06C01", "7786915035_R05C01", "7786923035_R01C01"],
+    "hannum2013": [62.33422, 53.90139, 53.59733, 59.53767, 58.80107],
+    "horvath2013": [56.20544, 47.45754, 48.24172, 51.53588, 45.05448],
+    "phenoage2018": [52.29315, 41.05867, 43.54460, 43.96697, 40.35242],
+    "epitoc2_2020": [5012.412, 4622.625, 2956.300, 3446.410, 3245.157],
+    "mccartney2018_smoking": [3.993508, 4.501657, 3.173744, 3.216788, 4.414541],
+}).set_index("sample_id")
+
+
+def test_clocks_reproduce_methylciphers_published_outputs(project_root):
+    betas = pd.read_csv(project_root / METHYLCIPHER / "example_betas.tsv.gz", sep="\t", index_col="cpg_id")
+    table = predict.predict(betas, list(METHYLCIPHER_README.columns), imputation="none", min_coverage=0.0)
+    ours = table.pivot(index="sample_id", columns="clock", values="dnam_age").loc[METHYLCIPHER_README.index]
+    # Within half a unit of the last printed digit; samples missing a clock CpG get no value here
+    # (methylCIPHER drops the CpG from the sum), so only complete samples are compared.
+    for name, printed_digits in (("hannum2013", 5), ("phenoage2018", 5), ("epitoc2_2020", 3),
+                                 ("mccartney2018_smoking", 6)):
+        complete = ours[name].notna()
+        assert complete.sum() >= 3, name
+        assert (ours.loc[complete, name] - METHYLCIPHER_README.loc[complete, name]).abs().max() <= 0.5 * 10 ** -printed_digits
+    assert ours["epitoc2_2020"].notna().all()
+    # methylCIPHER adds biolearn's rounded Horvath intercept 0.696: the paper's 0.695507258 reads
+    # anti_trafo(x - 0.000492742), about 0.0103 years younger above age 20.
+    assert (METHYLCIPHER_README["horvath2013"] - ours["horvath2013"] - 21 * 0.000492742).abs().max() <= 0.5e-5
+
+
+def test_intrinclock_reproduces_pyagings_own_test(project_root):
+    inputs = pd.read_csv(project_root / "tests/fixtures/pyaging/intrinclock_input.tsv.gz", sep="\t", index_col="cpg_id")
+    printed = pd.read_csv(project_root / "tests/fixtures/pyaging/intrinclock_output.tsv", sep="\t")
+    ours = clocks_registry.get("intrinclock2024").predict(inputs, imputation="none", min_coverage=1.0)["dnam_age"].to_numpy()
+    # The notebook prints 4 decimals, and pyaging stores the weights in float32 (up to ~2e-5 years here).
+    assert np.abs(ours - printed["printed_output"].to_numpy()).max() < 1e-4
+
+
+def test_stemtoc_is_the_095_quantile_of_its_cpgs():
+    for name, n_cpgs in (("stemtoc2024", 371), ("stemtocvitro2024", 629)):
+        clock = clocks_registry.get(name)
+        betas = _random_betas(clock.cpg_ids, 5)
+        expected = np.quantile(betas.to_numpy(), 0.95, axis=0)   # numpy's 'linear' is R's default quantile (type 7)
+        assert len(clock.cpg_ids) == n_cpgs
+        assert clock.predict(betas)["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-12)
+
+
+def test_mitotic_clocks_follow_epimitclocks_formulas(project_root):
+    parameters = pd.read_csv(project_root / "src/epiclock/data/clocks/epitoc2_2020_parameters.tsv", sep="\t",
+                             index_col="cpg_id")
+    betas = _random_betas(parameters.index, 3)
+    # EpiMitClocks' epiTOC2: 2 * colMeans(diag(1 / (delta (1 - beta0))) %*% (beta - beta0)).
+    scaled = (betas.to_numpy() - parameters[["beta0"]].to_numpy()) / (parameters["delta"] * (1 - parameters["beta0"])).to_numpy()[:, None]
+    expected = 2 * scaled.mean(axis=0)
+    approximation = 2 * (betas.to_numpy() / parameters[["delta"]].to_numpy()).mean(axis=0)
+    table = predict.predict(betas, ["epitoc2_2020", "epitoc2_2020_approximation"])
+    assert table["dnam_age"].to_numpy() == pytest.approx(np.concatenate([expected, approximation]), rel=1e-12)
+    # HypoClock: 1 - mean beta of the solo-WCGW CpGs; epiCMIT-hyper: their mean.
+    hypo = clocks_registry.get("hypoclock2020")
+    hypo_betas = _random_betas(hypo.cpg_ids, 3)
+    assert hypo.predict(hypo_betas)["dnam_age"].to_numpy() == pytest.approx(1 - hypo_betas.mean(axis=0).to_numpy(), abs=1e-12)
+    assert len(hypo.cpg_ids) == 678 and len(clocks_registry.get("replitali2022").cpg_ids) == 87
+
+
+def test_panels_expand_to_their_clocks():
+    in_vitro = clocks_registry.panel("in_vitro")
+    assert {"epitoc2_2020", "epitoc3_2024", "stemtoc2024", "stemtocvitro2024", "hypoclock2020", "replitali2022",
+            "cellpopage", "sencultureage", "intrinclock2024"} <= set(in_vitro)
+    assert set(clocks_registry.panel("pace")) == {"dunedinpace2022", "dunedinpoam2020"}
+    assert all(clocks_registry.get(name).output_kind in ("divisions", "score") for name in clocks_registry.panel("mitotic"))
+    assert "hannum2013" in clocks_registry.panel("blood") and clocks_registry.panel("all") == list(clocks_registry._registry())
+    expanded = clocks_registry.expand_names(["horvath_skin_blood2018", "in_vitro", "epitoc2_2020"])
+    assert expanded[0] == "horvath_skin_blood2018" and expanded[1:] == in_vitro   # each clock once
+    with pytest.raises(EpiclockError, match="unknown clock panel 'skin'"):
+        clocks_registry.panel("skin")
+
+
+def test_a_blood_clock_on_skin_says_so():
+    betas = _random_betas(clocks_registry.get("hannum2013").cpg_ids, 2)
+    table = predict.predict(betas, ["hannum2013"], sample_tissue="skin")
+    assert (table["status"] == "ok (a blood clock applied to skin)").all() and table["dnam_age"].notna().all()
+    assert (predict.predict(betas, ["hannum2013"], sample_tissue="blood")["status"] == "ok").all()
+    horvath = predict.predict(_random_betas(clocks_registry.get("horvath2013").cpg_ids, 1), ["horvath2013"], sample_tissue="skin")
+    assert horvath["status"].iloc[0] == "ok"
+
+
+def test_grimage_needs_age_and_sex_and_says_which_is_missing():
+    clock = clocks_registry.get("grimagev2_2022")
+    betas = _random_betas(clock.cpg_ids, 3)
+    sheet = pd.DataFrame({"sample_id": ["S0", "S1", "S2"], "donor_age": [50, None, 61], "sex": ["F", "M", "x"]})
+    covariates = clocks_clock.sample_covariates(sheet, "donor_age", "sex")
+    assert covariates["female"].tolist()[:2] == [1.0, 0.0] and np.isnan(covariates["female"].iloc[2])
+    table, details = predict.predict_with_details(betas, ["grimagev2_2022"], covariates=covariates)
+    assert np.isfinite(table["dnam_age"].iloc[0]) and table["dnam_age"].iloc[1:].isna().all()
+    assert "needs the sample's age from the sample sheet" in table["status"].iloc[1]
+    assert "needs the sample's sex from the sample sheet" in table["status"].iloc[2]
+    assert set(details["sample_id"]) == {"S0"} and len(details) == 10 and (details["clock"] == "grimagev2_2022").all()
+    assert predict.predict(betas, ["grimagev2_2022"])["dnam_age"].isna().all()   # no sheet at all
+
+
+def test_epitoc2_reports_divisions_per_year_of_age():
+    betas = _random_betas(clocks_registry.get("epitoc2_2020").cpg_ids, 2)
+    covariates = pd.DataFrame({"age": [40.0, np.nan], "female": [1.0, 0.0]}, index=["S0", "S1"])
+    table, details = predict.predict_with_details(betas, ["epitoc2_2020"], covariates=covariates)
+    assert list(details.columns) == clocks_clock.DETAIL_COLUMNS
+    assert details[["sample_id", "quantity", "unit"]].values.tolist() == [["S0", "per_year_of_age", "divisions/year"]]
+    assert details["value"].iloc[0] == pytest.approx(table["dnam_age"].iloc[0] / 40.0)
+    assert table["dnam_age"].notna().all()   # the count itself needs no age

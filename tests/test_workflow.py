@@ -8,10 +8,14 @@ import pytest
 import yaml
 
 from conftest import planned_rules, snakemake
+from epiclock.clocks import clock as clocks_clock
+from epiclock.clocks import registry
 
 pytestmark = pytest.mark.workflow
 
 PLANTED_YOUNG_VS_OLD = -2.0
+PLANTED_CLOCKS = ["horvath2013", "horvath_skin_blood2018", "skin_demo"]
+RUN_CLOCKS = registry.expand_names(PLANTED_CLOCKS + ["in_vitro"])
 
 
 def test_outputs_follow_the_contract(finished_run):
@@ -26,13 +30,18 @@ def test_outputs_follow_the_contract(finished_run):
     assert failed not in set(predictions["sample_id"])
     contrasts = pd.read_csv(results / "deltas/contrasts.tsv", sep="\t")
     assert list(contrasts.columns[:6]) == ["contrast", "clock", "estimate", "unit", "estimate_years", "ci_low"]
-    assert (contrasts["unit"] == "years").all()
-    assert contrasts["estimate"].to_numpy() == pytest.approx(contrasts["estimate_years"].to_numpy(), nan_ok=True)
+    # Each clock's contrast is in its own unit (the in-vitro panel: divisions, scores); years only for ages.
+    units = {name: registry.get(name).unit for name in RUN_CLOCKS if name != "skin_demo"} | {"skin_demo": "years"}
+    assert (contrasts["unit"] == contrasts["clock"].map(units)).all()
+    in_years = contrasts["unit"] == "years"
+    assert contrasts.loc[in_years, "estimate"].to_numpy() == pytest.approx(contrasts.loc[in_years, "estimate_years"].to_numpy(), nan_ok=True)
+    assert contrasts.loc[~in_years, "estimate_years"].isna().all() and (~in_years).any()
     assert (results / "deltas/per_sample.tsv").is_file()
     record = json.loads((results / "provenance.json").read_text())
     assert set(record["inputs"]) == {str(finished_run / "data/samples.tsv"), str(finished_run / "data/betas.tsv.gz")}
     assert record["software"]["snakemake"] != "not installed"
-    assert record["config"]["clocks"]["names"] == ["horvath2013", "horvath_skin_blood2018", "skin_demo"]
+    # The demo config names the in-vitro panel, which the workflow runs as its clocks.
+    assert record["config"]["clocks"]["names"] == RUN_CLOCKS
     card = json.loads((results / "training/skin_demo/model_card.json").read_text())
     assert card["n_samples"] == 60 and card["outer_cv"]["mae_years"] < 5
     # The reference cohort's ages table names each sample's donor: folds are grouped by it.
@@ -42,7 +51,13 @@ def test_outputs_follow_the_contract(finished_run):
     coefficients = pd.read_csv(results / "training/skin_demo/coefficients.tsv", sep="\t")
     assert list(reference["cpg_id"]) == list(coefficients["cpg_id"])
     coverage = pd.read_csv(results / "clocks/coverage.tsv", sep="\t")
-    assert set(coverage["clock"]) == {"horvath2013", "horvath_skin_blood2018", "skin_demo"}
+    assert set(coverage["clock"]) == set(RUN_CLOCKS)
+    assert set(registry.panel("in_vitro")) <= set(predictions.loc[predictions["dnam_age"].notna(), "clock"])
+    details = pd.read_csv(results / "clocks/details.tsv", sep="\t")
+    assert list(details.columns) == clocks_clock.DETAIL_COLUMNS and set(details["clock"]) == {"epitoc2_2020", "epitoc3_2024"}
+    assert (details["quantity"] == "per_year_of_age").all() and failed not in set(details["sample_id"])
+    blood = predictions[predictions["clock"] == "intrinclock2024"]
+    assert blood["status"].str.endswith("a blood clock applied to skin)").all()   # the demo's tissue is skin
     html = (results / "report.html").read_text()
     assert "young_vs_old_serum_with_bm" in html and html.count("<svg") >= 3
     # Self-contained: nothing is loaded from elsewhere (SVG namespace URIs are names, not loads).
@@ -52,7 +67,7 @@ def test_outputs_follow_the_contract(finished_run):
 
 def test_planted_contrast_is_inside_the_confidence_interval(finished_run):
     contrasts = pd.read_csv(finished_run / "results/deltas/contrasts.tsv", sep="\t")
-    rows = contrasts[contrasts["contrast"] == "young_vs_old_serum_with_bm"]
+    rows = contrasts[(contrasts["contrast"] == "young_vs_old_serum_with_bm") & contrasts["clock"].isin(PLANTED_CLOCKS)]
     assert len(rows) == 3     # two published clocks and the custom clock trained in the run
     for row in rows.itertuples():
         assert row.ci_low <= PLANTED_YOUNG_VS_OLD <= row.ci_high, row

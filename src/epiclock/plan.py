@@ -128,7 +128,7 @@ def check_clock_names(settings: Settings) -> dict[str, dict]:
     clashing = sorted(set(custom) & set(registry.available()))
     if clashing:
         raise EpiclockError(f"config custom_clocks: {', '.join(clashing)} would hide a shipped clock; rename it")
-    for name in settings.clock_names:
+    for name in registry.expand_names(settings.clock_names):   # panel names become their clocks
         if name not in custom:
             try:
                 registry.get(name)

@@ -142,9 +142,14 @@ def merge_betas(batch_betas: list[str], qc_table: str, outputs: dict[str, str], 
 
 
 def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
-                         custom_dirs: dict[str, str] | None = None) -> None:
-    """Every clock of the run on one batch's samples (a sample's age never depends on the others)."""
-    from epiclock.clocks import predict, preprocessing
+                         custom_dirs: dict[str, str] | None = None, details_output: str | None = None,
+                         sheet: str | None = None, age_column: str = "donor_age", sex_column: str = "sex") -> None:
+    """Every clock of the run on one batch's samples (a sample's age never depends on the others).
+
+    The clocks' further outputs (GrimAge's surrogates, epiTOC2's divisions per year) go to
+    ``details_output``; clocks that read a sample's age and sex (GrimAge) take them from ``sheet``.
+    """
+    from epiclock.clocks import predict, preprocessing, registry
     from epiclock.clocks import clock as clocks_clock
     from epiclock.io import merge
     from epiclock.io.tables import read_matrix_rows
@@ -158,17 +163,26 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
     betas = merge.mask_invalid(betas)
     if betas.shape[1] == 0:
         write_parquet(pd.DataFrame(columns=clocks_clock.PREDICTION_COLUMNS), output)
+        if details_output:
+            write_parquet(pd.DataFrame(columns=clocks_clock.DETAIL_COLUMNS), details_output)
         return
     options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
-               "replicates": clock_config["replicates"]}
-    shipped = predict.predict(betas, [name for name in names if name not in custom_dirs], **options)
+               "replicates": clock_config["replicates"], "sample_tissue": clock_config.get("tissue")}
+    covariates = (clocks_clock.sample_covariates(read_sample_sheet(sheet), age_column, sex_column)
+                  if sheet and any(registry.get(name).covariates or registry.get(name).rate_per_year
+                                   for name in names if name not in custom_dirs) else None)
+    shipped, details = predict.predict_with_details(betas, [name for name in names if name not in custom_dirs],
+                                                    covariates=covariates, **options)
     custom = [run_clocks[name].predict(betas, **options) for name in names if name in custom_dirs]
     write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
+    if details_output:
+        write_parquet(details, details_output)
 
 
 def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[str, str], clock_names: list[str],
-                   fail_fast: bool = False) -> None:
-    """The batches' predictions of the samples that passed QC, in the config's clock order."""
+                   fail_fast: bool = False, batch_details: list[str] | None = None) -> None:
+    """The batches' predictions of the samples that passed QC, in the config's clock order, and the
+    clocks' further outputs (DETAIL_COLUMNS of epiclock.clocks.clock) of those samples beside them."""
     from epiclock.qc import assess
 
     table = pd.read_parquet(qc_table)
@@ -190,6 +204,12 @@ def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[st
     coverage = predictions.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})[
         ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]]
     write_table(coverage, outputs["coverage_tsv"], outputs["coverage_parquet"])
+    if batch_details is not None:
+        details = read_stacked(batch_details)
+        details = details.loc[details["sample_id"].isin(passed)]
+        details = details.assign(_clock=details["clock"].map(order), _sample=details["sample_id"].map(sample_order))
+        details = details.sort_values(["_clock", "_sample", "quantity"], kind="stable").drop(columns=["_clock", "_sample"])
+        write_table(details.reset_index(drop=True), outputs["details_tsv"], outputs["details_parquet"])
 
 
 def estimate_composition(matrices: list[str], qc_table: str, samples: str, settings: dict, design_config: dict,

@@ -26,6 +26,16 @@ def read_cpg_table(relative: str, column: str) -> pd.Series:
     return series
 
 
+@functools.lru_cache(maxsize=None)
+def read_cpg_list(relative: str) -> pd.Index:
+    """The CpG IDs of a file with a cpg_id column (a clock whose weights act on sorted values)."""
+    with data_path(relative).open("r", encoding="utf-8") as handle:
+        table = pd.read_csv(handle, sep="\t", dtype={"cpg_id": str})
+    if "cpg_id" not in table or not table["cpg_id"].is_unique:
+        raise EpiclockError(f"data/{relative}: expected a column cpg_id of unique CpG IDs")
+    return pd.Index(table["cpg_id"])
+
+
 @functools.lru_cache(maxsize=1)
 def reference_medians() -> pd.Series:
     """Fixed per-CpG reference medians (see data/provenance.tsv), indexed by CpG ID."""

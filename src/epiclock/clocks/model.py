@@ -12,7 +12,7 @@ from epiclock.errors import EpiclockError
 HORVATH_ADULT_AGE = 20.0
 
 
-UNITS = ("years", "years/year", "kb")
+UNITS = ("years", "years/year", "kb", "weeks", "days", "divisions", "score", "probability")
 
 
 def anti_trafo(linear_predictor, adult_age: float = HORVATH_ADULT_AGE):
@@ -40,19 +40,33 @@ def _identity(values, adult_age: float = HORVATH_ADULT_AGE):
     return np.asarray(values, dtype=float)
 
 
+def _logistic(values, adult_age: float = HORVATH_ADULT_AGE):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(values, dtype=float)))
+
+
+def _logit(probability, adult_age: float = HORVATH_ADULT_AGE):
+    probability = np.asarray(probability, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.log(probability / (1.0 - probability))
+
+
 # Each transform is (forward, inverse). 'linear' is the identity for clocks trained on age itself (or
 # on another quantity, such as telomere length in kb); 'pace' is the identity for clocks whose output
-# is a rate of ageing; 'identity' is kept as the name trained custom clocks use.
+# is a rate of ageing; 'logistic' gives a probability from a logistic model; 'identity' is kept as the
+# name trained custom clocks use.
 TRANSFORMS = {
     "anti_trafo": (anti_trafo, trafo),
     "linear": (_identity, _identity),
     "pace": (_identity, _identity),
+    "logistic": (_logistic, _logit),
     "identity": (_identity, _identity),
 }
 
 
 # What each transform can output: anti.trafo gives an age; pace a rate of ageing.
-TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb"), "pace": ("years/year",), "identity": UNITS}
+TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb", "weeks", "days", "divisions", "score"),
+                   "pace": ("years/year",), "logistic": ("probability",), "identity": UNITS}
 
 
 def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -64,8 +78,10 @@ def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
     elementwise and reduced on its own contiguous memory by numpy's pairwise summation, whose order
     depends only on the row's length (tests/test_clocks.py checks the property).
     """
-    values = np.ascontiguousarray(values, dtype=float)
-    return np.add.reduce(values * np.asarray(coef, dtype=float), axis=1)
+    # The product is a new C-contiguous array whatever the layout of ``values`` (a column block of a
+    # wider array, say), so each row is reduced on its own contiguous memory.
+    product = np.multiply(values, np.asarray(coef, dtype=float), dtype=float)
+    return np.add.reduce(product, axis=1)
 
 
 class LinearClock(RegressorMixin, BaseEstimator):
@@ -73,7 +89,7 @@ class LinearClock(RegressorMixin, BaseEstimator):
 
     A fitted linear model with scikit-learn's attributes (``feature_names_in_`` the CpG IDs,
     ``coef_``, ``intercept_``): ``from_coefficients`` builds it from published weights, and
-    ``epiclock.clocks.training.ElasticNetClock`` fits one on your data, so both kinds of clock predict
+    ``epiclock.training.ElasticNetClock`` fits one on your data, so both kinds of clock predict
     through this one class.
     """
 

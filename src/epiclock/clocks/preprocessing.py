@@ -1,6 +1,6 @@
 """What happens to a beta matrix before a clock's linear model: EPICv2 replicate probes collapsed,
 and the per-sample steps some clocks need (Zhang's standardisation, DunedinPACE's quantile
-normalisation), each computed one sample at a time."""
+normalisation, stemTOC's quantile), each computed one sample at a time."""
 
 from __future__ import annotations
 
@@ -56,6 +56,30 @@ class SampleStandardisation:
 
 
 @dataclass(frozen=True)
+class SampleQuantile:
+    """A quantile of the sample's own betas at the clock's CpGs (stemTOC: the 0.95 quantile).
+
+    The step sorts each sample's values; the clock's weights then act on the order statistics, two of
+    them non-zero (R's default quantile, type 7, interpolates between neighbours), so the quantile is
+    a linear model of the sorted values and predicts through ``LinearClock`` like every clock.
+    """
+
+    quantile: float
+
+
+def order_statistic_weights(n_values: int, quantile: float) -> np.ndarray:
+    """Weights on the sorted values whose sum is their ``quantile`` (R's type 7, numpy's 'linear')."""
+    position = (n_values - 1) * quantile
+    lower = int(np.floor(position))
+    fraction = position - lower
+    weights = np.zeros(n_values)
+    weights[lower] = 1.0 - fraction
+    if fraction > 0:
+        weights[lower + 1] = fraction
+    return weights
+
+
+@dataclass(frozen=True)
 class QuantileNormalisation:
     """Each sample's betas at the target's probes mapped by rank onto the sorted target values.
 
@@ -76,11 +100,12 @@ class BetaMatrix:
                                 "(collapse_replicate_probes)")
         self.index = betas.index
         self.samples = list(betas.columns)
+        self.sample_array = np.asarray(self.samples, dtype=object)
         # A frame with one float block stores samples as rows: .T of its values is then a view.
         self.by_sample = betas.to_numpy(dtype=float).T
         self._statistics = None
-        self._gathered_index: pd.Index | None = None
         self._gathered: np.ndarray | None = None
+        self._blocks: dict[str, tuple[int, int]] = {}
 
     @property
     def n_samples(self) -> int:
@@ -89,14 +114,19 @@ class BetaMatrix:
     def positions(self, cpg_ids) -> np.ndarray:
         return self.index.get_indexer(cpg_ids)
 
-    def gather(self, cpg_ids) -> None:
-        """Copy the columns of ``cpg_ids`` into one compact array that later ``take`` calls read.
+    def gather(self, blocks: dict[str, list]) -> None:
+        """Copy each clock's CpGs (``blocks``: clock name -> CpG IDs) into one compact array, one
+        column block per clock, that later ``take`` calls return views of.
 
         Each sample's values are contiguous and a clock's CpGs are scattered among them: reading the
-        wide matrix once for all clocks, rather than once per clock, is what keeps many clocks cheap.
+        wide matrix once for all clocks, rather than once per clock, is what keeps many clocks cheap;
+        a block per clock (a CpG of two clocks is copied twice) saves a second copy per clock.
         """
-        self._gathered_index = pd.Index(cpg_ids)
-        self._gathered = self._take_from_matrix(self._gathered_index)
+        start = 0
+        for name, cpg_ids in blocks.items():
+            self._blocks[name] = (start, start + len(cpg_ids))
+            start += len(cpg_ids)
+        self._gathered = self._take_from_matrix([cpg for cpg_ids in blocks.values() for cpg in cpg_ids])
 
     def _take_from_matrix(self, cpg_ids) -> np.ndarray:
         positions = self.positions(cpg_ids)
@@ -106,12 +136,12 @@ class BetaMatrix:
         values[:, positions < 0] = np.nan
         return values
 
-    def take(self, cpg_ids) -> np.ndarray:
-        """Samples x ``cpg_ids`` values, NaN where the matrix lacks a CpG."""
-        if self._gathered_index is not None:
-            columns = self._gathered_index.get_indexer(cpg_ids)
-            if (columns >= 0).all():
-                return self._gathered.take(columns, axis=1)
+    def take(self, cpg_ids, block: str | None = None) -> np.ndarray:
+        """Samples x ``cpg_ids`` values, NaN where the matrix lacks a CpG: a view of the gathered
+        block of that name (read-only by convention), else a new array."""
+        if block in self._blocks:
+            start, stop = self._blocks[block]
+            return self._gathered[:, start:stop]
         return self._take_from_matrix(cpg_ids)
 
     def sample_statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,11 +149,16 @@ class BetaMatrix:
         if self._statistics is None:
             values = self.by_sample
             n_probes = values.shape[1]
-            # Row by row, so a sample's statistics are bitwise the same whatever the batch (see row_dot).
-            total = np.array([np.add.reduce(np.ascontiguousarray(row)) for row in values], dtype=float)
+            # Each row reduced on its own contiguous memory, so a sample's statistics are bitwise the
+            # same whatever the batch (see row_dot); blocks of rows bound the squares' memory.
+            total = np.empty(self.n_samples)
+            squares = np.empty(self.n_samples)
+            for start in range(0, self.n_samples, QUANTILE_BLOCK_SAMPLES):
+                rows = np.ascontiguousarray(values[start:start + QUANTILE_BLOCK_SAMPLES])
+                total[start:start + len(rows)] = np.add.reduce(rows, axis=1)
+                squares[start:start + len(rows)] = np.add.reduce(np.square(rows), axis=1)
             count = np.full(len(total), n_probes, dtype=float)
             mean = total / max(n_probes, 1)
-            squares = np.array([np.add.reduce(np.square(row)) for row in values], dtype=float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sd = np.sqrt((squares - count * mean ** 2) / (count - 1))
             # A NaN anywhere in a sample makes its sums NaN: only those samples pay for nan-aware statistics.
@@ -149,11 +184,15 @@ def quantile_normalise(matrix: "BetaMatrix", target: pd.Series, cpg_ids, values:
     target_values = target.to_numpy(dtype=float)
     sorted_target = np.sort(target_values)
     n_target = len(target_values)
+    # The target's probes in the matrix's row order (a sample's ranks do not depend on the order in
+    # which its values are listed), so each sample's row is read forwards.
     positions = matrix.positions(target.index)
+    order = np.argsort(np.where(positions >= 0, positions, np.iinfo(positions.dtype).max), kind="stable")
+    positions, target_values = positions[order], target_values[order]
     present = np.flatnonzero(positions >= 0)
     absent = np.flatnonzero(positions < 0)
     sources = positions[present]
-    own_columns = target.index.get_indexer(cpg_ids)
+    own_columns = target.index[order].get_indexer(cpg_ids)
     normalised = np.empty_like(values)
     n_measured = np.empty(matrix.n_samples, dtype=int)
     for start in range(0, matrix.n_samples, QUANTILE_BLOCK_SAMPLES):

@@ -217,7 +217,8 @@ def _expit(x):
 
 def baseline_betas(cpg_ids: pd.Index, samples: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Reference medians with donor- and sample-level variation on the M-value scale (bimodal stays bimodal)."""
-    reference = clocks_data.reference_medians().reindex(cpg_ids).to_numpy()
+    # A CpG absent from the 450k reference (an EPIC-only probe of a panel clock) starts at 0.5.
+    reference = clocks_data.reference_medians().reindex(cpg_ids).fillna(0.5).to_numpy()
     base = _logit(np.clip(reference, 0.02, 0.98))
     donors, donor_index = np.unique(samples["donor"].to_numpy(), return_inverse=True)
     donor_shift = rng.normal(0, 0.25, (len(cpg_ids), len(donors)))
@@ -270,7 +271,10 @@ def simulate_study(parameters: StudyParameters | None = None) -> SimulatedStudy:
     candidates = candidates[candidates.str.startswith("cg")]
     background = rng.choice(candidates.to_numpy(), size=min(parameters.background_cpgs, len(candidates)), replace=False)
     signal = age_signal(parameters.age_signal_cpgs) if parameters.age_signal_cpgs else pd.Series(dtype=float)
-    cpg_ids = pd.Index(sorted(set(clock_cpgs) | set(background) | set(signal.index)), name="cpg_id")
+    # The demo runs the in-vitro panel too: its CpG probes are measured (at their baseline, not
+    # planted); like the background, cg probes only (a clock's few ch. probes are imputed).
+    panel_cpgs = {cpg for name in registry.panel(DEMO_PANEL) for cpg in registry.get(name).cpg_ids if cpg.startswith("cg")}
+    cpg_ids = pd.Index(sorted(set(clock_cpgs) | set(background) | set(signal.index) | panel_cpgs), name="cpg_id")
     values = baseline_betas(cpg_ids, samples, rng)
     # The conditions' genome-wide component, before the clocks' correction (which moves clock CpGs
     # only along the clocks' own directions); the tissue age signal is left to track age alone.
@@ -358,6 +362,8 @@ def write_reference_cohort(cohort: "ReferenceCohort", out_dir: str | Path) -> di
 # simulated data set (a fixed seed), so a clock trained on a simulated reference cohort applies to
 # a simulated study.
 AGE_SIGNAL_SEED = 20_250_707
+# The clock panel the demo config runs beside the planted clocks; the study measures its CpGs.
+DEMO_PANEL = "in_vitro"
 AGE_SIGNAL_CENTRE = 50.0
 
 
@@ -366,10 +372,13 @@ def age_signal(n_cpgs: int) -> pd.Series:
     rng = np.random.default_rng(AGE_SIGNAL_SEED)
     shipped = set().union(*(registry.get(name).cpg_ids for name in registry.available()))
     reference = clocks_data.reference_medians()
-    # Intermediate methylation, where a CpG can move both ways, away from every shipped clock.
-    pool = reference.index[(reference > 0.2) & (reference < 0.8) & reference.index.str.startswith("cg")]
-    pool = pool.difference(sorted(shipped))
-    chosen = np.sort(rng.choice(pool.to_numpy(), size=n_cpgs, replace=False))
+    # Intermediate methylation, where a CpG can move both ways, away from every shipped clock. The
+    # candidates are taken in one fixed random order of the whole reference, so a clock added to the
+    # library drops only the CpGs it reads from the choice instead of reshuffling it.
+    order = reference.index[rng.permutation(len(reference))]
+    values = reference.loc[order]
+    candidates = order[(values > 0.2).to_numpy() & (values < 0.8).to_numpy() & order.str.startswith("cg")]
+    chosen = np.sort(candidates[~candidates.isin(shipped)][:n_cpgs].to_numpy())
     slopes = rng.choice([-1.0, 1.0], n_cpgs) * rng.uniform(0.01, 0.04, n_cpgs)
     return pd.Series(slopes, index=pd.Index(chosen, name="cpg_id"), name="slope_per_year")
 
