@@ -44,6 +44,8 @@ try:
     from epiclock.composition import references as epiclock_references
 
     epiclock_references.check_names(config["composition"]["references"])
+    for covariate in config["deltas"]["adjust_for"]:
+        epiclock_references.resolve_cell_type(covariate, config["composition"]["references"])
     from epiclock.qc import sex as epiclock_sex
 
     epiclock_sex.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])

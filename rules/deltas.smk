@@ -2,6 +2,8 @@ rule compute_deltas:
     input:
         predictions="results/clocks/predictions.parquet",
         samples=config["samples"],
+        # The cell fractions, when contrasts are also adjusted for them.
+        **({"composition": "results/qc/composition.parquet"} if config["deltas"]["adjust_for"] else {}),
     output:
         per_sample_tsv="results/deltas/per_sample.tsv",
         per_sample_parquet="results/deltas/per_sample.parquet",
@@ -22,6 +24,7 @@ rule compute_deltas:
     params:
         design=config["design"],
         contrasts=config["contrasts"],
+        adjust_for=config["deltas"]["adjust_for"],
     log:
         "logs/deltas/deltas.log",
     threads: 1

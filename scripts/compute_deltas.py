@@ -8,4 +8,6 @@ run_step(
     design_config=snakemake.params.design,
     contrast_config=snakemake.params.contrasts,
     outputs=dict(snakemake.output.items()),
+    adjust_for=snakemake.params.adjust_for,
+    composition=snakemake.input.get("composition"),
 )

@@ -135,6 +135,10 @@ def test_tidy_table_and_covariates():
         composition.covariates(table, ["Fib"])
     with pytest.raises(EpiclockError, match="not a cell type .* they have Epi, Fat, Fib, IC"):
         composition.covariates(table, ["Neu"])
+    assert composition.references.resolve_cell_type("Fat", ["epidish_epi_fib_ic", "epidish_epi_fib_fat_ic"]) == (
+        "epidish_epi_fib_fat_ic", "Fat")
+    with pytest.raises(EpiclockError, match=r"composition.references: none\); they have none"):
+        composition.references.resolve_cell_type("Fib", [])
 
 
 def test_fraction_contrasts_pair_donor_means():

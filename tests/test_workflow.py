@@ -137,3 +137,14 @@ def test_composition_per_sample_and_per_contrast(finished_run):
     contrasts = pd.read_csv(results / "qc/composition_contrasts.tsv", sep="\t").set_index(["contrast", "cell_type"])
     assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "estimate"] < -0.02
     assert contrasts.loc[("bone_marrow_vs_skin_alone", "Fib"), "n_donors"] == 4
+
+
+def test_contrasts_adjusted_for_composition_beside_the_unadjusted(finished_run):
+    """config deltas.adjust_for: [Fib] puts the adjusted estimates after the unadjusted ones, labelled."""
+    contrasts = pd.read_csv(finished_run / "results/deltas/contrasts.tsv", sep="\t")
+    columns = list(contrasts.columns)
+    assert columns.index("adjusted_for") > columns.index("mixed_note")
+    assert (contrasts["adjusted_for"] == "Fib").all()
+    assert contrasts[["adjusted_estimate", "adjusted_mixed_estimate"]].notna().all().all()
+    html = (finished_run / "results/report.html").read_text()
+    assert 'id="contrasts-adjusted"' in html and "adjusted (donor level)" in html

@@ -293,7 +293,9 @@ def train_custom_clock(name: str, betas: str, ages: str, settings: dict, out_dir
 
 
 def compute_deltas(predictions: str, samples: str, design_config: dict, contrast_config: list[dict],
-                   outputs: dict[str, str]) -> None:
+                   outputs: dict[str, str], adjust_for: list[str] | None = None, composition: str | None = None) -> None:
+    """Per-sample deltas, per-condition means and contrasts; with ``adjust_for``, the contrasts also
+    adjusted for those cell fractions (read from the composition step's table)."""
     from epiclock import deltas
 
     sheet = read_sample_sheet(samples)
@@ -305,8 +307,14 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
 
     prediction_table = pd.read_parquet(predictions)
     per_sample = deltas.per_sample(prediction_table, sheet, design)
+    adjust_for = list(adjust_for or [])
+    if adjust_for:
+        from epiclock.composition import table as composition_table
+
+        covariates = composition_table.covariates(pd.read_parquet(composition), adjust_for)
+        per_sample = per_sample.join(covariates, on="sample_id")
     per_condition = deltas.per_condition(per_sample, design)
-    contrast_table = units.with_units(deltas.contrast_table(per_sample, contrasts, design),
+    contrast_table = units.with_units(deltas.contrast_table(per_sample, contrasts, design, adjust_for),
                                       units.clock_units(prediction_table))
     write_table(per_sample, outputs["per_sample_tsv"], outputs["per_sample_parquet"])
     write_table(per_condition, outputs["per_condition_tsv"], outputs["per_condition_parquet"])

@@ -53,3 +53,20 @@ def check_names(names: list[str], source: str = "config 'composition.references'
     unknown = [name for name in names if name not in available()]
     if unknown:
         raise EpiclockError(f"{source}: unknown reference {', '.join(unknown)}; available: {', '.join(available())}")
+
+
+def resolve_cell_type(name: str, reference_names: list[str], source: str = "config 'deltas.adjust_for'") -> tuple[str, str]:
+    """(reference, cell type) that ``name`` means among the chosen references: a cell type, or
+    ``reference:cell_type`` where more than one of them has that cell type."""
+    reference, _, cell_type = name.rpartition(":")
+    having = [chosen for chosen in reference_names
+              if cell_type in load(chosen).columns and reference in ("", chosen)]
+    if not having:
+        known = sorted({cell for chosen in reference_names for cell in load(chosen).columns})
+        raise EpiclockError(f"{source}: {name!r} is not a cell type of the chosen composition references "
+                            f"(composition.references: {', '.join(reference_names) or 'none'}); they have "
+                            f"{', '.join(known) or 'none'}")
+    if len(having) > 1:
+        raise EpiclockError(f"{source}: {name!r} is a cell type of {', '.join(having)}; "
+                            f"name it as reference:cell_type, e.g. {having[0]}:{cell_type}")
+    return having[0], cell_type

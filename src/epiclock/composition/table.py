@@ -6,7 +6,6 @@ import pandas as pd
 
 from epiclock.composition import references
 from epiclock.composition.estimate import estimate
-from epiclock.errors import EpiclockError
 
 COLUMNS = ["sample_id", "reference", "cell_type", "fraction", "method", "n_cpgs", "n_reference_cpgs"]
 
@@ -34,22 +33,12 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     return table.pivot(index="sample_id", columns="cell_type", values="fraction")
 
 
-def covariates(table: pd.DataFrame, names: list[str], source: str = "deltas.adjust_for") -> pd.DataFrame:
-    """Samples x ``names``: each name a cell type of composition.tsv, or ``reference:cell_type`` where
-    more than one chosen reference has that cell type."""
+def covariates(table: pd.DataFrame, names: list[str], source: str = "config 'deltas.adjust_for'") -> pd.DataFrame:
+    """Samples x ``names`` from a composition table; each name as ``references.resolve_cell_type`` reads it."""
+    chosen = list(dict.fromkeys(table["reference"]))
     columns = {}
     for name in names:
-        reference, _, cell_type = name.rpartition(":")
-        rows = table.loc[table["cell_type"] == cell_type]
-        if reference:
-            rows = rows.loc[rows["reference"] == reference]
-        found = rows["reference"].unique()
-        if len(found) == 0:
-            known = sorted(set(table["cell_type"]))
-            raise EpiclockError(f"{source}: {name!r} is not a cell type of the chosen composition references "
-                                f"(composition.references); they have {', '.join(known) or 'none'}")
-        if len(found) > 1:
-            raise EpiclockError(f"{source}: {name!r} is a cell type of {', '.join(found)}; "
-                                f"name it as reference:cell_type, e.g. {found[0]}:{cell_type}")
+        reference, cell_type = references.resolve_cell_type(name, chosen, source)
+        rows = table.loc[(table["reference"] == reference) & (table["cell_type"] == cell_type)]
         columns[name] = rows.set_index("sample_id")["fraction"]
     return pd.DataFrame(columns)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from epiclock.deltas import adjusted
 from epiclock.deltas.design import (Contrast, Design, assign_cells, check_design, condition_labels,
                                     contrast_samples, describe, group_mask, imputation_balance, per_condition,
                                     per_sample, residual_age_acceleration)
@@ -66,9 +67,12 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, design: Desi
                                 f"{'/'.join(design.pair_by)} has samples in every group it compares")
 
 
-def contrast_table(per_sample_table: pd.DataFrame, contrasts: list[Contrast], design: Design) -> pd.DataFrame:
+def contrast_table(per_sample_table: pd.DataFrame, contrasts: list[Contrast], design: Design,
+                   adjust_for: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per contrast and clock: the paired t-test on donor means (primary), the mixed model
-    beside it, the imputation balance; q-values of each test are Benjamini-Hochberg over all rows."""
+    beside it, the imputation balance; q-values of each test are Benjamini-Hochberg over all rows.
+    With ``adjust_for`` (columns of the table: cell fractions), both again adjusted for them
+    (``adjusted.ADJUSTED_COLUMNS``, after the unadjusted columns)."""
     rows = []
     usable = {clock: contrast_samples(clock_table, design)
               for clock, clock_table in per_sample_table.groupby("clock", sort=True)}
@@ -93,10 +97,15 @@ def contrast_table(per_sample_table: pd.DataFrame, contrasts: list[Contrast], de
                 "n_left_out_coverage": left_out,
                 "note": "; ".join(note for note in notes if note),
                 **result, **balance, **mixed,
+                **(adjusted.adjusted_contrast(table, contrast, design, list(adjust_for)) if adjust_for else {}),
             })
+    columns = CONTRAST_COLUMNS + (adjusted.ADJUSTED_COLUMNS if adjust_for else [])
     table = pd.DataFrame(rows)
     if table.empty:
-        return pd.DataFrame(columns=CONTRAST_COLUMNS)
+        return pd.DataFrame(columns=columns)
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy(dtype=float))
     table["mixed_q"] = benjamini_hochberg(table["mixed_p"].to_numpy(dtype=float))
-    return table[CONTRAST_COLUMNS]
+    if adjust_for:
+        table["adjusted_q"] = benjamini_hochberg(table["adjusted_p"].to_numpy(dtype=float))
+        table["adjusted_mixed_q"] = benjamini_hochberg(table["adjusted_mixed_p"].to_numpy(dtype=float))
+    return table[columns]

@@ -58,8 +58,12 @@ def _other_directions(weights: np.ndarray) -> np.ndarray:
     return linalg.null_space(spanned.T)
 
 
-def mixed_model_contrast(table: pd.DataFrame, contrast: Contrast, design: Design) -> dict:
-    """Estimate, SE, 95% CI, df and p of the contrast for one clock's samples (those with an age)."""
+def mixed_model_contrast(table: pd.DataFrame, contrast: Contrast, design: Design,
+                         covariates: tuple[str, ...] = ()) -> dict:
+    """Estimate, SE, 95% CI, df and p of the contrast for one clock's samples (those with an age).
+
+    ``covariates``: columns of ``table`` (cell fractions) entered as fixed effects beside the cell
+    means, so the contrast compares the groups at equal values of them (deltas.adjusted)."""
     result = {column: np.nan for column in RESULT_COLUMNS}
     result.update(mixed_model="", mixed_note="")
     assignment = assign_cells(table, contrast)
@@ -81,6 +85,8 @@ def mixed_model_contrast(table: pd.DataFrame, contrast: Contrast, design: Design
     matching = design.matching_columns()
     blocks = [rows[column].astype(str).to_numpy() for column in matching]
     fixed = _fixed_effects(cell, len(weights), donors, blocks)
+    if covariates:
+        fixed = np.hstack([fixed, rows[list(covariates)].to_numpy(dtype=float)])
     if np.linalg.matrix_rank(fixed) < fixed.shape[1] or fixed.shape[1] >= len(rows):
         result["mixed_note"] = ("not fitted: the fixed effects are confounded (a pairing column separates the "
                                 "compared groups) or there are no more samples than fixed effects")
@@ -133,7 +139,7 @@ def mixed_model_contrast(table: pd.DataFrame, contrast: Contrast, design: Design
     result.update(mixed_estimate=estimate, mixed_se=standard_error, mixed_df=float(degrees),
                   mixed_ci_low=estimate - half_width, mixed_ci_high=estimate + half_width,
                   mixed_p=float(2 * stats.t.sf(abs(estimate) / standard_error, degrees)) if standard_error > 0 else np.nan)
-    result["mixed_model"] = _describe_model(design, components) + f"; {method} df"
+    result["mixed_model"] = _describe_model(design, components, covariates) + f"; {method} df"
     result["mixed_note"] = "; ".join(notes)
     return result
 
@@ -163,8 +169,8 @@ def _intercept_component(rows: pd.DataFrame, column: str | None, name: str, desi
     return _indicators(labels), ""
 
 
-def _describe_model(design: Design, components: dict[str, np.ndarray]) -> str:
-    fixed = " + ".join(["group", design.donor_column, *design.matching_columns()])
+def _describe_model(design: Design, components: dict[str, np.ndarray], covariates: tuple[str, ...] = ()) -> str:
+    fixed = " + ".join(["group", design.donor_column, *design.matching_columns(), *covariates])
     names = {"donor x condition": f"({design.donor_column} x group)",
              "donor x other groups": f"({design.donor_column} x other groups)",
              "matched unit": f"(1|{':'.join(design.pairing_columns())})",
