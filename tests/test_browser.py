@@ -150,7 +150,7 @@ def test_units_directions_and_untested_contrasts_read_correctly(browser, project
 
     untested = browser.find_element(By.ID, "headline-bone_marrow_vs_skin_alone").text
     assert "Skin with bone marrow against skin alone, no serum" in untested
-    assert "Not tested under horvath_skin_blood2018: only 1 pair(s)" in untested
+    assert "Not tested under horvath_skin_blood2018: only 1 donor(s)" in untested
     assert "no shift" not in untested.lower()
     tested = browser.find_element(By.ID, "headline-young_vs_old_serum_with_bm").text
     assert "Not tested" not in tested and "paired t-test on donor means" in tested

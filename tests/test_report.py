@@ -93,14 +93,14 @@ def test_untestable_contrast_says_not_tested_and_why():
     table = pd.DataFrame([
         contrast_row("horvath_skin_blood2018", np.nan, np.nan, np.nan, np.nan, np.nan, pairs=0),
         contrast_row("dnamtl2019", 0.01, np.nan, np.nan, np.nan, np.nan, pairs=1,
-                     note="only 1 pair(s): too few for a test to mean anything (at least 3 needed)"),
+                     note="only 1 donor(s): too few for a test to mean anything (at least 3 needed)"),
     ])
     [line] = reading.headlines(table, [{"name": "a", "treated": {}, "reference": {}}], clocks, "horvath_skin_blood2018")
     assert line["description"] == "a"
     assert line["head"]["status"] == "not tested" and not line["head"]["significant"]
     assert line["head"]["verdict"] == ("not tested: no donor has samples with this clock's age on both sides "
                                        "of the contrast")
-    assert line["others"][0]["verdict"].startswith("not tested: only 1 pair(s)")
+    assert line["others"][0]["verdict"].startswith("not tested: only 1 donor(s)")
     assert line["others_summary"] == "0 of 0 other clocks show a shift at q < 0.05; 1 not tested"
 
 
