@@ -60,6 +60,11 @@ def keep_screenshots(browser, directory: Path, name: str) -> None:
     browser.set_window_size(VIEWPORT_WIDTH, 900)
 
 
+def open_every_details(browser) -> None:
+    """Open every collapsed part, so that what it holds is measured and read too."""
+    browser.execute_script("document.querySelectorAll('details').forEach(part => { part.open = true; });")
+
+
 def overflowing(browser) -> list[str]:
     """Elements reaching past the right edge of a 1280 px wide window (and the page's own overflow)."""
     browser.set_window_size(VIEWPORT_WIDTH, 900)
@@ -94,6 +99,9 @@ def test_report_renders_every_section_and_figure(browser, finished_run, artefact
     assert re.search(r"^[+-]\d+\.\d\d years \(95% CI [+-]\d+\.\d\d to [+-]\d+\.\d\d years\) under "
                      r"horvath_skin_blood2018", headline), headline
 
+    # Only the primary clock's section is open at first; the others collapse to their titles.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#clocks details[open]")) == 1
+    open_every_details(browser)
     figures = browser.find_elements(By.CSS_SELECTOR, "figure svg")
     n_clocks = len(browser.find_elements(By.CSS_SELECTOR, "#clocks .clock"))
     n_custom = len(browser.find_elements(By.CSS_SELECTOR, "#custom-clocks .custom-clock"))
@@ -147,6 +155,7 @@ def test_units_directions_and_untested_contrasts_read_correctly(browser, project
     page = tmp_path / "units_report.html"
     page.write_text(report.render(build_report_inputs(study_for_units(), config)), encoding="utf-8")
     browser.get(page.as_uri())
+    open_every_details(browser)
 
     untested = browser.find_element(By.ID, "headline-bone_marrow_vs_skin_alone").text
     assert "Skin with bone marrow against skin alone, no serum" in untested
@@ -158,13 +167,16 @@ def test_units_directions_and_untested_contrasts_read_correctly(browser, project
     for clock, unit, quantity in (("dnamtl2019", "kb", "telomere length"),
                                   ("dunedinpace2022", "years/year", "pace of ageing")):
         section = browser.find_element(By.ID, f"clock-{clock}")
-        headers = [header.text for header in section.find_elements(By.CSS_SELECTOR, "table.conditions th")]
+        headers = [header.get_attribute("textContent").strip()
+                   for header in section.find_elements(By.CSS_SELECTOR, "table.conditions th")]
         assert f"mean {quantity} ({unit})" in headers, headers
         assert not any("donor age" in header or "(years)" in header for header in headers), headers
-        assert f"in {unit}" in section.find_element(By.TAG_NAME, "h3").text
-    telomere_rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#contrasts-primary tr")
-                     if "dnamtl2019" in row.text]
-    assert telomere_rows and all(" kb " in f" {row} " and "years" not in row for row in telomere_rows)
+        assert f"in {unit}" in section.find_element(By.TAG_NAME, "h3").get_attribute("textContent")
+    rows = [[cell.get_attribute("textContent").strip() for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in browser.find_elements(By.CSS_SELECTOR, "#contrasts-primary tr")]
+    telomere_rows = [cells for cells in rows if cells and cells[1] == "dnamtl2019"]
+    assert telomere_rows and all(cells[2] == "kb" and not any("years" in cell for cell in cells)
+                                 for cells in telomere_rows)
     # A decrease of telomere length reads older; a pace increase reads faster ageing.
     summary = browser.find_element(By.ID, "summary").text
     assert "lower = older" in summary and "higher = faster ageing" in summary
