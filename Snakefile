@@ -11,10 +11,10 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/resources.smk"
+include: "rules/manifests.smk"
 include: "rules/import.smk"
 include: "rules/qc.smk"
-include: "rules/normalize.smk"
+include: "rules/merge.smk"
 include: "rules/clocks.smk"
 include: "rules/composition.smk"
 include: "rules/deltas.smk"

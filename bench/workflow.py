@@ -1,7 +1,7 @@
 """Wall time of the whole workflow on the demo study, against the same steps run in one process.
 
 Each repeat runs Snakemake from scratch in a temporary directory; the reference runs the same
-library steps (epiclock.workflow) in this process. The difference is Snakemake's own cost
+library steps (epiclock.steps) in this process. The difference is Snakemake's own cost
 (start-up, DAG, one Python process per job) and is printed as a share of the wall time.
 
     .venv/bin/python bench/workflow.py [--repeats 3] [--donors 6] [--replicates 3]
@@ -18,9 +18,17 @@ from pathlib import Path
 
 import yaml
 
-from epiclock import workflow
 from epiclock.clocks import registry
 from epiclock.demo import simulate
+from epiclock.steps.import_betas import import_betas
+from epiclock.steps.sample_qc import sample_qc
+from epiclock.steps.predict_batch_clocks import predict_batch_clocks
+from epiclock.steps.predict_clocks import predict_clocks
+from epiclock.steps.merge_betas import merge_betas
+from epiclock.steps.compute_deltas import compute_deltas
+from epiclock.steps.write_provenance import write_provenance
+from epiclock.steps.write_figures import write_figures
+from epiclock.steps.write_report import write_report
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,31 +45,31 @@ def run_in_process(config: dict, out: Path) -> float:
     """The beta-matrix route's steps, each called as its rule calls it, on one batch."""
     start = time.perf_counter()
     batch = {table: str(out / f"matrix.{table}.parquet") for table in ("betas", "samples", "controls", "snps", "density")}
-    workflow.import_betas(config["input"]["betas"], batch)
+    import_betas(config["input"]["betas"], batch)
     qc_outputs = {name: str(out / f"qc_{name}") for name in (
         "table_tsv", "table_parquet", "controls_tsv", "controls_parquet", "identity_tsv", "identity_parquet")}
     qc_outputs["density"] = str(out / "beta_density.parquet")
-    workflow.quality_control({table: [batch[table]] for table in ("samples", "controls", "snps", "density")},
-                             config["samples"], config["qc"], config["design"], {}, qc_outputs)
-    workflow.predict_batch_clocks(batch["betas"], str(out / "batch_predictions.parquet"), config["clocks"])
+    sample_qc({table: [batch[table]] for table in ("samples", "controls", "snps", "density")},
+              config["samples"], config["qc"], config["design"], {}, qc_outputs)
+    predict_batch_clocks(batch["betas"], str(out / "batch_predictions.parquet"), config["clocks"])
     prediction_outputs = {f"{name}_{kind}": str(out / f"{name}.{kind}") for name in ("predictions", "coverage")
                           for kind in ("tsv", "parquet")}
-    workflow.predict_clocks([str(out / "batch_predictions.parquet")], qc_outputs["table_parquet"], prediction_outputs,
-                            config["clocks"]["names"])
-    workflow.merge_betas([batch["betas"]], qc_outputs["table_parquet"], {"betas": str(out / "normalized.parquet")},
-                         config["normalize"]["method"])
+    predict_clocks([str(out / "batch_predictions.parquet")], qc_outputs["table_parquet"], prediction_outputs,
+                   config["clocks"]["names"])
+    merge_betas([batch["betas"]], qc_outputs["table_parquet"], {"betas": str(out / "normalized.parquet")},
+                config["normalize"]["method"])
     outputs = {f"{name}_{kind}": out / f"{name}.{kind}" for name in ("per_sample", "per_condition", "contrasts")
                for kind in ("tsv", "parquet")}
-    workflow.compute_deltas(prediction_outputs["predictions_parquet"], config["samples"], config["design"],
-                            config["contrasts"], outputs)
-    workflow.write_provenance(config, {"samples": config["samples"], "betas": config["input"]["betas"]},
-                              out / "provenance.json")
+    compute_deltas(prediction_outputs["predictions_parquet"], config["samples"], config["design"],
+                   config["contrasts"], outputs)
+    write_provenance(config, {"samples": config["samples"], "betas": config["input"]["betas"]},
+                     out / "provenance.json")
     qc_tables = {"qc_table": qc_outputs["table_parquet"], "controls": qc_outputs["controls_parquet"],
                  "density": qc_outputs["density"], "identity": qc_outputs["identity_parquet"]}
-    workflow.write_figures(out / "per_sample.parquet", out / "contrasts.parquet", qc_tables, config, out / "figures")
-    workflow.write_report(qc_tables, prediction_outputs["predictions_parquet"], out / "per_sample.parquet",
-                          out / "per_condition.parquet", out / "contrasts.parquet", out / "provenance.json",
-                          out / "figures", config, out / "report.html")
+    write_figures(out / "per_sample.parquet", out / "contrasts.parquet", qc_tables, config, out / "figures")
+    write_report(qc_tables, prediction_outputs["predictions_parquet"], out / "per_sample.parquet",
+                 out / "per_condition.parquet", out / "contrasts.parquet", out / "provenance.json",
+                 out / "figures", config, out / "report.html")
     return time.perf_counter() - start
 
 

@@ -22,7 +22,7 @@ rule train_clock:
         "../scripts/train_clock.py"
 
 
-rule batch_clocks:
+rule predict_batch_clocks:
     input:
         matrix="results/preprocess/{batch}.betas.parquet",
         custom=custom_clock_files("clock.yaml"),

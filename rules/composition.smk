@@ -2,7 +2,7 @@
 # contrast whether each fraction differs between the two sides (the clocks' donor-level paired test).
 
 
-rule composition:
+rule estimate_composition:
     input:
         matrices=batch_tables("betas"),
         qc_table="results/qc/samples.parquet",

@@ -1,4 +1,4 @@
-rule provenance:
+rule write_provenance:
     input:
         **input_files(),
     output:
@@ -27,7 +27,7 @@ QC_TABLES = {
 }
 
 
-rule figures:
+rule write_figures:
     input:
         **QC_TABLES,
         per_sample="results/deltas/per_sample.parquet",
@@ -57,7 +57,7 @@ rule figures:
         "../scripts/write_figures.py"
 
 
-rule report:
+rule write_report:
     input:
         **QC_TABLES,
         predictions="results/clocks/predictions.parquet",

@@ -1,4 +1,5 @@
-from epiclock.workflow import compute_deltas, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.compute_deltas import compute_deltas
 
 run_step(
     snakemake,

@@ -1,4 +1,5 @@
-from epiclock.workflow import estimate_composition, run_step
+from epiclock.steps.estimate_composition import estimate_composition
+from epiclock.steps.run import run_step
 
 run_step(
     snakemake,

@@ -1,4 +1,5 @@
-from epiclock.workflow import merge_betas, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.merge_betas import merge_betas
 
 run_step(
     snakemake,

@@ -1,4 +1,5 @@
-from epiclock.workflow import predict_batch_clocks, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.predict_batch_clocks import predict_batch_clocks
 
 run_step(
     snakemake,

@@ -1,4 +1,5 @@
-from epiclock.workflow import predict_clocks, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.predict_clocks import predict_clocks
 
 run_step(
     snakemake,

@@ -1,8 +1,9 @@
-from epiclock.workflow import preprocess_idat_batch, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.preprocess_batch import preprocess_batch
 
 run_step(
     snakemake,
-    preprocess_idat_batch,
+    preprocess_batch,
     basenames=snakemake.params.basenames,
     manifests=snakemake.params.manifests,
     probes=list(snakemake.input.probes),

@@ -1,8 +1,9 @@
-from epiclock.workflow import quality_control, run_step
+from epiclock.steps.run import run_step
+from epiclock.steps.sample_qc import sample_qc
 
 run_step(
     snakemake,
-    quality_control,
+    sample_qc,
     batches={
         "samples": list(snakemake.input.samples_tables),
         "controls": list(snakemake.input.controls_tables),

@@ -1,8 +1,9 @@
-from epiclock.workflow import run_step, train_custom_clock
+from epiclock.steps.run import run_step
+from epiclock.steps.train_clock import train_clock
 
 run_step(
     snakemake,
-    train_custom_clock,
+    train_clock,
     name=snakemake.wildcards.name,
     betas=snakemake.input.betas,
     ages=snakemake.input.ages,

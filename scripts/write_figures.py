@@ -1,4 +1,5 @@
-from epiclock.workflow import run_step, write_figures
+from epiclock.steps.run import run_step
+from epiclock.steps.write_figures import write_figures
 
 run_step(
     snakemake,

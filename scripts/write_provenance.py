@@ -1,4 +1,5 @@
-from epiclock.workflow import run_step, write_provenance
+from epiclock.steps.run import run_step
+from epiclock.steps.write_provenance import write_provenance
 
 run_step(
     snakemake,

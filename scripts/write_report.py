@@ -1,4 +1,5 @@
-from epiclock.workflow import run_step, write_report
+from epiclock.steps.run import run_step
+from epiclock.steps.write_report import write_report
 
 run_step(
     snakemake,

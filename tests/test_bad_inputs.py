@@ -20,13 +20,14 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT, snakemake
-from epiclock import deltas, workflow
+from epiclock import deltas
 from epiclock.clocks import predict, registry
 from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
 from epiclock.io import idat, manifest
 from epiclock.io.tables import read_beta_matrix, read_sample_sheet, write_beta_matrix, write_tsv
 from epiclock.qc import assess
+from epiclock.steps.train_clock import train_clock
 
 # 3 donors x 6 conditions x 2 replicates: small enough for a run in seconds, and every contrast
 # keeps its pairs when a few samples are quarantined.
@@ -267,8 +268,8 @@ def test_bad_input_custom_clock_ages_without_the_age_column(tmp_path):
     write_tsv(cohort.ages.rename("years").reset_index(), paths["ages.tsv"])
     with pytest.raises(EpiclockError, match=rf"{re.escape(str(paths['ages.tsv']))}: custom clock 'skin_local' "
                                             r"needs a 'age' column \(columns: sample_id, years\)"):
-        workflow.train_custom_clock("skin_local", str(paths["betas.tsv.gz"]), str(paths["ages.tsv"]),
-                                    {"age_column": "age"}, str(tmp_path / "out"))
+        train_clock("skin_local", str(paths["betas.tsv.gz"]), str(paths["ages.tsv"]), {"age_column": "age"},
+                    str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 

@@ -84,9 +84,9 @@ def _without_run_date(html: str) -> str:
 def test_report_is_byte_identical_but_for_the_run_date(project_root, finished_run):
     report = finished_run / "results/report.html"
     first = report.read_bytes()
-    snakemake(project_root, finished_run, "--forcerun", "figures")
+    snakemake(project_root, finished_run, "--forcerun", "write_figures")
     assert report.read_bytes() == first
-    snakemake(project_root, finished_run, "--forcerun", "provenance")
+    snakemake(project_root, finished_run, "--forcerun", "write_provenance")
     second = report.read_text()
     assert second != first.decode() or "run-date" not in second
     assert _without_run_date(second) == _without_run_date(first.decode())
@@ -111,7 +111,7 @@ def test_changing_the_sample_sheet_reruns_only_what_reads_it(project_root, finis
     table.to_csv(sheet, sep="\t", index=False)
     planned = planned_rules(project_root, finished_run)
     assert "import_betas" not in planned
-    assert {"sample_qc", "compute_deltas", "provenance", "report"} <= planned
+    assert {"sample_qc", "compute_deltas", "write_provenance", "write_report"} <= planned
 
 
 def test_a_bad_contrast_stops_before_any_job(project_root, finished_run, tmp_path):

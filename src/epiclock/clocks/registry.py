@@ -13,6 +13,7 @@ from epiclock.clocks.data import data_path, read_cpg_list, read_cpg_table
 from epiclock.clocks.model import LinearClock, TRANSFORMS, TRANSFORM_UNITS
 from epiclock.clocks.preprocessing import (QuantileNormalisation, SampleQuantile, SampleStandardisation,
                                            order_statistic_weights)
+from epiclock.clocks.training import load_trained_clock
 from epiclock.errors import EpiclockError
 
 
@@ -204,3 +205,9 @@ def describe() -> pd.DataFrame:
             "transform": clock.model.transform,
         })
     return pd.DataFrame(rows)
+
+
+def run_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
+    """Every clock of the run by name: shipped ones from the package, custom ones from their training output."""
+    return {name: load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else get(name)
+            for name in names}

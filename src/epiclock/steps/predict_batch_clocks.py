@@ -1,0 +1,43 @@
+"""Rule predict_batch_clocks: every clock of the run on one batch's samples."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from epiclock.clocks import predict, preprocessing, registry
+from epiclock.clocks import clock as clocks_clock
+from epiclock.io import merge
+from epiclock.io.tables import read_matrix, read_matrix_rows, read_sample_sheet, write_parquet
+
+
+def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
+                         custom_dirs: dict[str, str] | None = None, details_output: str | None = None,
+                         sheet: str | None = None, age_column: str = "donor_age", sex_column: str = "sex") -> None:
+    """Every clock of the run on one batch's samples (a sample's age never depends on the others).
+
+    The clocks' further outputs (GrimAge's surrogates, epiTOC2's divisions per year) go to
+    ``details_output``; clocks that read a sample's age and sex (GrimAge) take them from ``sheet``.
+    """
+    custom_dirs = custom_dirs or {}
+    names = list(clock_config["names"])
+    run_clocks = registry.run_clocks(names, custom_dirs)
+    # Only the rows the clocks read, unless one of them standardises each sample over the whole array.
+    needed = predict.required_cpgs(run_clocks.values())
+    betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=preprocessing.cpg_names)
+    betas = merge.mask_invalid(betas)
+    if betas.shape[1] == 0:
+        write_parquet(pd.DataFrame(columns=clocks_clock.PREDICTION_COLUMNS), output)
+        if details_output:
+            write_parquet(pd.DataFrame(columns=clocks_clock.DETAIL_COLUMNS), details_output)
+        return
+    options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
+               "replicates": clock_config["replicates"], "sample_tissue": clock_config.get("tissue")}
+    covariates = (clocks_clock.sample_covariates(read_sample_sheet(sheet), age_column, sex_column)
+                  if sheet and any(registry.get(name).covariates or registry.get(name).rate_per_year
+                                   for name in names if name not in custom_dirs) else None)
+    shipped, details = predict.predict_with_details(betas, [name for name in names if name not in custom_dirs],
+                                                    covariates=covariates, **options)
+    custom = [run_clocks[name].predict(betas, **options) for name in names if name in custom_dirs]
+    write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
+    if details_output:
+        write_parquet(details, details_output)
