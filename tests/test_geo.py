@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from epiclock.arrays.betas import signal_table_betas
 from epiclock.errors import EpiclockError
 from epiclock.io import geo
 
@@ -99,11 +100,12 @@ def test_signal_table_betas_follow_genomestudio(tmp_path):
     assert table.detection_p.columns.tolist() == ["A1"]
     assert table.detection_p.loc["cg00000109", "A1"] == 0.01
     # max(M, 0) / (max(M, 0) + max(U, 0) + 100)
-    assert table.betas.loc["cg00000029", "A1"] == pytest.approx(100 / 1100)
-    assert table.betas.loc["cg00000109", "A1"] == pytest.approx(400 / 500)
-    assert table.betas.loc["cg00000029", "B2"] == 0.0
-    assert table.betas.loc["cg00000109", "B2"] == 0.0
-    assert geo.read_signal_table(tmp_path / "signals.txt", offset=0).betas.loc["cg00000029", "A1"] == pytest.approx(0.1)
+    betas = signal_table_betas(table)
+    assert betas.loc["cg00000029", "A1"] == pytest.approx(100 / 1100)
+    assert betas.loc["cg00000109", "A1"] == pytest.approx(400 / 500)
+    assert betas.loc["cg00000029", "B2"] == 0.0
+    assert betas.loc["cg00000109", "B2"] == 0.0
+    assert signal_table_betas(table, offset=0).loc["cg00000029", "A1"] == pytest.approx(0.1)
 
 
 def test_signal_table_as_csv(tmp_path):
@@ -147,8 +149,9 @@ def test_real_series_matrix_excerpt(geo_dir):
 @pytest.mark.shared
 def test_real_signal_table_excerpt(geo_dir):
     table = geo.read_signal_table(geo_dir / "GSE72120_signals_excerpt.txt")
-    assert table.methylated.shape == table.unmethylated.shape == table.betas.shape
+    betas = signal_table_betas(table)
+    assert table.methylated.shape == table.unmethylated.shape == betas.shape
     assert table.methylated.shape[0] == 200
-    assert table.betas.loc["cg13869341", "2963"] == pytest.approx(5432 / (5432 + 928 + 100))
-    assert ((table.betas >= 0) & (table.betas <= 1)).all().all()
+    assert betas.loc["cg13869341", "2963"] == pytest.approx(5432 / (5432 + 928 + 100))
+    assert ((betas >= 0) & (betas <= 1)).all().all()
     assert table.detection_p.columns.tolist() == table.methylated.columns.tolist()

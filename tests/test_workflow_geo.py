@@ -10,13 +10,13 @@ from epiclock.io import geo
 pytestmark = [pytest.mark.workflow, pytest.mark.shared]
 
 
-@pytest.mark.parametrize("kind,filename,reader", [
-    ("geo_signals", "GSE72120_signals_excerpt.txt", geo.read_signal_table),
-    ("geo_series_matrix", "GSE158089_series_matrix_excerpt.txt", geo.read_series_matrix),
+@pytest.mark.parametrize("kind,filename,sample_ids_of", [
+    ("geo_signals", "GSE72120_signals_excerpt.txt", lambda path: geo.read_signal_table(path).methylated.columns),
+    ("geo_series_matrix", "GSE158089_series_matrix_excerpt.txt", lambda path: geo.read_series_matrix(path).betas.columns),
 ])
-def test_geo_inputs_run_to_the_report(project_root, shared_dir, tmp_path, kind, filename, reader):
+def test_geo_inputs_run_to_the_report(project_root, shared_dir, tmp_path, kind, filename, sample_ids_of):
     path = shared_dir / "data/geo" / filename
-    sample_ids = list(reader(path).betas.columns)
+    sample_ids = list(sample_ids_of(path))
     # The excerpts carry no design: two conditions within made-up donors.
     pd.DataFrame([{"sample_id": sample, "donor": f"D{index // 2}", "donor_age": 30 + index // 2,
                    "condition": "treated" if index % 2 else "control", "bone_marrow": "yes" if index % 2 else "no",

@@ -9,6 +9,9 @@ from pathlib import Path
 from epiclock import __version__
 from epiclock.errors import EpiclockError
 
+# Each command imports what it needs when it runs, so that `epiclock --help` and `epiclock run` start
+# without loading pandas, scipy or scikit-learn.
+
 
 def _simulate(arguments: argparse.Namespace) -> int:
     from epiclock.demo import simulate

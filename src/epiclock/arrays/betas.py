@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
+from epiclock.io.geo import GENOMESTUDIO_OFFSET, SignalTable
 
 
 def betas(signals: pd.DataFrame, offset: float = 100.0) -> pd.Series:
@@ -43,3 +44,8 @@ def betas_from_signals(methylated, unmethylated, offset: float = 0.0):
         raise EpiclockError(f"the beta offset must be zero or positive; got {offset}")
     with np.errstate(invalid="ignore", divide="ignore"):
         return methylated / (methylated + unmethylated + offset)
+
+
+def signal_table_betas(table: SignalTable, offset: float = GENOMESTUDIO_OFFSET) -> pd.DataFrame:
+    """Betas of a GEO processed signal table as GenomeStudio exports them: max(M, 0) / (max(M, 0) + max(U, 0) + offset)."""
+    return betas_from_signals(table.methylated.clip(lower=0), table.unmethylated.clip(lower=0), offset)

@@ -8,9 +8,10 @@
   and usually ``<id> Detection Pval`` columns beside the probe IDs (``ID_REF``), often after an
   unnamed row-number column.
 
-Betas from a signal table are computed as Illumina's GenomeStudio exports them,
-``max(M, 0) / (max(M, 0) + max(U, 0) + 100)``: the offset of 100 is GenomeStudio's, and the
-clipping at 0 matters because GenomeStudio signals are background-subtracted and can be negative.
+Betas from a signal table (``arrays.betas.signal_table_betas``) are computed as Illumina's
+GenomeStudio exports them, ``max(M, 0) / (max(M, 0) + max(U, 0) + 100)``: the offset of 100 is
+GenomeStudio's, and the clipping at 0 matters because GenomeStudio signals are background-subtracted
+and can be negative.
 Using GenomeStudio's formula keeps betas computed here comparable with the betas the submitters
 deposited from the same signals. (Raw IDAT betas elsewhere in epiclock use minfi's offset 0.)
 """
@@ -28,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from epiclock.arrays.betas import betas_from_signals
 from epiclock.errors import EpiclockError
 from epiclock.io.tables import PROBE_ID_PATTERN
 
@@ -56,12 +56,12 @@ class SeriesMatrix:
 
 @dataclass(frozen=True)
 class SignalTable:
-    """Per-sample signals of a GEO processed signal table (CpGs x samples) and the betas from them."""
+    """Per-sample signals of a GEO processed signal table (CpGs x samples); ``arrays.betas.signal_table_betas``
+    gives the betas from them."""
 
     methylated: pd.DataFrame
     unmethylated: pd.DataFrame
     detection_p: pd.DataFrame
-    betas: pd.DataFrame
 
 
 def _read_text(path: Path) -> str:
@@ -204,8 +204,8 @@ def _numeric(table: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
 # --- processed signal tables -----------------------------------------------------------------------
 
 
-def read_signal_table(path: str | os.PathLike, offset: float = GENOMESTUDIO_OFFSET) -> SignalTable:
-    """Read a GEO processed signal table and compute betas with GenomeStudio's formula (module doc).
+def read_signal_table(path: str | os.PathLike) -> SignalTable:
+    """Read a GEO processed signal table (betas: ``arrays.betas.signal_table_betas``, GenomeStudio's formula).
 
     Every sample needs both a methylated and an unmethylated column; detection p-values are kept
     where present (``detection_p`` has a column only for samples that have them).
@@ -248,8 +248,7 @@ def read_signal_table(path: str | os.PathLike, offset: float = GENOMESTUDIO_OFFS
     methylated = frame("methylated", samples)
     unmethylated = frame("unmethylated", samples)
     detection_p = frame("detection_p", [sample for sample in samples if sample in kinds["detection_p"]])
-    betas = betas_from_signals(methylated.clip(lower=0), unmethylated.clip(lower=0), offset)
-    return SignalTable(methylated=methylated, unmethylated=unmethylated, detection_p=detection_p, betas=betas)
+    return SignalTable(methylated=methylated, unmethylated=unmethylated, detection_p=detection_p)
 
 
 def _probe_column(table: pd.DataFrame, path: Path) -> str:

@@ -8,10 +8,15 @@ need intensities (noob, dye bias, BMIQ) belong to the IDAT route.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from epiclock.errors import EpiclockError
+from epiclock.io.tables import atomic_path, open_matrix
 
 METHODS = ("none",)
 
@@ -63,15 +68,7 @@ def merge_batches(batch_paths: list[str], samples: list[str], outputs: dict[str,
     next is read, so memory holds one block of every sample, never the whole matrix. Every batch
     must carry the same CpGs in the same order (one manifest per run). Returns the shape.
     """
-    import contextlib
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from epiclock.io.tables import atomic_path, open_matrix
-
     opened = [open_matrix(path) for path in batch_paths]
-    label_column = opened[0][1]
     wanted = set(samples)
     chosen = [[name for name in file.schema_arrow.names if name in wanted] for file, _ in opened]
     found = [name for names in chosen for name in names]

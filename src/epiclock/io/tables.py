@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from epiclock.errors import EpiclockError
 
@@ -301,9 +303,6 @@ MATRIX_BLOCK_ROWS = 32_768
 
 def open_matrix(path: str | os.PathLike):
     """A stored CpG x sample matrix opened for reading in blocks: (pyarrow ParquetFile, its row-label column)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     try:
         stored = pq.ParquetFile(path)
         metadata = stored.schema_arrow.pandas_metadata or {}
@@ -324,8 +323,6 @@ def read_matrix_rows(path: str | os.PathLike, wanted: pd.Index, row_names=None,
     memory. ``row_names`` maps the stored row labels (an Index) to the names compared with
     ``wanted`` (for example EPICv2 probe IDs to CpG IDs); by default the labels themselves.
     """
-    import pyarrow as pa
-
     stored, label_column = open_matrix(path)
     try:
         blocks = []

@@ -25,6 +25,10 @@ from epiclock.io.manifest import Manifest
 from epiclock.preprocess import masks
 from epiclock.qc import metrics as qc_metrics
 
+# The functions that preprocess a sample import the numerical stages (noob, detection, BMIQ, controls, sex,
+# identity: scipy) when called: Snakemake imports this module whenever it parses the workflow, in every
+# job, and those imports would add about 2 s to each.
+
 # Share of the manifest's probe addresses an IDAT must carry to be an array of that design.
 MIN_ADDRESS_COVERAGE = 0.95
 

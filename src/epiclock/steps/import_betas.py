@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from epiclock.arrays.betas import signal_table_betas
 from epiclock.errors import EpiclockError
 from epiclock.io import geo
 from epiclock.io.tables import read_beta_matrix
@@ -20,7 +21,7 @@ def import_betas(betas: str, outputs: dict[str, str], kind: str = "betas") -> No
     elif kind == "geo_series_matrix":
         table = geo.read_series_matrix(betas).betas
     elif kind == "geo_signals":
-        table = geo.read_signal_table(betas).betas
+        table = signal_table_betas(geo.read_signal_table(betas))
     else:
         raise EpiclockError(f"config input.type: unknown {kind!r}")
     log.info("imported %d CpGs x %d samples from %s", table.shape[0], table.shape[1], betas)
