@@ -5,6 +5,7 @@ import pytest
 from epiclock import EpiclockError
 from epiclock.io import merge
 from epiclock.qc import assess
+from epiclock.qc import identity as qc_identity
 from epiclock.qc import metrics as qc_metrics
 from epiclock.qc import sex as qc_sex
 
@@ -143,3 +144,38 @@ def test_a_sheet_sex_that_is_neither_female_nor_male_names_the_sample_and_column
         qc_sex.check_sheet_sex(sheet, "sex", "samples.tsv")
     qc_sex.check_sheet_sex(sheet.iloc[:2], "sex", "samples.tsv")
     qc_sex.check_sheet_sex(sheet.drop(columns="sex"), "sex", "samples.tsv")
+
+
+def _sample_row(sample_id: str, call_rate: float = 0.99, **array_columns) -> dict:
+    metrics = {"n_cpgs": 1000, "n_missing": 1000 - int(1000 * call_rate), "n_out_of_range": 0,
+               "beta_mean": 0.5, "beta_median": 0.5, "call_rate": call_rate}
+    return {"sample_id": sample_id, "array_passed": True, "array_reasons": "", "controls_passed": True,
+            "control_notes": "", "predicted_sex": "F", **metrics, **array_columns}
+
+
+def test_assess_gives_every_sample_its_row_and_every_reason():
+    sample_rows = pd.DataFrame([
+        _sample_row("good"),
+        _sample_row("low_call_rate", call_rate=0.5),
+        {**_sample_row("unreadable", array_passed=False, array_reasons="cannot read the Red IDAT"),
+         **{column: np.nan for column in qc_metrics.BETA_METRIC_COLUMNS}},
+        _sample_row("bad_controls", controls_passed=False, control_notes="staining_green 1.20 below 5"),
+        _sample_row("male", predicted_sex="M"),
+        _sample_row("stray"),
+    ])
+    sheet = pd.DataFrame({"sample_id": ["good", "low_call_rate", "unreadable", "bad_controls", "male", "no_idats"],
+                          "donor": ["D1", "D1", "D2", "D2", "D3", "D3"], "sex": "F"})
+    table, identity = assess.assess(sample_rows, sheet, pd.DataFrame(), {"no_idats": "no IDAT pair found"},
+                                    assess.QcThresholds(min_call_rate=0.95), donor_column="donor", sex_column="sex",
+                                    fail_on=["controls"])
+    table = table.set_index("sample_id")
+    assert table.index.tolist() == ["good", "low_call_rate", "unreadable", "bad_controls", "male", "no_idats", "stray"]
+    assert table["passed"].tolist() == [True, False, False, False, True, False, False]
+    assert table["reasons"].to_dict() == {
+        "good": "", "low_call_rate": "call rate 0.500 below 0.95", "unreadable": "cannot read the Red IDAT",
+        "bad_controls": "control probes: staining_green 1.20 below 5", "male": "",
+        "no_idats": "no IDAT pair found", "stray": "not in the sample sheet"}
+    # A check not in fail_on flags the sample and keeps it.
+    assert table.loc["male", "flags"] == "predicted sex M but the sheet says F"
+    assert table.loc["bad_controls", "flags"] == "control probes: staining_green 1.20 below 5"
+    assert identity.empty and list(identity.columns) == qc_identity.IDENTITY_COLUMNS

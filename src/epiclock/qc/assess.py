@@ -1,4 +1,10 @@
-"""Sample quality control on a beta matrix: call rate, missing values, values outside [0, 1].
+"""Sample quality control: which samples pass, and why each other one is quarantined.
+
+``assess`` makes the QC table from every batch's per-sample rows in four steps, each adding its
+reasons: ``judge`` (call rate, values outside [0, 1], samples absent from the matrix or the sheet),
+``merge_array_qc`` (what preprocessing found: unreadable IDATs, wrong array, no intensities; and
+samples whose IDATs were never found), and ``flag_checks`` (control probes, sex against the sheet,
+SNP identity: flags, and reasons too for the checks listed in ``qc.fail_on``).
 
 A failing sample is quarantined, not fatal: it is listed with its reasons and excluded downstream,
 so one bad array does not stop a run of hundreds (unless the config asks to fail fast).
@@ -13,7 +19,7 @@ import pandas as pd
 
 from epiclock.errors import EpiclockError
 from epiclock.qc.identity import identity_pairs
-from epiclock.qc.metrics import beta_metrics
+from epiclock.qc.metrics import BETA_METRIC_COLUMNS, beta_metrics
 from epiclock.qc.sex import check_sex
 
 QC_COLUMNS = [
@@ -153,3 +159,21 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
                 table.at[sample_id, "reasons"] = "; ".join(filter(None, [table.at[sample_id, "reasons"], note]))
     table["flags"] = flags
     return table.reset_index(), identity
+
+
+def assess(sample_rows: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataFrame, missing: dict[str, str],
+           thresholds: QcThresholds, *, donor_column: str, sex_column: str,
+           fail_on: list[str] | tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The QC table (one row per sample: metrics, ``passed``, ``reasons``, ``flags``) and the identity pairs.
+
+    ``sample_rows``: every batch's per-sample rows (``array_passed``, ``array_reasons``, the beta
+    metrics of usable arrays, and the array-level columns preprocessing adds); ``missing``: sample ->
+    why it has no data (its IDATs were not found); ``snp_betas``: SNP probes x samples.
+    """
+    usable = sample_rows.loc[sample_rows["array_passed"].astype(bool)]
+    judged = judge(usable.set_index("sample_id")[BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(), thresholds)
+    absent = pd.DataFrame([{"sample_id": sample, "array_passed": False, "array_reasons": reason}
+                           for sample, reason in missing.items()])
+    array_rows = pd.concat([sample_rows.drop(columns=BETA_METRIC_COLUMNS), absent], ignore_index=True)
+    qc_table = merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
+    return flag_checks(qc_table, sheet, snp_betas, donor_column=donor_column, sex_column=sex_column, fail_on=fail_on)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-
 from epiclock.io.tables import read_sample_sheet, write_parquet, write_table
-from epiclock.qc import assess, metrics
+from epiclock.qc import assess
 from epiclock.steps.batch_tables import read_stacked
 
 log = logging.getLogger("epiclock")
@@ -17,17 +15,10 @@ def sample_qc(batches: dict[str, list[str]], samples: str, qc_config: dict, desi
               missing: dict[str, str], outputs: dict[str, str]) -> None:
     """Every batch's per-sample tables judged together: thresholds, array checks, controls, sex, identity."""
     sheet = read_sample_sheet(samples)
-    sample_rows = read_stacked(batches["samples"])
-    usable = sample_rows.loc[sample_rows["array_passed"].astype(bool)]
-    judged = assess.judge(usable.set_index("sample_id")[metrics.BETA_METRIC_COLUMNS], sheet["sample_id"].tolist(),
-                          assess.QcThresholds.from_config(qc_config))
-    array_rows = pd.concat([sample_rows.drop(columns=metrics.BETA_METRIC_COLUMNS),
-                            pd.DataFrame([{"sample_id": sample, "array_passed": False, "array_reasons": reason}
-                                          for sample, reason in missing.items()])], ignore_index=True)
-    qc_table = assess.merge_array_qc(judged, array_rows.dropna(axis=1, how="all"))
-    snp_betas = read_stacked(batches["snps"], side_by_side=True)
-    qc_table, identity = assess.flag_checks(qc_table, sheet, snp_betas, donor_column=design_config["donor_column"],
-                                            sex_column=qc_config["sex_column"], fail_on=qc_config["fail_on"])
+    qc_table, identity = assess.assess(
+        read_stacked(batches["samples"]), sheet, read_stacked(batches["snps"], side_by_side=True), missing,
+        assess.QcThresholds.from_config(qc_config), donor_column=design_config["donor_column"],
+        sex_column=qc_config["sex_column"], fail_on=qc_config["fail_on"])
     # The tables are written before any stop, so the reasons are there to read after a fail-fast stop.
     write_table(qc_table, outputs["table_tsv"], outputs["table_parquet"])
     write_table(identity, outputs["identity_tsv"], outputs["identity_parquet"])
