@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from epiclock.demo import simulate
+from epiclock.qc import assess, metrics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -101,7 +102,7 @@ def build_report_inputs(study, config: dict):
     from epiclock.qc import assess
     from epiclock.report import provenance
 
-    qc_table = assess.sample_qc(study.betas, study.samples["sample_id"].tolist(), assess.QcThresholds())
+    qc_table = matrix_qc(study.betas, study.samples["sample_id"].tolist(), assess.QcThresholds())
     passed = assess.passing_samples(qc_table)
     predictions = predict.predict(study.betas[passed], config["clocks"]["names"])
     design = deltas.Design.from_config(config["design"])
@@ -144,3 +145,8 @@ def study_for_units(seed: int = 7):
                          columns=keep["sample_id"].to_list())
     betas = pd.concat([study.betas[keep["sample_id"]], added])
     return dataclasses.replace(study, betas=betas, samples=keep.reset_index(drop=True))
+
+
+def matrix_qc(betas, sample_ids, thresholds):
+    """QC of a whole beta matrix at once, as the beta-matrix route judges it: ``judge`` of its ``beta_metrics``."""
+    return assess.judge(metrics.beta_metrics(betas), sample_ids, thresholds)

@@ -463,7 +463,8 @@ def test_predict_reads_epicv2_matrices_like_collapsed_ones():
 def test_coverage_table_says_what_each_clock_measured():
     horvath = clocks_registry.get("horvath2013")
     betas = _random_betas(horvath.cpg_ids[:300] + clocks_registry.get("hannum2013").cpg_ids, 2)
-    table = predict.coverage_table(betas.loc[~betas.index.duplicated()], ["horvath2013", "hannum2013", "weidner2014"])
+    table = predict.coverage_table(predict.predict(betas.loc[~betas.index.duplicated()],
+                                                   ["horvath2013", "hannum2013", "weidner2014"]))
     assert list(table.columns) == ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]
     row = table.set_index(["sample_id", "clock"]).loc[("S0", "horvath2013")]
     measured = len(set(horvath.cpg_ids[:300]) | (set(horvath.cpg_ids) & set(clocks_registry.get("hannum2013").cpg_ids)))

@@ -100,8 +100,6 @@ def test_bead_mask_failures_and_call_rates():
     assert failed.tolist() == [True, True, True]
     assert detection.failed_probes(p, None, 0.5).tolist() == [False, False, True]
     assert detection.call_rate(pd.Series([False, False, True, False])) == 0.75
-    matrix = pd.DataFrame({"A": [True, False], "B": [True, True]}, index=["x", "y"])
-    assert detection.probe_failure_rates(matrix).tolist() == [1.0, 0.5]
     with pytest.raises(EpiclockError, match="threshold"):
         detection.failed_probes(p, None, 0)
     table, summary = detection.detection_summary(pair, PROBES, CONTROLS, p_threshold=0.01)

@@ -192,24 +192,16 @@ def test_raw_signals_follow_minfi_channel_rules(tmp_path):
     assert found.loc["cg00000109_TC11"].tolist() == [41.0, 31.0]   # I Red: M = Red(B), U = Red(A)
     assert found.loc["cg00000155_BC11"].tolist() == [80.0, 62.0]   # I Grn: M = Grn(B), U = Grn(A)
     assert found.loc["rs10033147_TC11"].isna().all()
-    betas = signals.raw_betas(pair, probes)
-    assert betas.name == "S1"
+    betas = arrays_betas.betas_from_signals(found["methylated"], found["unmethylated"])
     assert betas["cg00000029_TC21"] == pytest.approx(21 / 32)
-    assert signals.raw_betas(pair, probes, offset=100)["cg00000029_TC21"] == pytest.approx(21 / 132)
+    assert arrays_betas.betas_from_signals(found["methylated"], found["unmethylated"], offset=100)[
+        "cg00000029_TC21"] == pytest.approx(21 / 132)
     with pytest.raises(EpiclockError, match="offset"):
         arrays_betas.betas_from_signals(found["methylated"], found["unmethylated"], offset=-1)
 
 
 def test_zero_signal_gives_nan_beta_without_offset():
     assert np.isnan(arrays_betas.betas_from_signals(np.array([0.0]), np.array([0.0]))[0])
-
-
-def test_raw_beta_matrix_rejects_repeated_samples(tmp_path):
-    probes = manifest.parse_manifest(write(tmp_path / "tiny.csv", ILLUMINA_CSV)).probes
-    pair = tiny_pair([101, 102], [1, 2], [3, 4])
-    assert signals.raw_beta_matrix([pair], probes).columns.tolist() == ["S1"]
-    with pytest.raises(EpiclockError, match="more than once: S1"):
-        signals.raw_beta_matrix([pair, pair], probes)
 
 
 # --- the synthetic 450k reference ------------------------------------------------------------------
@@ -233,7 +225,8 @@ def test_synthetic_manifest_parses(synthetic_manifest):
 def test_raw_betas_equal_minfi(synthetic450k, synthetic_manifest):
     basenames = ["999000000001_R01C01", "999000000001_R05C01", "999000000002_R02C02"]
     pairs = [idat.read_idat_pair(synthetic450k / "idats" / basename) for basename in basenames]
-    betas = signals.raw_beta_matrix(pairs, synthetic_manifest.probes)
+    betas = pd.DataFrame({pair.basename: arrays_betas.betas_from_signals(*signals.raw_signals(
+        pair, synthetic_manifest.probes).to_numpy().T) for pair in pairs}, index=synthetic_manifest.probes["probe_id"])
     expected = pd.read_csv(synthetic450k / "minfi" / "raw_betas.tsv.gz", sep="\t", index_col="probe_id")
     assert len(expected) == 485_512
     ours = betas.loc[expected.index, expected.columns].to_numpy()

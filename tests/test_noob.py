@@ -178,7 +178,6 @@ def test_betas_and_m_values():
     assert arrays_betas.betas(signals, offset=0).tolist()[0] == pytest.approx(0.75)
     assert np.isnan(arrays_betas.betas(signals, offset=0)["b"])
     assert arrays_betas.betas(signals)["a"] == pytest.approx(300 / 500)
-    assert arrays_betas.m_values(signals, offset=0)["a"] == pytest.approx(np.log2(3))
     with pytest.raises(EpiclockError, match="offset"):
         arrays_betas.betas(signals, offset=-1)
 

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import matrix_qc
 from epiclock import EpiclockError
 from epiclock.io import merge
 from epiclock.qc import assess
@@ -22,7 +23,7 @@ def test_call_rate_and_range_checks_name_the_reason():
     betas.iloc[:10, 1] = np.nan                    # B: call rate 0.90
     betas.iloc[:2, 2] = [1.5, -0.1]                # C: two values outside [0, 1]
     betas.iloc[3, 3] = np.inf                      # D: infinite counts as out of range
-    table = assess.sample_qc(betas, ["A", "B", "C", "D", "E"], assess.QcThresholds(min_call_rate=0.95)).set_index("sample_id")
+    table = matrix_qc(betas, ["A", "B", "C", "D", "E"], assess.QcThresholds(min_call_rate=0.95)).set_index("sample_id")
     assert table.loc["A", "passed"] and table.loc["A", "reasons"] == ""
     assert table.loc["B", "call_rate"] == pytest.approx(0.90)
     assert table.loc["B", "reasons"] == "call rate 0.900 below 0.95"
@@ -33,38 +34,36 @@ def test_call_rate_and_range_checks_name_the_reason():
 
 
 def test_matrix_columns_not_in_the_sheet_are_listed_not_used():
-    table = assess.sample_qc(_betas(), ["A", "B", "C"], assess.QcThresholds())
+    table = matrix_qc(_betas(), ["A", "B", "C"], assess.QcThresholds())
     assert table.set_index("sample_id").loc["D", "reasons"] == "not in the sample sheet"
 
 
 def test_m_values_get_a_hint():
     betas = _betas() * 10 - 5
-    table = assess.sample_qc(betas, ["A"], assess.QcThresholds())
+    table = matrix_qc(betas, ["A"], assess.QcThresholds())
     assert "M-values instead of betas?" in table.loc[0, "reasons"]
 
 
 def test_enforce_quarantines_unless_fail_fast():
     betas = _betas()
     betas.iloc[:50, 0] = np.nan
-    table = assess.sample_qc(betas, ["A", "B"], assess.QcThresholds())
+    table = matrix_qc(betas, ["A", "B"], assess.QcThresholds())
     assess.enforce(table, fail_fast=False)
     with pytest.raises(EpiclockError, match="fail_fast is set: A: call rate 0.500"):
         assess.enforce(table, fail_fast=True)
     with pytest.raises(EpiclockError, match="no sample passed"):
-        assess.enforce(assess.sample_qc(betas[["A"]], ["A"], assess.QcThresholds()), fail_fast=False)
+        assess.enforce(matrix_qc(betas[["A"]], ["A"], assess.QcThresholds()), fail_fast=False)
 
 
-def test_normalize_keeps_passing_samples_and_masks_impossible_values():
+def test_impossible_values_are_masked_and_only_known_methods_accepted():
     betas = _betas()
     betas.iloc[0, 1] = 1.2
-    result = merge.normalize(betas, ["B", "C"])
+    result = merge.mask_invalid(betas[["B", "C"]])
     assert list(result.columns) == ["B", "C"]
     assert np.isnan(result.iloc[0, 0])
     pd.testing.assert_series_equal(result["C"], betas["C"])
     with pytest.raises(EpiclockError, match="unknown method 'noob'"):
-        merge.normalize(betas, ["B"], method="noob")
-    with pytest.raises(EpiclockError, match="not in the beta matrix: Z"):
-        merge.normalize(betas, ["Z"])
+        merge.check_method("noob")
 
 
 def test_masked_probes_do_not_count_against_the_call_rate():

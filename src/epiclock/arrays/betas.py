@@ -23,17 +23,6 @@ def betas(signals: pd.DataFrame, offset: float = 100.0) -> pd.Series:
     return pd.Series(values, index=signals.index, name="beta")
 
 
-def m_values(signals: pd.DataFrame, offset: float = 1.0) -> pd.Series:
-    """M-value = log2((M + offset) / (U + offset)); minfi's ``getM`` uses offset 0 on noob signals."""
-    if offset < 0:
-        raise EpiclockError(f"the M-value offset must be zero or positive; got {offset}")
-    methylated = signals["methylated"].to_numpy(np.float64)
-    unmethylated = signals["unmethylated"].to_numpy(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = np.log2((methylated + offset) / (unmethylated + offset))
-    return pd.Series(values, index=signals.index, name="m_value")
-
-
 def betas_from_signals(methylated, unmethylated, offset: float = 0.0):
     """Beta = M / (M + U + offset), elementwise (arrays, Series or frames of equal shape).
 

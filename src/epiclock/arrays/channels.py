@@ -15,9 +15,6 @@ from epiclock.errors import EpiclockError
 from epiclock.io.idat import IdatPair
 
 
-INTENSITY_COLUMNS = ["design", "channel", "red_a", "green_a", "red_b", "green_b", "beads_a", "beads_b"]
-
-
 class ArrayChannels(NamedTuple):
     """One sample's per-address means and bead counts, whichever form it came in (any numeric dtype)."""
 
@@ -131,15 +128,3 @@ def measure(sample: Sample, probes: pd.DataFrame | None = None,
     return SampleIntensities(channels, probe, control)
 
 
-def probe_intensities(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
-    """Red and Grn intensities and bead counts of both bead types of every probe, by probe_id.
-
-    Columns: design, channel, red_a, green_a, red_b, green_b (float; NaN where the address is
-    absent, and for address B of type II probes), beads_a, beads_b (float, NaN where absent).
-    """
-    found = measure(sample, probes).probe
-    return pd.DataFrame({
-        "design": probes["design"].to_numpy(), "channel": probes["channel"].to_numpy(),
-        "red_a": found.red_a, "green_a": found.green_a, "red_b": found.red_b, "green_b": found.green_b,
-        "beads_a": found.beads_a, "beads_b": found.beads_b,
-    }, index=found.layout.index)

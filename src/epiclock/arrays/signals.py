@@ -1,4 +1,4 @@
-"""Raw methylated and unmethylated signals per probe from a Red/Grn IDAT pair, and raw betas.
+"""Raw methylated and unmethylated signals per probe from a Red/Grn IDAT pair.
 
 The channel assignment is minfi's ``preprocessRaw``:
 
@@ -13,17 +13,10 @@ select the cg/ch rows where a result must match minfi's row set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
-from epiclock.arrays.betas import betas_from_signals
 from epiclock.arrays.channels import Intensities, Sample, measure
-from epiclock.errors import EpiclockError
-from epiclock.io.idat import IdatPair
-
-SIGNAL_COLUMNS = ["methylated", "unmethylated"]
 
 
 def raw_meth_unmeth(found: Intensities, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -52,23 +45,3 @@ def raw_signals(sample: Sample, probes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"methylated": methylated, "unmethylated": unmethylated}, index=found.layout.index)
 
 
-def raw_betas(pair: IdatPair, probes: pd.DataFrame, offset: float = 0.0) -> pd.Series:
-    """Raw betas of one sample, indexed by probe_id and named after the sample's basename."""
-    signals = raw_signals(pair, probes)
-    betas = betas_from_signals(signals["methylated"], signals["unmethylated"], offset)
-    betas.name = pair.basename
-    return betas
-
-
-def raw_beta_matrix(pairs: Iterable[IdatPair], probes: pd.DataFrame, offset: float = 0.0) -> pd.DataFrame:
-    """Raw betas of several samples: CpGs as rows (``cpg_id``), one column per sample basename."""
-    columns = [raw_betas(pair, probes, offset) for pair in pairs]
-    if not columns:
-        raise EpiclockError("no IDAT pairs given: there are no samples to compute betas for")
-    names = [column.name for column in columns]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise EpiclockError(f"samples appear more than once: {', '.join(repeated[:5])}")
-    matrix = pd.concat(columns, axis=1)
-    matrix.index.name = "cpg_id"
-    return matrix

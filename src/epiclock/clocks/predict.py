@@ -51,9 +51,7 @@ def required_cpgs(chosen) -> pd.Index | None:
     return pd.Index(sorted(set().union(*needed)))
 
 
-def coverage_table(betas: pd.DataFrame, names: list[str], imputation: str = "reference",
-                   min_coverage: float = 0.8, replicates: str = "mean") -> pd.DataFrame:
-    """Per sample and clock: how many of the clock's CpGs were measured and imputed, and the status."""
-    table = predict(betas, names, imputation=imputation, min_coverage=min_coverage, replicates=replicates)
-    table = table.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})
+def coverage_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per sample and clock of a prediction table: the clock's CpGs measured and imputed, and the status."""
+    table = predictions.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})
     return table[["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]]

@@ -473,26 +473,6 @@ def idat_pair_paths(basename: str | os.PathLike) -> tuple[Path, Path]:
     return found["red"], found["green"]
 
 
-def find_idat_pairs(directory: str | os.PathLike) -> dict[str, tuple[Path, Path]]:
-    """All samples in ``directory``: basename (e.g. 200000000001_R01C01) -> (Red path, Grn path)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise EpiclockError(f"{directory}: IDAT directory not found")
-    halves: dict[str, set[str]] = {}
-    for path in directory.iterdir():
-        name = path.name.removesuffix(".gz")
-        for channel, suffix in CHANNEL_SUFFIXES.items():
-            if name.endswith(suffix):
-                halves.setdefault(name.removesuffix(suffix), set()).add(channel)
-    unpaired = sorted(basename for basename, channels in halves.items() if len(channels) < 2)
-    if unpaired:
-        raise EpiclockError(
-            f"{directory}: {len(unpaired)} sample(s) have only one IDAT of the Red/Grn pair: "
-            f"{', '.join(unpaired[:5])}; add the missing files or remove the strays"
-        )
-    return {basename: idat_pair_paths(directory / basename) for basename in sorted(halves)}
-
-
 def read_idat_pair(basename: str | os.PathLike, *, gzip_backend: str = "auto") -> IdatPair:
     """Read the Red and Grn IDATs of one sample and check that they come from the same array."""
     red_path, green_path = idat_pair_paths(basename)

@@ -21,15 +21,6 @@ from epiclock.io.tables import atomic_path, open_matrix
 METHODS = ("none",)
 
 
-def normalize(betas: pd.DataFrame, samples: list[str], method: str = "none") -> pd.DataFrame:
-    """Betas of ``samples`` (those that passed QC), normalised with ``method``."""
-    check_method(method)
-    absent = [sample for sample in samples if sample not in betas.columns]
-    if absent:
-        raise EpiclockError(f"normalize: samples passed QC but are not in the beta matrix: {', '.join(absent[:10])}")
-    return mask_invalid(betas[samples])
-
-
 def check_method(method: str) -> None:
     if method not in METHODS:
         raise EpiclockError(f"normalize: unknown method {method!r}; for beta matrices choose one of {', '.join(METHODS)}")

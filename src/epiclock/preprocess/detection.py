@@ -156,13 +156,6 @@ def call_rate(failed: pd.Series) -> float:
     return float(1 - failed.to_numpy(bool).mean())
 
 
-def probe_failure_rates(failed: pd.DataFrame) -> pd.Series:
-    """Per probe, the share of samples (columns of a probes x samples mask) in which it failed."""
-    if failed.shape[1] == 0:
-        raise EpiclockError("probe_failure_rates: the failure matrix has no samples")
-    return pd.Series(failed.to_numpy(bool).mean(axis=1), index=failed.index, name="failure_rate")
-
-
 def detection_summary(sample: Sample, probes: pd.DataFrame, controls: pd.DataFrame, *,
                       method: str = "minfi", p_threshold: float | None = None,
                       min_beads: int = MIN_BEADS) -> tuple[pd.DataFrame, dict]:

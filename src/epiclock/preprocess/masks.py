@@ -101,31 +101,6 @@ def vendored_mask_list(array: str) -> MaskList:
         return read_mask_list(real_path)
 
 
-def mask_provenance() -> pd.DataFrame:
-    """The provenance table of the vendored mask lists, with each file's sha256 checked."""
-    directory = resources.files("epiclock") / "data" / "masks"
-    with resources.as_file(directory / "provenance.tsv") as path:
-        table = pd.read_csv(path, sep="\t", dtype=str)
-    for row in table.itertuples():
-        with resources.as_file(directory / row.file) as path:
-            actual = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        if actual != row.sha256:
-            raise EpiclockError(f"data/masks/{row.file}: sha256 {actual} differs from data/masks/provenance.tsv "
-                                f"({row.sha256}): the installation is damaged")
-    return table
-
-
-def apply_mask(values: pd.Series | pd.DataFrame, probe_ids) -> pd.Series | pd.DataFrame:
-    """A copy of betas (probes as rows) with the listed probes set to NaN."""
-    masked = values.copy()
-    rows = values.index.isin(pd.Index(probe_ids))
-    if isinstance(masked, pd.DataFrame):
-        masked.loc[rows, :] = np.nan
-    else:
-        masked[rows] = np.nan
-    return masked
-
-
 @dataclass(frozen=True)
 class MaskChoice:
     """Which probes to mask: the vendored list's probes named by any of ``sources`` and for any of

@@ -19,7 +19,7 @@ import pandas as pd
 
 from epiclock.errors import EpiclockError
 from epiclock.qc.identity import identity_pairs
-from epiclock.qc.metrics import BETA_METRIC_COLUMNS, beta_metrics
+from epiclock.qc.metrics import BETA_METRIC_COLUMNS
 from epiclock.qc.sex import check_sex
 
 QC_COLUMNS = [
@@ -69,11 +69,6 @@ def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds
             "passed": not reasons, "reasons": "; ".join(reasons),
         })
     return pd.DataFrame(rows, columns=QC_COLUMNS)
-
-
-def sample_qc(betas: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
-    """QC of a whole beta matrix at once: ``judge`` of its ``beta_metrics``."""
-    return judge(beta_metrics(betas), sample_ids, thresholds)
 
 
 def passing_samples(qc_table: pd.DataFrame) -> list[str]:

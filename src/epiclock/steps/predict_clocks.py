@@ -6,6 +6,7 @@ import logging
 
 import pandas as pd
 
+from epiclock.clocks import predict
 from epiclock.io.tables import write_table
 from epiclock.qc import assess
 from epiclock.steps.batch_tables import read_stacked
@@ -33,9 +34,7 @@ def predict_clocks(batch_predictions: list[str], qc_table: str, outputs: dict[st
     for row in predictions.loc[predictions["dnam_age"].isna()].itertuples():
         log.warning("%s / %s: %s", row.sample_id, row.clock, row.status)
     write_table(predictions, outputs["predictions_tsv"], outputs["predictions_parquet"])
-    coverage = predictions.rename(columns={"n_cpgs_used": "n_measured", "n_cpgs_imputed": "n_imputed"})[
-        ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]]
-    write_table(coverage, outputs["coverage_tsv"], outputs["coverage_parquet"])
+    write_table(predict.coverage_table(predictions), outputs["coverage_tsv"], outputs["coverage_parquet"])
     if batch_details is not None:
         details = read_stacked(batch_details)
         details = details.loc[details["sample_id"].isin(passed)]
