@@ -13,6 +13,12 @@ if EPICLOCK_SRC not in sys.path:
     sys.path.insert(0, EPICLOCK_SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [EPICLOCK_SRC, os.environ.get("PYTHONPATH", "")] if p)
 
+
+# Declared, so that Snakemake passes it on to jobs that run elsewhere (a cluster's nodes).
+envvars:
+    "PYTHONPATH",
+
+
 from epiclock.clocks import registry as epiclock_registry
 from epiclock import deltas as epiclock_deltas
 from epiclock.errors import EpiclockError

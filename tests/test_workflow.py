@@ -18,6 +18,11 @@ PLANTED_CLOCKS = ["horvath2013", "horvath_skin_blood2018", "skin_demo"]
 RUN_CLOCKS = registry.expand_names(PLANTED_CLOCKS + ["in_vitro"])
 
 
+def test_snakemake_lint_finds_nothing(project_root, finished_run):
+    result = snakemake(project_root, finished_run, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
 def test_outputs_follow_the_contract(finished_run):
     results = finished_run / "results"
     qc_table = pd.read_csv(results / "qc/samples.tsv", sep="\t")
