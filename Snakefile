@@ -4,7 +4,11 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+# The demo's config serves a run given no --configfile, and only that: a study's own config gets the
+# schema's defaults for every key it leaves out, never the demo's values.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "report/workflow.rst"

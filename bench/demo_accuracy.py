@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from epiclock import deltas
+from epiclock.config import validate
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     print(merged.groupby("clock")["error"].agg(["mean", "std", "count"]).round(3).to_string())
 
     config = yaml.safe_load(open(arguments.config))
-    design = deltas.Design.from_config({**deltas.Design().__dict__, **config["design"]})
+    design = deltas.Design.from_config(validate(config)["design"])
     sheet = pd.read_csv(arguments.samples, sep="\t", dtype=str).astype({"donor_age": float})
     true_predictions = truth.loc[~truth["simulated_failure"]].rename(columns={"true_dnam_age": "dnam_age"})
     true_predictions["status"] = "truth"

@@ -1,10 +1,7 @@
-# Config and sample sheet: validated once, here, before any job runs.
+# Config and sample sheet: checked once, here, by epiclock.plan, before any job runs.
 import os
 import sys
 from pathlib import Path
-
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 # Jobs import the epiclock library from this checkout, also inside conda environments that do
 # not have the package installed.
@@ -19,87 +16,38 @@ envvars:
     "PYTHONPATH",
 
 
-from epiclock.clocks import registry as epiclock_registry
-from epiclock import deltas as epiclock_deltas
+from epiclock import plan as epiclock_plan
 from epiclock.errors import EpiclockError
-from epiclock.io.tables import read_sample_sheet
 from epiclock.io.idat import idat_pair_paths
 
-validate(config, schema="../config/schemas/config.schema.yaml", set_default=True)
-
 try:
-    samples = read_sample_sheet(config["samples"])
-    try:
-        validate(samples, schema="../config/schemas/samples.schema.yaml")
-    except WorkflowError as error:
-        raise EpiclockError(f"{config['samples']}: the sample sheet does not fit config/schemas/samples.schema.yaml: "
-                            f"{error}") from None
-    # Panel names (in_vitro, mitotic, blood, pace, all) become their clocks, here once for every rule.
-    config["clocks"]["names"] = epiclock_registry.expand_names(config["clocks"]["names"])
-    CUSTOM_CLOCKS = {entry["name"]: entry for entry in config["custom_clocks"]}
-    clashing = sorted(set(CUSTOM_CLOCKS) & set(epiclock_registry.available()))
-    if clashing:
-        raise EpiclockError(f"config 'custom_clocks': {', '.join(clashing)} would hide a shipped clock; rename")
-    for clock_name in config["clocks"]["names"]:
-        if clock_name not in CUSTOM_CLOCKS:
-            try:
-                epiclock_registry.get(clock_name)
-            except EpiclockError as error:
-                raise EpiclockError(f"config 'clocks.names': {error}; custom clocks: "
-                                    f"{', '.join(CUSTOM_CLOCKS) or 'none'}") from None
-    from epiclock.composition import references as epiclock_references
-
-    epiclock_references.check_names(config["composition"]["references"])
-    for covariate in config["deltas"]["adjust_for"]:
-        epiclock_references.resolve_cell_type(covariate, config["composition"]["references"])
-    from epiclock.qc import sex as epiclock_sex
-
-    epiclock_sex.check_sheet_sex(samples, config["qc"]["sex_column"], config["samples"])
-    design = epiclock_deltas.Design.from_config(config["design"])
-    epiclock_deltas.check_design(samples, design, source=config["samples"])
-    epiclock_deltas.check_contrasts(
-        [epiclock_deltas.Contrast.from_config(entry) for entry in config["contrasts"]],
-        samples,
-        design,
-        source="config 'contrasts'",
-    )
-    INPUT_TYPE = config["input"]["type"]
-    MATRIX_BATCH = "matrix"
-    MATRIX_INPUT = INPUT_TYPE != "idat"
-    if MATRIX_INPUT and not config["input"].get("betas"):
-        raise EpiclockError(f"config input.betas: a file is needed when input.type is '{INPUT_TYPE}'")
-    MISSING_IDATS = {}
-    MANIFESTS = {"main": config["manifest"]}
-    MANIFESTS.update({f"extra_{number}": entry for number, entry in enumerate(config["manifest"]["extra"], 1)})
-    if MATRIX_INPUT:
-        BATCHES = {MATRIX_BATCH: samples["sample_id"].tolist()}
-    else:
-        from epiclock.preprocess import pipeline as epiclock_pipeline
-
-        # Settings that cannot work (unknown mask sources, a mask file that is not there, choices
-        # needing controls the manifest does not name) stop the run here.
-        epiclock_pipeline.PreprocessSettings.from_config(config["preprocess"])
-        from epiclock import config as epiclock_config, plan as epiclock_plan
-
-        epiclock_plan.check_manifest_controls(epiclock_config.Settings.from_config(config))
-
-        for name, entry in MANIFESTS.items():
-            if not entry.get("path") and not entry.get("url"):
-                where = "manifest" if name == "main" else f"manifest.extra[{name.split('_')[1]}]"
-                raise EpiclockError(f"config {where}: a local path or a url (with its sha256) is needed for IDAT input")
-        if (len(MANIFESTS) > 1) != (config["input"]["mixed_arrays"] == "intersect"):
-            raise EpiclockError("config input.mixed_arrays: 'intersect' goes with further manifests in manifest.extra, "
-                                "one for each array besides the first, and 'error' with none")
-
-        if not config["input"].get("idat_dir"):
-            raise EpiclockError("config input.idat_dir: an IDAT directory is needed when input.type is 'idat'")
-        IDAT_BASENAMES, MISSING_IDATS = epiclock_pipeline.idat_basenames(samples, config["input"]["idat_dir"])
-        BATCHES = epiclock_pipeline.batches(list(IDAT_BASENAMES), int(config["input"]["batch_size"]))
-        if not BATCHES:
-            raise EpiclockError(f"config input.idat_dir: no sample of {config['samples']} has IDATs under "
-                                f"{config['input']['idat_dir']}")
+    PLAN = epiclock_plan.make_plan(config)
+    epiclock_plan.check_results_dir(PLAN.settings, "results")
 except EpiclockError as error:
-    raise WorkflowError(str(error))
+    # One line saying what is wrong and what to do; Snakemake would add the file and line of this
+    # Snakefile, which is no part of the user's mistake.
+    print(f"epiclock: error: {error}", file=sys.stderr)
+    sys.exit(1)
+# Rules read their sections of the config with the schema's defaults filled in.
+config.update(PLAN.settings.raw)
+for missing_input, key in PLAN.missing_inputs.items():
+    print(f"epiclock: {missing_input} ({key}) is not there yet: the run needs it before any job can start",
+          file=sys.stderr)
+
+samples = PLAN.sheet
+BATCHES = PLAN.batches
+MATRIX_INPUT = PLAN.settings.input.matrix
+MATRIX_BATCH = epiclock_plan.MATRIX_BATCH
+INPUT_TYPE = PLAN.settings.input.type
+IDAT_BASENAMES = PLAN.idat_basenames
+MISSING_IDATS = PLAN.missing_idats
+MANIFESTS = PLAN.settings.manifests
+CUSTOM_CLOCKS = PLAN.custom_clocks
+HAS_DESIGN = PLAN.settings.has_design
+
+
+onstart:
+    epiclock_plan.mark_results_dir(PLAN.settings, "results")
 
 
 wildcard_constraints:
@@ -110,6 +58,8 @@ wildcard_constraints:
 # the raw signals when the config keeps them.
 BATCH_TABLES = ("betas", "samples", "controls", "snps", "density")
 if not MATRIX_INPUT and config["preprocess"]["keep_intensities"]:
+    from epiclock.preprocess import pipeline as epiclock_pipeline
+
     BATCH_TABLES += epiclock_pipeline.INTENSITY_TABLES
 
 
@@ -128,14 +78,12 @@ def batch_idat_files(wildcards):
 
 
 def manifest_file(name="main"):
-    """A manifest to parse: the configured local file, or where the download rule puts it."""
-    entry = MANIFESTS[name]
-    return entry["path"] or f"resources/manifests/{name}/{Path(entry['url']).name or 'manifest.csv'}"
+    return PLAN.manifest_file(name)
 
 
 def mask_file():
     """The user's probe mask list, an input of preprocessing so that editing it reruns what it masks."""
-    path = config["preprocess"].get("masks", {}).get("file", "")
+    path = config["preprocess"]["masks"]["file"]
     return [path] if path else []
 
 
@@ -145,24 +93,33 @@ def parsed_manifests(table):
 
 
 def get_final_output():
+    if PLAN.missing_inputs:
+        # Asked for by name, so that a dry run says which input is not there yet.
+        return list(PLAN.missing_inputs)
     return [
         "results/qc/samples.tsv",
         *(rules.merge_betas.output if config["normalize"]["matrix"] else []),
         "results/clocks/predictions.tsv",
         "results/clocks/coverage.tsv",
         "results/qc/composition.tsv",
-        "results/deltas/per_sample.tsv",
-        "results/deltas/per_condition.tsv",
-        "results/deltas/contrasts.tsv",
+        *([table.replace(".parquet", ".tsv") for table in DELTA_TABLES.values()]),
         "results/provenance.json",
         "results/figures",
         "results/report.html",
     ]
 
 
+# The deltas step's tables, by role, when the config has a design (a clock-only run has none).
+DELTA_TABLES = (
+    {table: f"results/deltas/{table}.parquet" for table in ("per_sample", "per_condition", "contrasts")}
+    if HAS_DESIGN
+    else {}
+)
+
+
 def custom_clock_dirs():
     """Custom clocks used in this run -> the directory their training writes."""
-    return {name: f"results/training/{name}" for name in config["clocks"]["names"] if name in CUSTOM_CLOCKS}
+    return PLAN.custom_clock_dirs()
 
 
 def custom_clock_files(filename):
@@ -171,14 +128,7 @@ def custom_clock_files(filename):
 
 def input_files():
     """The files a run reads, by role; their checksums go into the provenance record."""
-    files = {"samples": config["samples"]}
-    if MATRIX_INPUT:
-        files["betas"] = config["input"]["betas"]
-    else:
-        files.update({"manifest" if name == "main" else f"manifest_{name}": manifest_file(name) for name in MANIFESTS})
-        idats = sorted(str(path) for basename in IDAT_BASENAMES.values() for path in idat_pair_paths(basename))
-        files.update({f"idat_{index:05d}": path for index, path in enumerate(idats)})
-    return files
+    return PLAN.input_files()
 
 
 def matrix_mem_mb(wildcards, input, attempt):

@@ -24,7 +24,7 @@ rule estimate_composition:
         contrasts_parquet="results/qc/composition_contrasts.parquet",
     params:
         settings=config["composition"],
-        design=config["design"],
+        design=config.get("design"),
         contrasts=config["contrasts"],
     log:
         "logs/qc/composition.log",

@@ -13,8 +13,8 @@ rule download_manifest:
         manifest="main|extra_[0-9]+",
         filename="[^/]+",
     params:
-        url=lambda wildcards: MANIFESTS[wildcards.manifest]["url"],
-        sha256=lambda wildcards: MANIFESTS[wildcards.manifest]["sha256"],
+        url=lambda wildcards: MANIFESTS[wildcards.manifest].url,
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
     log:
         "logs/resources/{manifest}_{filename}.log",
     threads: 1
@@ -34,7 +34,7 @@ rule cache_manifest:
         probes="resources/manifests/parsed/{manifest}/probes.parquet",
         controls="resources/manifests/parsed/{manifest}/controls.parquet",
     params:
-        sha256=lambda wildcards: MANIFESTS[wildcards.manifest]["sha256"],
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
     log:
         "logs/resources/{manifest}_parsed.log",
     threads: 1

@@ -20,7 +20,7 @@ rule sample_qc:
         density="results/qc/beta_density.parquet",
     params:
         qc=config["qc"],
-        design=config["design"],
+        design=config.get("design"),
         missing=MISSING_IDATS,
     log:
         "logs/qc/samples.log",

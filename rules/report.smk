@@ -30,8 +30,7 @@ QC_TABLES = {
 rule write_figures:
     input:
         **QC_TABLES,
-        per_sample="results/deltas/per_sample.parquet",
-        contrasts="results/deltas/contrasts.parquet",
+        **DELTA_TABLES,
         custom_cv=custom_clock_files("cv_predictions.tsv"),
         custom_definitions=custom_clock_files("clock.yaml"),
     output:
@@ -60,10 +59,8 @@ rule write_figures:
 rule write_report:
     input:
         **QC_TABLES,
+        **DELTA_TABLES,
         predictions="results/clocks/predictions.parquet",
-        per_sample="results/deltas/per_sample.parquet",
-        per_condition="results/deltas/per_condition.parquet",
-        contrasts="results/deltas/contrasts.parquet",
         provenance="results/provenance.json",
         figure_dir="results/figures",
         custom_cards=custom_clock_files("model_card.json"),

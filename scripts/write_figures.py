@@ -4,8 +4,8 @@ from epiclock.steps.write_figures import write_figures
 run_step(
     snakemake,
     write_figures,
-    per_sample=snakemake.input.per_sample,
-    contrasts=snakemake.input.contrasts,
+    per_sample=snakemake.input.get("per_sample"),  # none in a clock-only run
+    contrasts=snakemake.input.get("contrasts"),
     qc_tables=snakemake.params.qc_tables,
     config=snakemake.params.config,
     figure_dir=snakemake.output.figure_dir,

@@ -6,9 +6,9 @@ run_step(
     write_report,
     qc_tables=snakemake.params.qc_tables,
     predictions=snakemake.input.predictions,
-    per_sample=snakemake.input.per_sample,
-    per_condition=snakemake.input.per_condition,
-    contrasts=snakemake.input.contrasts,
+    per_sample=snakemake.input.get("per_sample"),  # none in a clock-only run
+    per_condition=snakemake.input.get("per_condition"),
+    contrasts=snakemake.input.get("contrasts"),
     provenance_json=snakemake.input.provenance,
     figure_dir=snakemake.input.figure_dir,
     config=snakemake.params.config,

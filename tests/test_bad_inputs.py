@@ -9,6 +9,8 @@ Snakefile is parsed, so no job may have run.
 
 from __future__ import annotations
 
+import copy
+import errno
 import functools
 import gzip
 import re
@@ -20,13 +22,15 @@ import pytest
 import yaml
 
 from conftest import matrix_qc, PROJECT_ROOT, snakemake
-from epiclock import deltas
+from epiclock import config as settings
+from epiclock import deltas, plan
 from epiclock.clocks import predict, registry
 from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
 from epiclock.io import idat, manifest
 from epiclock.io.tables import read_beta_matrix, read_sample_sheet, write_beta_matrix, write_tsv
-from epiclock.qc import assess
+from epiclock.qc import assess, metrics
+from epiclock.steps import run as steps_run
 from epiclock.steps.train_clock import train_clock
 
 # 3 donors x 6 conditions x 2 replicates: small enough for a run in seconds, and every contrast
@@ -142,6 +146,16 @@ def test_bad_input_red_idat_without_grn(tmp_path):
         idat.read_idat_pair(basename)
 
 
+def test_bad_input_red_idat_that_is_a_copy_of_the_grn(tmp_path):
+    # The Red file copied over the Grn one (or the same file twice): named as such, never read as an array.
+    idat.write_idat(small_idat(), tmp_path / "204000000001_R01C01_Red.idat")
+    idat.write_idat(small_idat(), tmp_path / "204000000001_R01C01_Grn.idat")
+    with pytest.raises(EpiclockError, match=r"sample 204000000001_R01C01: the Red IDAT \(.*_Red\.idat\) and Grn "
+                                            r"IDAT \(.*_Grn\.idat\) hold identical intensities, so one file is a "
+                                            r"copy of the other"):
+        idat.read_idat_pair(tmp_path / "204000000001_R01C01")
+
+
 def test_bad_input_idats_of_two_arrays_mixed(tmp_path):
     # Same barcode (a copy-paste accident), but the Grn half comes from an array with more addresses.
     idat.write_idat(small_idat(probe_count=40), tmp_path / "204000000001_R01C01_Red.idat")
@@ -150,6 +164,42 @@ def test_bad_input_idats_of_two_arrays_mixed(tmp_path):
                                             r"addresses but the Grn IDAT \(.*_Grn\.idat\) has 55; the files belong "
                                             r"to different arrays"):
         idat.read_idat_pair(tmp_path / "204000000001_R01C01")
+
+
+def test_bad_input_one_array_under_two_donors_is_quarantined_by_default():
+    # S3 says donor D2 but carries D1's genotypes: both arrays are quarantined under the schema's default
+    # qc.fail_on, while the possible swap it makes with S2 (D2 with other genotypes) is only flagged on S2.
+    rng = np.random.default_rng(1)
+    genotypes = [rng.choice([0.05, 0.5, 0.95], 40) for _ in range(3)]
+    snps = pd.DataFrame({"S1": genotypes[0], "S2": genotypes[1], "S3": genotypes[0], "S4": genotypes[2]},
+                        index=[f"rs{n}" for n in range(40)])
+    sheet = pd.DataFrame({"sample_id": ["S1", "S2", "S3", "S4"], "donor": ["D1", "D2", "D2", "D3"]})
+    qc_table = assess.judge(pd.DataFrame({"n_cpgs": 10, "n_missing": 0, "n_out_of_range": 0, "beta_mean": 0.5,
+                                      "beta_median": 0.5, "call_rate": 1.0}, index=pd.Index(sheet["sample_id"])),
+                        sheet["sample_id"].tolist(), assess.QcThresholds())
+    fail_on = settings.Settings.from_config({"samples": "s.tsv", "input": {"type": "betas"}}).raw["qc"]["fail_on"]
+    table, _ = assess.flag_checks(qc_table, sheet, snps, donor_column="donor", sex_column="sex", fail_on=fail_on)
+    table = table.set_index("sample_id")
+    assert table["passed"].tolist() == [False, True, False, True]
+    assert table.loc["S1", "reasons"] == "unexpected duplicate with S3 (genotype concordance 1.00)"
+    assert table.loc["S2", "flags"].startswith("possible swap with S3")
+
+
+def test_bad_input_one_beta_column_under_two_names_is_quarantined():
+    # A beta matrix (no SNP genotypes) whose column B is a copy of A: both are one array under two names.
+    rng = np.random.default_rng(2)
+    first = rng.uniform(0.1, 0.9, 40)
+    betas = beta_frame({"A": first, "B": first.copy(), "C": rng.uniform(0.1, 0.9, 40)})
+    measured = metrics.beta_metrics(betas)
+    judged = assess.judge(measured[metrics.BETA_METRIC_COLUMNS], ["A", "B", "C"], assess.QcThresholds())
+    array_rows = measured.reset_index()[["sample_id", metrics.BETAS_DIGEST]].assign(array_passed=True, array_reasons="")
+    sheet = pd.DataFrame({"sample_id": ["A", "B", "C"], "donor": ["D1", "D2", "D3"]})
+    table, _ = assess.flag_checks(assess.merge_array_qc(judged, array_rows), sheet, pd.DataFrame(), donor_column="donor",
+                              sex_column="sex", fail_on=["duplicate"])
+    table = table.set_index("sample_id")
+    assert table["passed"].tolist() == [False, False, True]
+    assert table.loc["A", "reasons"] == "identical betas to B (one array under two names)"
+    assert metrics.BETAS_DIGEST not in table.columns
 
 
 # --- sample sheets ---------------------------------------------------------------------------------
@@ -185,7 +235,8 @@ def sheet_without_donor(tmp_path_factory):
 @pytest.mark.workflow
 def test_bad_input_sample_sheet_missing_a_column(sheet_without_donor):
     _, output = sheet_without_donor
-    assert "'donor' is a required property" in output
+    assert "epiclock: error: " in output and "the design needs column(s) donor, which the sample sheet does not have" \
+        in output
 
 
 @pytest.mark.workflow
@@ -204,6 +255,190 @@ def test_bad_input_sample_sheet_with_a_bad_type(tmp_path):
             f"sample {samples.loc[3, 'sample_id']!r} has 'forty'") in output
 
 
+# --- the sample sheet against itself and the design (epiclock.plan, before any job) ------------------
+
+
+DEMO_CONFIG = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
+
+
+def plan_config(tmp_path, samples: pd.DataFrame, change=None) -> dict:
+    """The demo's design and contrasts on a beta-matrix study in ``tmp_path``."""
+    write_tsv(samples, tmp_path / "samples.tsv")
+    (tmp_path / "betas.tsv.gz").write_bytes(b"")
+    config = {"samples": str(tmp_path / "samples.tsv"),
+              "input": {"type": "betas", "betas": str(tmp_path / "betas.tsv.gz")},
+              "clocks": {"names": ["horvath2013"]},
+              "design": copy.deepcopy(DEMO_CONFIG["design"]),
+              "contrasts": copy.deepcopy(DEMO_CONFIG["contrasts"])}
+    if change is not None:
+        change(config)
+    return config
+
+
+def plan_stops(config, pattern) -> str:
+    """The plan refuses ``config`` with one line matching ``pattern``."""
+    with pytest.raises(EpiclockError) as caught:
+        plan.make_plan(config)
+    message = str(caught.value)
+    assert re.search(pattern, message), message
+    assert "\n" not in message
+    return message
+
+
+def write_pair(directory, stem, content=b"idat"):
+    directory.mkdir(parents=True, exist_ok=True)
+    for channel in ("Red", "Grn"):
+        (directory / f"{stem}_{channel}.idat").write_bytes(content + channel.encode())
+
+
+def idat_sheet(stems):
+    return pd.DataFrame({"sample_id": [f"S{n}" for n in range(1, len(stems) + 1)], "basename": stems})
+
+
+def test_bad_input_sample_ids_equal_up_to_case(tmp_path):
+    samples = small_study().samples.copy()
+    first = samples["sample_id"].iloc[1]
+    samples.loc[6, "sample_id"] = first.upper()
+    path = re.escape(str(tmp_path / "samples.tsv"))
+    plan_stops(plan_config(tmp_path, samples),
+          rf"^{path}: rows 3, 8 \(samples {first}, {first.upper()}\) have sample IDs that differ only in case")
+
+
+def test_bad_input_sample_ids_equal_up_to_surrounding_whitespace(tmp_path):
+    sheet = write_bytes(tmp_path / "samples.tsv", "sample_id\tdonor\nS1\tD1\nS2\tD1\n S1 \tD2\n")
+    with pytest.raises(EpiclockError, match=rf"^{re.escape(str(sheet))}: duplicate sample_id values: S1 \(rows 2, 4 "
+                                            r"say S1\); give every array its own sample_id$"):
+        read_sample_sheet(sheet)
+
+
+def test_bad_input_a_sample_id_the_schema_refuses_names_its_row(tmp_path):
+    samples = small_study().samples.copy()
+    samples.loc[2, "sample_id"] = "S 3/b"
+    plan_stops(plan_config(tmp_path, samples), r"row 4 \(sample S 3/b\): sample_id: 'S 3/b' does not match")
+
+
+def test_bad_input_a_donor_with_two_ages(tmp_path):
+    samples = small_study().samples.copy()
+    donor = samples["donor"].iloc[0]
+    odd = samples.index[samples["donor"] == donor][4]
+    age = samples.loc[odd, "donor_age"]
+    samples.loc[odd, "donor_age"] = age + 24
+    sample = samples.loc[odd, "sample_id"]
+    plan_stops(plan_config(tmp_path, samples),
+          rf"donor '{donor}' has donor_age {age:g} in rows .* but {age + 24:g} in row {odd + 2} \(sample {sample}\); "
+          r"a donor has one donor_age")
+
+
+@pytest.mark.workflow
+def test_bad_input_a_donor_with_two_ages_stops_the_workflow_in_one_line(tmp_path):
+    # One donor's sample with another age made one delta -24 y: now the run stops before any job.
+    samples = small_study().samples.copy()
+    samples.loc[4, "donor_age"] = samples.loc[4, "donor_age"] + 24
+    write_workdir(tmp_path, samples=samples)
+    output = stops_before_any_job(tmp_path)
+    errors = [line for line in output.splitlines() if line.startswith("epiclock: error: ")]
+    assert len(errors) == 1 and f"but {samples.loc[4, 'donor_age']:g} in row 6 (sample " \
+        f"{samples.loc[4, 'sample_id']})" in errors[0], output
+
+
+def test_bad_input_a_donor_with_two_sexes(tmp_path):
+    samples = small_study().samples.copy()
+    donor = samples["donor"].iloc[0]
+    rows = samples.index[samples["donor"] == donor]
+    sex = samples.loc[rows[0], "sex"]
+    samples.loc[rows[2], "sex"] = {"F": "male", "M": "female"}[sex]
+    plan_stops(plan_config(tmp_path, samples), rf"donor '{donor}' has sex {sex} in rows .* but "
+                                           rf"{'M' if sex == 'F' else 'F'} in row {rows[2] + 2}")
+
+
+def test_bad_input_a_condition_that_contradicts_the_factors(tmp_path):
+    samples = small_study().samples.copy()
+    wrong = samples.index[samples["condition"] == "skin_bm_young_serum"][1]
+    samples.loc[wrong, "serum"] = "old"
+    sample = samples.loc[wrong, "sample_id"]
+    plan_stops(plan_config(tmp_path, samples),
+          rf"condition 'skin_bm_young_serum' goes with bone_marrow=yes, serum=young in row \d+ \(sample \S+\) but "
+          rf"with bone_marrow=yes, serum=old in row {wrong + 2} \(sample {sample}\); the 'condition' column "
+          r"contradicts the factor columns \(bone_marrow, serum\)")
+
+
+def test_bad_input_two_conditions_for_one_combination_of_factors(tmp_path):
+    samples = small_study().samples.copy()
+    wrong = samples.index[samples["condition"] == "skin_alone"][0]
+    samples.loc[wrong, "condition"] = "skin_only"
+
+    def order_without(config):
+        config["design"]["condition_order"] = []
+
+    plan_stops(plan_config(tmp_path, samples, order_without),
+          rf"bone_marrow=no, serum=none is condition 'skin_only' in row {wrong + 2} \(sample \S+\) but 'skin_alone' in row")
+
+
+def test_bad_input_condition_order_naming_an_absent_condition(tmp_path):
+    def misspell(config):
+        config["design"]["condition_order"][2] = "skin_old_serun"
+
+    plan_stops(plan_config(tmp_path, small_study().samples, misspell),
+          r"^config design.condition_order: 'skin_old_serun' is not a condition of .*samples.tsv")
+
+
+def test_bad_input_a_contrast_whose_sides_select_the_same_samples(tmp_path):
+    def same_sides(config):
+        config["contrasts"][0]["reference"] = {"serum": "young", "bone_marrow": "yes"}
+
+    plan_stops(plan_config(tmp_path, small_study().samples, same_sides),
+          r"^config contrasts: contrast 'young_vs_old_serum_with_bm' selects the same 6 sample\(s\) as treated and "
+          r"as reference")
+
+    def same_minus(config):
+        config["contrasts"][3]["minus"]["reference"] = {"bone_marrow": "no", "serum": "young"}
+
+    plan_stops(plan_config(tmp_path, small_study().samples, same_minus),
+          r"contrast 'young_vs_old_serum_bm_minus_no_bm \(its minus part\)' selects the same")
+
+
+def test_bad_input_one_idat_pair_claimed_by_two_samples(tmp_path):
+    write_pair(tmp_path, "201_R01C01")
+    with pytest.raises(EpiclockError, match=r"sample sheet: rows 2, 4 \(samples S1, S3\) name the same IDAT pair "
+                                            r"201_R01C01; one array is one sample"):
+        plan.find_idat_basenames(idat_sheet(["201_R01C01", "201_R02C01", "201_R01C01"]), tmp_path)
+
+
+def test_bad_input_one_basename_in_two_places(tmp_path):
+    write_pair(tmp_path / "run1", "201_R01C01")
+    write_pair(tmp_path / "copy", "201_R01C01")
+    found, _ = plan.find_idat_basenames(idat_sheet(["201_R01C01"]), tmp_path)
+    assert found == {"S1": str(tmp_path / "copy/201_R01C01")}      # the same bytes: one pair
+    write_pair(tmp_path / "run1", "201_R01C01", content=b"other")
+    with pytest.raises(EpiclockError, match=rf"{re.escape(str(tmp_path))}: the IDAT pair 201_R01C01 is found twice "
+                                            r"with different contents, in .*copy and .*run1"):
+        plan.find_idat_basenames(idat_sheet(["201_R01C01"]), tmp_path)
+
+
+def test_bad_input_a_directory_given_as_a_file_and_the_reverse(tmp_path):
+    config = plan_config(tmp_path, small_study().samples)
+    (tmp_path / "betas.tsv.gz").unlink()
+    (tmp_path / "betas.tsv.gz").mkdir()
+    plan_stops(config, rf"^config input.betas: {re.escape(str(tmp_path / 'betas.tsv.gz'))} is a directory; give the "
+                  r"file itself$")
+    (tmp_path / "betas.tsv.gz").rmdir()
+
+    def idats(config):
+        config["input"] = {"type": "idat", "idat_dir": str(tmp_path / "samples.tsv")}
+        config["manifest"] = {"path": str(tmp_path / "samples.tsv")}
+
+    plan_stops(plan_config(tmp_path, small_study().samples, idats), r"^config input.idat_dir: .*samples.tsv is a file; give the "
+                                                        r"folder that holds the IDAT files$")
+
+
+@pytest.mark.skipif(hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
+                    reason="root reads every file whatever its mode")
+def test_bad_input_an_unreadable_sheet(tmp_path):
+    config = plan_config(tmp_path, small_study().samples)
+    (tmp_path / "samples.tsv").chmod(0)
+    plan_stops(config, r"^config samples: .*samples.tsv cannot be read \(permission denied\)")
+
+
 # --- config ----------------------------------------------------------------------------------------
 
 
@@ -214,23 +449,26 @@ def test_bad_input_unknown_condition_level_in_a_contrast(tmp_path):
 
     write_workdir(tmp_path, change_config=misspell)
     output = stops_before_any_job(tmp_path)
-    assert ("config 'contrasts': contrast 'young_serum_vs_none_with_bm' reference asks for serum='nnoe'; "
+    assert ("config contrasts: contrast 'young_serum_vs_none_with_bm' reference asks for serum='nnoe'; "
             "the sample sheet has only: none, old, young") in output
 
 
 @pytest.mark.workflow
 def test_bad_input_contrast_with_no_donor_in_both_groups(tmp_path):
-    # Donor D01's young-serum models were relabelled as another donor's: no donor has both groups.
+    # The young-serum models with bone marrow relabelled as another donor's: no donor has both groups.
     samples = small_study().samples.copy()
     young = samples["serum"].eq("young") & samples["bone_marrow"].eq("yes")
     samples.loc[young, "donor"] = "D99"
+    # One donor has one age and one sex (the sheet checks would stop at that first).
+    samples.loc[young, "donor_age"] = samples.loc[young, "donor_age"].iloc[0]
+    samples.loc[young, "sex"] = samples.loc[young, "sex"].iloc[0]
 
     def only_that_contrast(config):
         config["contrasts"] = [config["contrasts"][0]]
 
     write_workdir(tmp_path, samples=samples, change_config=only_that_contrast)
     output = stops_before_any_job(tmp_path)
-    assert ("config 'contrasts': contrast 'young_vs_old_serum_with_bm' has no donors to compare: no donor has "
+    assert ("config contrasts: contrast 'young_vs_old_serum_with_bm' has no donors to compare: no donor has "
             "samples in every group it compares") in output
 
 
@@ -244,7 +482,7 @@ def test_bad_input_unknown_clock_name_in_the_config(tmp_path):
 
     write_workdir(tmp_path, change_config=misspell)
     output = stops_before_any_job(tmp_path)
-    assert "config 'clocks.names': unknown clock 'horvath2031'; did you mean horvath2013" in output
+    assert "config clocks.names: unknown clock 'horvath2031'; did you mean horvath2013" in output
     assert "custom clocks: none" in output
 
 
@@ -255,8 +493,9 @@ def test_bad_input_config_key_with_a_wrong_type(tmp_path):
 
     write_workdir(tmp_path, change_config=wrong_type)
     output = stops_before_any_job(tmp_path)
-    assert "'high' is not of type 'number'" in output
-    assert "['qc']['min_call_rate']" in output
+    # One line naming the key path, with no dump of the schema or the config.
+    assert "epiclock: error: config qc.min_call_rate: 'high' is not of type 'number'; give a number\n" in output
+    assert len([line for line in output.splitlines() if "profile" not in line]) == 1, output
 
 
 def test_bad_input_custom_clock_ages_without_the_age_column(tmp_path):
@@ -352,8 +591,13 @@ def test_bad_input_sample_without_a_beta_column_is_quarantined():
     betas = beta_frame({"S1": [0.5] * 5, "stray": [0.5] * 5})
     table = matrix_qc(betas, ["S1", "S2"], assess.QcThresholds()).set_index("sample_id")
     assert table.loc["S2", "reasons"] == "no column in the beta matrix"
-    assert table.loc["stray", "reasons"] == "not in the sample sheet"
+    # A data column without a sheet row is ignored, not a QC failure: counts are over the sheet's samples.
+    assert table.loc["stray", "reasons"] == "not in the sample sheet (ignored)"
     assert table["passed"].tolist() == [True, False, False]
+    assert table["in_sheet"].tolist() == [True, True, False]
+    assert assess.sheet_samples(table.reset_index())["sample_id"].tolist() == ["S1", "S2"]
+    with pytest.raises(EpiclockError, match=r"QC: no sample passed \(S2: no column in the beta matrix\)"):
+        assess.enforce(table.reset_index().query("sample_id != 'S1'"), fail_fast=False)
 
 
 # --- manifests -------------------------------------------------------------------------------------
@@ -503,3 +747,36 @@ def test_bad_samples_are_quarantined_with_reasons_and_the_rest_finish(tmp_path_f
         assert sample_id in html
     for reason in ("call rate", "3 values outside [0, 1]", "M-values instead of betas?", "no column in the beta matrix"):
         assert reason in html, reason
+
+
+# --- the file system -------------------------------------------------------------------------------
+
+
+class _Job:
+    """What run_step reads of Snakemake's ``snakemake`` object: the rule's log."""
+
+    def __init__(self, log_path):
+        self.log = [str(log_path)]
+
+
+@pytest.mark.parametrize("error, expected", [
+    (OSError(errno.ENOSPC, "No space left on device", "results/figures/horvath2013.svg"),
+     "results/figures/horvath2013.svg: No space left on device (step write_figures); free space on that disk"),
+    (PermissionError(errno.EACCES, "Permission denied", "results/qc"),
+     "results/qc: Permission denied (step write_figures); make it readable and writable for this user"),
+    (OSError(errno.EROFS, "Read-only file system", "results"),
+     "results: Read-only file system (step write_figures); the file system is read-only: run the study in a "
+     "writable directory"),
+    (IsADirectoryError(errno.EISDIR, "Is a directory", "data/betas"),
+     "data/betas: Is a directory (step write_figures); a folder was given where a file belongs"),
+], ids=["disk_full", "permission", "read_only", "directory_for_a_file"])
+def test_bad_input_file_system_errors_in_a_step_are_one_line(tmp_path, capsys, error, expected):
+    def write_figures():
+        raise error
+
+    with pytest.raises(SystemExit) as stopped:
+        steps_run.run_step(_Job(tmp_path / "step.log"), write_figures)
+    assert stopped.value.code == 1
+    printed = capsys.readouterr().err
+    assert expected in printed and "Traceback" not in printed, printed
+    assert len(printed.strip().splitlines()) == 1, printed

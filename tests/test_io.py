@@ -72,17 +72,18 @@ def test_corrupt_gzip_is_a_clear_error(tmp_path):
 
 def test_sample_sheet_types_and_errors(tmp_path):
     good = _write(tmp_path / "s.tsv", "sample_id\tdonor\tdonor_age\nA\tD1\t30\nB\tD1\t30.5\n")
-    sheet = read_sample_sheet(good)
+    assert read_sample_sheet(good)["donor_age"].tolist() == ["30", "30.5"]     # text unless named numeric
+    sheet = read_sample_sheet(good, numeric_columns=("donor_age",))
     assert sheet["donor_age"].tolist() == [30.0, 30.5]
     assert sheet["donor"].tolist() == ["D1", "D1"]
     for text, message in [
         ("donor\tdonor_age\nD1\t30\n", "no 'sample_id' column"),
         ("sample_id\tdonor_age\nA\t30\nA\t31\n", "duplicate sample_id values: A"),
-        ("sample_id\tdonor_age\nA\tthirty\n", "column 'donor_age' must be numeric; sample 'A' has 'thirty'"),
+        ("sample_id\tdonor_age\nA\tthirty\n", "column 'donor_age' must be numeric; sample 'A' has 'thirty' \\(row 2,"),
         ("sample_id\tdonor_age\n", "lists no samples"),
     ]:
         with pytest.raises(EpiclockError, match=message):
-            read_sample_sheet(_write(tmp_path / "bad.tsv", text))
+            read_sample_sheet(_write(tmp_path / "bad.tsv", text), numeric_columns=("donor_age",))
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):

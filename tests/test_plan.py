@@ -47,11 +47,6 @@ def stops(config, pattern) -> str:
     return message
 
 
-def row_of(samples, sample_id) -> int:
-    """The spreadsheet row of a sample: the header is row 1."""
-    return int(samples.index[samples["sample_id"] == sample_id][0]) + 2
-
-
 def test_a_beta_matrix_study_is_one_batch_of_every_sample(tmp_path, study):
     planned = plan.make_plan(study_config(tmp_path, study.samples))
     assert planned.batches == {plan.MATRIX_BATCH: study.samples["sample_id"].tolist()}
@@ -88,89 +83,6 @@ def test_contrasts_without_a_design_are_refused(tmp_path, study):
           r"^config contrasts: contrasts compare conditions within donors and need a design")
 
 
-def test_sample_ids_equal_up_to_case(tmp_path, study):
-    samples = study.samples.copy()
-    first = samples["sample_id"].iloc[1]
-    samples.loc[6, "sample_id"] = first.upper()
-    path = re.escape(str(tmp_path / "samples.tsv"))
-    stops(study_config(tmp_path, samples),
-          rf"^{path}: rows 3, 8 \(samples {first}, {first.upper()}\) have sample IDs that differ only in case")
-
-
-def test_a_sample_id_the_schema_refuses_names_its_row(tmp_path, study):
-    samples = study.samples.copy()
-    samples.loc[2, "sample_id"] = "S 3/b"
-    stops(study_config(tmp_path, samples), r"row 4 \(sample S 3/b\): sample_id: 'S 3/b' does not match")
-
-
-def test_a_donor_with_two_ages(tmp_path, study):
-    samples = study.samples.copy()
-    donor = samples["donor"].iloc[0]
-    odd = samples.index[samples["donor"] == donor][4]
-    age = samples.loc[odd, "donor_age"]
-    samples.loc[odd, "donor_age"] = age + 24
-    sample = samples.loc[odd, "sample_id"]
-    stops(study_config(tmp_path, samples),
-          rf"donor '{donor}' has donor_age {age:g} in rows .* but {age + 24:g} in row {odd + 2} \(sample {sample}\); "
-          r"a donor has one donor_age")
-
-
-def test_a_donor_with_two_sexes(tmp_path, study):
-    samples = study.samples.copy()
-    donor = samples["donor"].iloc[0]
-    rows = samples.index[samples["donor"] == donor]
-    sex = samples.loc[rows[0], "sex"]
-    samples.loc[rows[2], "sex"] = {"F": "male", "M": "female"}[sex]
-    stops(study_config(tmp_path, samples), rf"donor '{donor}' has sex {sex} in rows .* but "
-                                           rf"{'M' if sex == 'F' else 'F'} in row {rows[2] + 2}")
-
-
-def test_a_condition_that_contradicts_the_factors(tmp_path, study):
-    samples = study.samples.copy()
-    wrong = samples.index[samples["condition"] == "skin_bm_young_serum"][1]
-    samples.loc[wrong, "serum"] = "old"
-    sample = samples.loc[wrong, "sample_id"]
-    stops(study_config(tmp_path, samples),
-          rf"condition 'skin_bm_young_serum' goes with bone_marrow=yes, serum=young in row \d+ \(sample \S+\) but "
-          rf"with bone_marrow=yes, serum=old in row {wrong + 2} \(sample {sample}\); the 'condition' column "
-          r"contradicts the factor columns \(bone_marrow, serum\)")
-
-
-def test_two_conditions_for_one_combination_of_factors(tmp_path, study):
-    samples = study.samples.copy()
-    wrong = samples.index[samples["condition"] == "skin_alone"][0]
-    samples.loc[wrong, "condition"] = "skin_only"
-
-    def order_without(config):
-        config["design"]["condition_order"] = []
-
-    stops(study_config(tmp_path, samples, order_without),
-          rf"bone_marrow=no, serum=none is condition 'skin_only' in row {wrong + 2} \(sample \S+\) but 'skin_alone' in row")
-
-
-def test_condition_order_naming_an_absent_condition(tmp_path, study):
-    def misspell(config):
-        config["design"]["condition_order"][2] = "skin_old_serun"
-
-    stops(study_config(tmp_path, study.samples, misspell),
-          r"^config design.condition_order: 'skin_old_serun' is not a condition of .*samples.tsv")
-
-
-def test_a_contrast_whose_sides_select_the_same_samples(tmp_path, study):
-    def same_sides(config):
-        config["contrasts"][0]["reference"] = {"serum": "young", "bone_marrow": "yes"}
-
-    stops(study_config(tmp_path, study.samples, same_sides),
-          r"^config contrasts: contrast 'young_vs_old_serum_with_bm' selects the same 6 sample\(s\) as treated and "
-          r"as reference")
-
-    def same_minus(config):
-        config["contrasts"][3]["minus"]["reference"] = {"bone_marrow": "no", "serum": "young"}
-
-    stops(study_config(tmp_path, study.samples, same_minus),
-          r"contrast 'young_vs_old_serum_bm_minus_no_bm \(its minus part\)' selects the same")
-
-
 def write_pair(directory, stem, content=b"idat"):
     directory.mkdir(parents=True, exist_ok=True)
     for channel in ("Red", "Grn"):
@@ -187,24 +99,6 @@ def test_idat_pairs_found_under_subfolders_and_samples_without_one(tmp_path):
     found, missing = plan.find_idat_basenames(idat_sheet(["201_R01C01", "202_R01C01", "203_R01C01"]), tmp_path)
     assert found == {"S1": str(tmp_path / "chip1/201_R01C01"), "S2": str(tmp_path / "chip2/202_R01C01")}
     assert list(missing) == ["S3"] and "no IDAT pair 203_R01C01_Red/_Grn" in missing["S3"]
-
-
-def test_one_idat_pair_claimed_by_two_samples(tmp_path):
-    write_pair(tmp_path, "201_R01C01")
-    with pytest.raises(EpiclockError, match=r"sample sheet: rows 2, 4 \(samples S1, S3\) name the same IDAT pair "
-                                            r"201_R01C01; one array is one sample"):
-        plan.find_idat_basenames(idat_sheet(["201_R01C01", "201_R02C01", "201_R01C01"]), tmp_path)
-
-
-def test_one_basename_in_two_places(tmp_path):
-    write_pair(tmp_path / "run1", "201_R01C01")
-    write_pair(tmp_path / "copy", "201_R01C01")
-    found, _ = plan.find_idat_basenames(idat_sheet(["201_R01C01"]), tmp_path)
-    assert found == {"S1": str(tmp_path / "copy/201_R01C01")}      # the same bytes: one pair
-    write_pair(tmp_path / "run1", "201_R01C01", content=b"other")
-    with pytest.raises(EpiclockError, match=rf"{re.escape(str(tmp_path))}: the IDAT pair 201_R01C01 is found twice "
-                                            r"with different contents, in .*copy and .*run1"):
-        plan.find_idat_basenames(idat_sheet(["201_R01C01"]), tmp_path)
 
 
 def test_batches_of_at_most_the_batch_size():
@@ -254,3 +148,19 @@ def test_the_demo_plan_batches_its_idats(tmp_path):
     assert planned.missing_idats == {}
     assert len([key for key in planned.input_files() if key.startswith("idat_")]) == 2 * len(sheet)
     shutil.rmtree(tmp_path / "idats")
+
+
+def test_results_of_another_study_are_refused(tmp_path, study):
+    config = study_config(tmp_path, study.samples)
+    settings = plan.make_plan(config).settings
+    results = tmp_path / "results"
+    plan.check_results_dir(settings, results)        # nothing there yet
+    plan.mark_results_dir(settings, results)
+    plan.check_results_dir(settings, results)        # the same study again
+    other = dict(config, samples=str(tmp_path / "other.tsv"))
+    write_tsv(study.samples, tmp_path / "other.tsv")
+    with pytest.raises(EpiclockError, match=rf"^{re.escape(str(results))}/ holds the results of another study "
+                                            rf"\(samples {re.escape(str(tmp_path / 'samples.tsv'))}, this config: "
+                                            r".*other.tsv\); run each study in its own directory \(snakemake -d "
+                                            r"STUDY_DIR"):
+        plan.check_results_dir(plan.make_plan(other).settings, results)

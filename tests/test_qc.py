@@ -35,7 +35,8 @@ def test_call_rate_and_range_checks_name_the_reason():
 
 def test_matrix_columns_not_in_the_sheet_are_listed_not_used():
     table = matrix_qc(_betas(), ["A", "B", "C"], assess.QcThresholds())
-    assert table.set_index("sample_id").loc["D", "reasons"] == "not in the sample sheet"
+    assert table.set_index("sample_id").loc["D", "reasons"] == "not in the sample sheet (ignored)"
+    assert not table.set_index("sample_id").loc["D", "passed"]
 
 
 def test_m_values_get_a_hint():

@@ -16,7 +16,9 @@ import yaml
 from epiclock.errors import EpiclockError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
-SCHEMA_HINT = "see config/README or config/schemas/config.schema.yaml"
+SCHEMA_HINT = "see config/README.md or config/schemas/config.schema.yaml"
+# The embedded demo study's config: what a run given no --configfile uses, and nothing else.
+DEMO_CONFIG_PATH = SCHEMA_PATH.parents[1] / "config.yaml"
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -185,6 +187,11 @@ class Settings:
     def sheet_numeric_columns(self) -> tuple[str, ...]:
         """Sample-sheet columns read as numbers: the donor age, under whatever name the design gives it."""
         return (self.design.donor_age_column,) if self.design else ()
+
+
+def demo_settings() -> Settings:
+    """The demo study's settings (the simulator's design and contrasts), for benchmarks and tests."""
+    return Settings.from_config(yaml.safe_load(DEMO_CONFIG_PATH.read_text(encoding="utf-8")))
 
 
 def manifest_key(name: str) -> str:

@@ -12,6 +12,7 @@ workflow asks for them by name.
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 
 from epiclock import deltas
 from epiclock.clocks import registry
+from epiclock.composition import references as composition_references
 from epiclock.config import DesignSettings, SCHEMA_PATH, Settings, manifest_key
 from epiclock.errors import EpiclockError
 from epiclock.io.idat import idat_pair_paths
@@ -87,10 +89,17 @@ class Plan:
 def make_plan(config: dict) -> Plan:
     """Validate the config, read and check the sheet, find the inputs and plan the batches."""
     settings = Settings.from_config(config)
+    # Panel names (in_vitro, mitotic, blood, pace, all) become their clocks, here once for every rule.
+    names = registry.expand_names(list(settings.clock_names))
+    settings.raw["clocks"]["names"] = names
+    settings = dataclasses.replace(settings, clock_names=tuple(names))
     custom = check_clock_names(settings)
+    composition_references.check_names(settings.raw["composition"]["references"])
+    for covariate in settings.raw["deltas"]["adjust_for"]:
+        composition_references.resolve_cell_type(covariate, settings.raw["composition"]["references"])
     missing_inputs = {}
-    samples_path = Path(settings.samples)
-    if not samples_path.exists():
+    check_readable(settings.samples, "config samples")
+    if not Path(settings.samples).exists():
         missing_inputs[settings.samples] = "config samples"
         return Plan(settings, pd.DataFrame(columns=[SAMPLE_ID_COLUMN]), {}, custom, missing_inputs=missing_inputs)
     sheet = read_sheet(settings)
@@ -98,15 +107,19 @@ def make_plan(config: dict) -> Plan:
     if settings.input.matrix:
         if not settings.input.betas:
             raise EpiclockError(f"config input.betas: a file is needed when input.type is '{settings.input.type}'")
+        check_readable(settings.input.betas, "config input.betas")
         if not Path(settings.input.betas).exists():
             missing_inputs[settings.input.betas] = "config input.betas"
         return Plan(settings, sheet, {MATRIX_BATCH: sheet[SAMPLE_ID_COLUMN].tolist()}, custom,
                     missing_inputs=missing_inputs)
     check_idat_settings(settings)
     for name, entry in settings.manifests.items():
+        if entry.path:
+            check_readable(entry.path, f"config {manifest_key(name)}.path")
         if entry.path and not Path(entry.path).exists():
             missing_inputs[entry.path] = f"config {manifest_key(name)}.path"
     check_manifest_controls(settings)
+    check_readable(settings.input.idat_dir, "config input.idat_dir", directory=True)
     idat_dir = Path(settings.input.idat_dir)
     if not idat_dir.exists():
         missing_inputs[settings.input.idat_dir] = "config input.idat_dir"
@@ -117,6 +130,22 @@ def make_plan(config: dict) -> Plan:
         raise EpiclockError(f"config input.idat_dir: no sample of {settings.samples} has IDATs under {idat_dir}; "
                             "check the directory and the sheet's basename (or chip and position) column")
     return Plan(settings, sheet, batches, custom, found, missing, missing_inputs)
+
+
+def check_readable(path: str, key: str, directory: bool = False) -> None:
+    """A file given where a folder belongs (or the reverse), or one this user may not read, named
+    with its key; a path that is not there yet is left to ``missing_inputs``."""
+    import os
+
+    given = Path(path)
+    if not given.exists():
+        return
+    if directory and not given.is_dir():
+        raise EpiclockError(f"{key}: {path} is a file; give the folder that holds the IDAT files")
+    if not directory and given.is_dir():
+        raise EpiclockError(f"{key}: {path} is a directory; give the file itself")
+    if not os.access(given, os.R_OK | (os.X_OK if directory else 0)):
+        raise EpiclockError(f"{key}: {path} cannot be read (permission denied); make it readable for this user")
 
 
 # --- config on its own ------------------------------------------------------------------------------
@@ -374,3 +403,39 @@ def plan_batches(sample_ids: list[str], batch_size: int) -> dict[str, list[str]]
         raise EpiclockError(f"config input.batch_size: must be at least 1 (got {batch_size})")
     return {f"batch_{index // batch_size + 1:04d}": sample_ids[index:index + batch_size]
             for index in range(0, len(sample_ids), batch_size)}
+
+
+# --- one study, one results directory --------------------------------------------------------------
+
+STUDY_MARK = "study.yaml"
+
+
+def study_identity(settings: Settings) -> dict[str, str]:
+    """What makes a study itself: its sample sheet and its data, as absolute paths."""
+    data = settings.input.betas if settings.input.matrix else settings.input.idat_dir
+    return {"samples": str(Path(settings.samples).resolve()), "input": str(Path(data).resolve())}
+
+
+def check_results_dir(settings: Settings, results_dir: str | Path) -> None:
+    """Refuse to mix: results written for another sample sheet or data stop the run before any job."""
+    mark = Path(results_dir) / STUDY_MARK
+    if not mark.is_file():
+        return
+    try:
+        recorded = yaml.safe_load(mark.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise EpiclockError(f"{mark}: cannot be read ({error}); move {results_dir} aside to start afresh") from None
+    current = study_identity(settings)
+    if recorded != current:
+        changed = next(key for key in current if recorded.get(key) != current[key])
+        raise EpiclockError(
+            f"{results_dir}/ holds the results of another study ({changed} {recorded.get(changed)}, this config: "
+            f"{current[changed]}); run each study in its own directory (snakemake -d STUDY_DIR --configfile "
+            f"STUDY_DIR/config.yaml) or move {results_dir}/ aside")
+
+
+def mark_results_dir(settings: Settings, results_dir: str | Path) -> None:
+    """Record which study ``results_dir`` belongs to (called when a run starts, not in a dry run)."""
+    from epiclock.io.tables import write_text
+
+    write_text(yaml.safe_dump(study_identity(settings), sort_keys=True), Path(results_dir) / STUDY_MARK)

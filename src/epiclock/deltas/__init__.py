@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from epiclock.deltas import adjusted
-from epiclock.deltas.design import (Contrast, Design, assign_cells, check_design, condition_labels,
+from epiclock.deltas.design import (PER_CONDITION_COLUMNS, PER_SAMPLE_COLUMNS, Contrast, Design, assign_cells,
+                                    check_design, condition_labels,
                                     contrast_samples, describe, group_mask, imputation_balance, per_condition,
                                     per_sample, residual_age_acceleration)
 from epiclock.deltas.mixed import mixed_model_contrast
@@ -23,7 +24,7 @@ from epiclock.deltas.paired import (MIN_DONORS_FOR_TEST, benjamini_hochberg, don
 from epiclock.errors import EpiclockError
 
 __all__ = [
-    "CONTRAST_COLUMNS", "Contrast", "Design", "MIN_DONORS_FOR_TEST", "assign_cells", "benjamini_hochberg",
+    "CONTRAST_COLUMNS", "PER_CONDITION_COLUMNS", "PER_SAMPLE_COLUMNS", "Contrast", "Design", "MIN_DONORS_FOR_TEST", "assign_cells", "benjamini_hochberg",
     "check_contrasts", "check_design", "condition_labels", "contrast_table", "donor_differences",
     "imputation_balance", "mixed_model_contrast", "paired_test", "per_condition", "per_sample",
     "residual_age_acceleration", "unit_differences",

@@ -21,6 +21,11 @@ from epiclock.errors import EpiclockError
 # spanning at least this many years (a decade is about the resolution of the clocks' errors).
 RESIDUAL_MIN_DISTINCT_AGES = 3
 RESIDUAL_MIN_AGE_SPAN_YEARS = 10.0
+PER_CONDITION_COLUMNS = ["clock", "condition", "n_samples", "n_donors", "mean_dnam_age", "mean_delta_age",
+                         "ci_low", "ci_high"]
+# The columns every per-sample table has, whatever the design calls the donor age.
+PER_SAMPLE_COLUMNS = ["sample_id", "clock", "dnam_age", "delta_age", "age_acceleration_residual",
+                      "age_acceleration_note", "condition"]
 # Imputation columns a prediction table carries (epiclock.clocks.PREDICTION_COLUMNS).
 IMPUTATION_COLUMNS = ["n_cpgs", "n_cpgs_used", "n_cpgs_imputed"]
 
@@ -127,7 +132,8 @@ def check_design(sheet: pd.DataFrame, design: Design, source: str = "sample shee
     missing = [column for column in design.required_columns() if column not in sheet.columns]
     if missing:
         raise EpiclockError(f"{source}: the design needs column(s) {', '.join(missing)}, "
-                            f"which the sample sheet does not have (columns: {', '.join(sheet.columns)})")
+                            f"which the sample sheet does not have (columns: {', '.join(sheet.columns)}); add it to "
+                            "the sheet or name the right column in the config's design section")
 
 
 def group_mask(sheet: pd.DataFrame, levels: dict) -> pd.Series:
@@ -236,8 +242,7 @@ def per_condition(per_sample_table: pd.DataFrame, design: Design) -> pd.DataFram
             "mean_dnam_age": float(donor_means["dnam_age"].mean()), "mean_delta_age": mean_delta,
             "ci_low": ci_low, "ci_high": ci_high,
         })
-    return pd.DataFrame(rows, columns=["clock", "condition", "n_samples", "n_donors", "mean_dnam_age",
-                                       "mean_delta_age", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=PER_CONDITION_COLUMNS)
 
 
 def contrast_samples(clock_table: pd.DataFrame, design: Design) -> tuple[pd.DataFrame, int]:

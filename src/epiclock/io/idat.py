@@ -476,9 +476,15 @@ def idat_pair_paths(basename: str | os.PathLike) -> tuple[Path, Path]:
 def read_idat_pair(basename: str | os.PathLike, *, gzip_backend: str = "auto") -> IdatPair:
     """Read the Red and Grn IDATs of one sample and check that they come from the same array."""
     red_path, green_path = idat_pair_paths(basename)
-    return pair_idats(read_idat(red_path, gzip_backend=gzip_backend),
-                      read_idat(green_path, gzip_backend=gzip_backend),
-                      basename=Path(basename).name)
+    red, green = read_idat(red_path, gzip_backend=gzip_backend), read_idat(green_path, gzip_backend=gzip_backend)
+    pair = pair_idats(red, green, basename=Path(basename).name)
+    if np.array_equal(red.means, green.means):
+        # The two channels of a scan never agree on every bead type: this is one file twice.
+        raise EpiclockError(
+            f"sample {pair.basename}: the Red IDAT ({red.source}) and Grn IDAT ({green.source}) hold identical "
+            "intensities, so one file is a copy of the other; copy the right Red and Grn files again"
+        )
+    return pair
 
 
 def pair_idats(red: Idat, green: Idat, basename: str) -> IdatPair:

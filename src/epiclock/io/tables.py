@@ -182,10 +182,11 @@ def _without_inferred_index(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return table
 
 
-def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] = ("donor_age",)) -> pd.DataFrame:
+def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read the sample sheet: tab-separated (or CSV), or Illumina's SampleSheet.csv with a [Data] section.
 
-    Every column is text except the numeric ones named.
+    Every column is text except the numeric ones named (the design's donor age column: see
+    epiclock.config.Settings.sheet_numeric_columns).
     """
     path = Path(path)
     if not path.is_file():
@@ -207,16 +208,20 @@ def read_sample_sheet(path: str | os.PathLike, numeric_columns: tuple[str, ...] 
         raise EpiclockError(f"{path}: row {int(empty[0]) + 2} has an empty sample_id")
     duplicated = sheet[SAMPLE_ID_COLUMN][sheet[SAMPLE_ID_COLUMN].duplicated()].unique()
     if len(duplicated):
-        raise EpiclockError(f"{path}: duplicate sample_id values: {', '.join(duplicated[:10])}")
+        rows = [str(position + 2) for position in np.flatnonzero(sheet[SAMPLE_ID_COLUMN] == duplicated[0])]
+        raise EpiclockError(f"{path}: duplicate sample_id values: {', '.join(duplicated[:10])} (rows "
+                            f"{', '.join(rows)} say {duplicated[0]}); give every array its own sample_id")
     for column in numeric_columns:
         if column not in sheet.columns:
             continue
         values = pd.to_numeric(sheet[column].replace("", np.nan), errors="coerce")
         bad = values.isna() & (sheet[column] != "")
         if bad.any():
-            row = sheet.loc[bad].iloc[0]
+            position = int(np.flatnonzero(bad.to_numpy())[0])
+            row = sheet.iloc[position]
             raise EpiclockError(
-                f"{path}: column '{column}' must be numeric; sample {row[SAMPLE_ID_COLUMN]!r} has {row[column]!r}"
+                f"{path}: column '{column}' must be numeric; sample {row[SAMPLE_ID_COLUMN]!r} has {row[column]!r} "
+                f"(row {position + 2}, the header being row 1); give a number or leave the cell empty"
             )
         sheet[column] = values
     return sheet

@@ -86,44 +86,6 @@ def check_manifest_controls(settings: PreprocessSettings, controls: pd.DataFrame
                                  f"config {'; config '.join(problems)}")
 
 
-def idat_basenames(sheet: pd.DataFrame, idat_dir: str | Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Each sample's IDAT pair prefix, found recursively under ``idat_dir``; and the samples without one.
-
-    A sample names its pair by a ``basename`` column (a path prefix, relative to ``idat_dir`` or
-    absolute, or just the file stem) or by ``chip`` and ``position`` (Sentrix ID and position).
-    """
-    idat_dir = Path(idat_dir)
-    if not idat_dir.is_dir():
-        raise EpiclockError(f"{idat_dir}: IDAT directory not found (config input.idat_dir)")
-    stems: dict[str, Path] = {}
-    for path in idat_dir.rglob("*_Grn.idat*"):
-        if path.name.endswith(("_Grn.idat", "_Grn.idat.gz")):
-            stem = path.name.split("_Grn.idat")[0]
-            stems.setdefault(stem, path.parent / stem)
-    if not stems:
-        raise EpiclockError(f"{idat_dir}: no IDAT files (*_Grn.idat[.gz]) found under this directory")
-    if "basename" not in sheet.columns and not {"chip", "position"} <= set(sheet.columns):
-        raise EpiclockError("sample sheet: IDAT input needs a 'basename' column, or 'chip' and 'position' "
-                            "(Sentrix_ID and Sentrix_Position in an Illumina SampleSheet.csv)")
-    found, missing = {}, {}
-    for row in sheet.itertuples():
-        stem = Path(str(row.basename)).name if "basename" in sheet.columns and str(row.basename) else \
-            f"{row.chip}_{row.position}"
-        if stem in stems:
-            found[row.sample_id] = str(stems[stem])
-        else:
-            missing[row.sample_id] = f"no IDAT pair {stem}_Red/_Grn.idat[.gz] under {idat_dir}"
-    return found, missing
-
-
-def batches(sample_ids: list[str], batch_size: int) -> dict[str, list[str]]:
-    """Consecutive groups of at most ``batch_size`` samples, named batch_0001, batch_0002, ..."""
-    if batch_size < 1:
-        raise EpiclockError(f"config input.batch_size must be at least 1 (got {batch_size})")
-    return {f"batch_{index // batch_size + 1:04d}": sample_ids[index:index + batch_size]
-            for index in range(0, len(sample_ids), batch_size)}
-
-
 def _array_check(pair: IdatPair, layout) -> str:
     """Empty when the pair carries the manifest's probes (as laid out on it); otherwise why not."""
     present = float(np.mean(layout.position_a < len(pair.addresses))) if len(layout.position_a) else 0.0

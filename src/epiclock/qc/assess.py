@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 
 from epiclock.errors import EpiclockError
-from epiclock.qc.identity import identity_pairs
-from epiclock.qc.metrics import BETA_METRIC_COLUMNS
+from epiclock.qc.identity import DUPLICATE_PROBLEM, identity_pairs
+from epiclock.qc.metrics import BETA_METRIC_COLUMNS, BETAS_DIGEST
 from epiclock.qc.sex import check_sex
 
 QC_COLUMNS = [
     "sample_id", "n_cpgs", "n_missing", "call_rate", "n_out_of_range", "beta_mean", "beta_median",
-    "passed", "reasons",
+    "passed", "reasons", "in_sheet",
 ]
+# The reason of a measured sample the sheet does not list: ignored, and not counted as a QC failure.
+NOT_IN_SHEET = "not in the sample sheet (ignored)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds
     """One row per sample of the sheet (and per measured sample not in it), with pass/fail and reasons.
 
     ``metrics`` holds ``beta_metrics`` rows indexed by sample; a sheet sample without a row has no
-    column in the beta matrix.
+    column in the beta matrix. A measured sample the sheet does not list is kept out of everything
+    downstream with the reason NOT_IN_SHEET and ``in_sheet`` false: it is no QC failure, and counts
+    of the study's samples leave it out.
     """
     sheet = set(sample_ids)
     rows = []
@@ -51,12 +55,12 @@ def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds
         if sample_id not in metrics.index:
             rows.append({"sample_id": sample_id, "n_cpgs": 0, "n_missing": 0, "call_rate": np.nan,
                          "n_out_of_range": 0, "beta_mean": np.nan, "beta_median": np.nan,
-                         "passed": False, "reasons": "no column in the beta matrix"})
+                         "passed": False, "reasons": "no column in the beta matrix", "in_sheet": True})
             continue
         row = metrics.loc[sample_id]
         reasons = []
         if sample_id not in sheet:
-            reasons.append("not in the sample sheet")
+            reasons.append(NOT_IN_SHEET)
         if row["call_rate"] < thresholds.min_call_rate:
             reasons.append(f"call rate {row['call_rate']:.3f} below {thresholds.min_call_rate:g}")
         if row["n_out_of_range"] > thresholds.max_out_of_range:
@@ -66,9 +70,16 @@ def judge(metrics: pd.DataFrame, sample_ids: list[str], thresholds: QcThresholds
             "sample_id": sample_id, "n_cpgs": int(row["n_cpgs"]), "n_missing": int(row["n_missing"]),
             "call_rate": float(row["call_rate"]), "n_out_of_range": int(row["n_out_of_range"]),
             "beta_mean": float(row["beta_mean"]), "beta_median": float(row["beta_median"]),
-            "passed": not reasons, "reasons": "; ".join(reasons),
+            "passed": not reasons, "reasons": "; ".join(reasons), "in_sheet": sample_id in sheet,
         })
     return pd.DataFrame(rows, columns=QC_COLUMNS)
+
+
+def sheet_samples(qc_table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the sheet's samples: every count of the study is over these."""
+    if "in_sheet" not in qc_table.columns:
+        return qc_table
+    return qc_table.loc[qc_table["in_sheet"].fillna(True).astype(bool)]
 
 
 def passing_samples(qc_table: pd.DataFrame) -> list[str]:
@@ -76,7 +87,9 @@ def passing_samples(qc_table: pd.DataFrame) -> list[str]:
 
 
 def enforce(qc_table: pd.DataFrame, fail_fast: bool) -> None:
-    """Stop the run when nothing passed, or when anything failed and the config says fail fast."""
+    """Stop the run when nothing passed, or when anything failed and the config says fail fast
+    (samples the sheet does not list are ignored, not failed)."""
+    qc_table = sheet_samples(qc_table)
     failed = qc_table.loc[~qc_table["passed"].astype(bool)]
     if failed.empty:
         return
@@ -103,11 +116,13 @@ def merge_array_qc(qc_table: pd.DataFrame, array_qc: pd.DataFrame) -> pd.DataFra
     return merged.drop(columns=["array_passed", "array_reasons"])
 
 
-# Checks that flag a sample without failing it unless the config lists them in ``qc.fail_on``.
-FLAG_CHECKS = ("controls", "sex_mismatch", "identity")
+# Checks that flag a sample without failing it unless the config lists them in ``qc.fail_on``:
+# "duplicate" is an array whose genotypes (or betas) equal another sample's of another donor,
+# "identity" every identity problem (duplicates and possible swaps).
+FLAG_CHECKS = ("controls", "sex_mismatch", "identity", "duplicate")
 
 
-def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataFrame, *, donor_column: str,
+def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataFrame, *, donor_column: str | None,
                 sex_column: str, fail_on: list[str] | tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Control-probe failures, sex against the sheet, and SNP identity across samples.
 
@@ -135,11 +150,23 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
             findings["sex_mismatch"][sample_id] = (f"predicted sex {compared.at[sample_id, 'predicted_sex']} "
                                                    f"but the sheet says {compared.at[sample_id, 'sheet_sex']}")
 
-    identity = identity_pairs(snp_betas, sheet.set_index("sample_id")[donor_column])
+    donors = sheet.set_index("sample_id")[donor_column] if donor_column else pd.Series(dtype=object)
+    identity = identity_pairs(snp_betas, donors)
     for pair in identity.loc[identity["problem"] != ""].itertuples():
+        check = "duplicate" if pair.problem == DUPLICATE_PROBLEM else "identity"
         for sample_id, other in ((pair.sample_a, pair.sample_b), (pair.sample_b, pair.sample_a)):
             note = f"{pair.problem} with {other} (genotype concordance {pair.concordance:.2f})"
-            findings["identity"][sample_id] = "; ".join(filter(None, [findings["identity"].get(sample_id), note]))
+            findings[check][sample_id] = "; ".join(filter(None, [findings[check].get(sample_id), note]))
+
+    if BETAS_DIGEST in table.columns:
+        digests = table[BETAS_DIGEST].fillna("").astype(str)
+        for _, same in digests[digests != ""].groupby(digests[digests != ""]):
+            for sample_id in same.index if len(same) > 1 else []:
+                others = ", ".join(other for other in same.index if other != sample_id)
+                findings["duplicate"][sample_id] = f"identical betas to {others} (one array under two names)"
+        table = table.drop(columns=BETAS_DIGEST)
+
+    failing_checks = set(fail_on) | ({"duplicate"} if "identity" in fail_on else set())
 
     flags = pd.Series("", index=table.index, dtype=object)
     for check in FLAG_CHECKS:
@@ -147,10 +174,10 @@ def flag_checks(qc_table: pd.DataFrame, sheet: pd.DataFrame, snp_betas: pd.DataF
             if sample_id not in table.index:
                 continue
             flags[sample_id] = "; ".join(filter(None, [flags[sample_id], note]))
-            if check in fail_on and table.at[sample_id, "passed"]:
+            if check in failing_checks and table.at[sample_id, "passed"]:
                 table.at[sample_id, "passed"] = False
                 table.at[sample_id, "reasons"] = note
-            elif check in fail_on:
+            elif check in failing_checks:
                 table.at[sample_id, "reasons"] = "; ".join(filter(None, [table.at[sample_id, "reasons"], note]))
     table["flags"] = flags
     return table.reset_index(), identity

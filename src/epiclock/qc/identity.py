@@ -78,6 +78,11 @@ def genotype_concordance(calls: pd.DataFrame) -> pd.DataFrame:
                         columns=["sample_a", "sample_b", "n_snps", "concordance"])
 
 
+# Identity problems of a pair: two donors' samples with one genotype, one donor's with two.
+DUPLICATE_PROBLEM = "unexpected duplicate"
+SWAP_PROBLEM = "possible swap"
+
+
 def identity_checks(concordance: pd.DataFrame, donors: pd.Series,
                     duplicate_concordance: float = DUPLICATE_CONCORDANCE,
                     min_snps: int = MIN_IDENTITY_SNPS) -> pd.DataFrame:
@@ -102,7 +107,7 @@ def identity_checks(concordance: pd.DataFrame, donors: pd.Series,
     same_genotype = table["same_genotype"].fillna(False).to_numpy(bool)
     duplicate = known & ~table["same_donor"].fillna(False).to_numpy(bool) & same_genotype
     swap = known & table["same_donor"].fillna(False).to_numpy(bool) & ~same_genotype
-    table["problem"] = np.where(duplicate, "unexpected duplicate", np.where(swap, "possible swap", ""))
+    table["problem"] = np.where(duplicate, DUPLICATE_PROBLEM, np.where(swap, SWAP_PROBLEM, ""))
     return table
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,19 @@ CONTROL_METRIC_COLUMNS = ["sample_id", "metric", "value", "threshold", "passed"]
 
 
 BETA_DENSITY_COLUMNS = ["sample_id", "bin_left", "bin_right", "density"]
+
+
+# A fingerprint of each sample's betas: two arrays never agree on every value, so equal fingerprints
+# are one array under two names. Samples measuring too little are not fingerprinted (two empty arrays
+# are alike without being one).
+BETAS_DIGEST = "betas_digest"
+MIN_FINGERPRINT_VALUES = 10
+
+
+def betas_digest(values: np.ndarray, n_measured: int) -> str:
+    if n_measured < max(MIN_FINGERPRINT_VALUES, values.size // 2):
+        return ""
+    return hashlib.blake2b(np.ascontiguousarray(values, dtype=np.float64).tobytes(), digest_size=16).hexdigest()
 
 
 def beta_metrics(betas: pd.DataFrame, n_masked: pd.Series | None = None) -> pd.DataFrame:
@@ -41,9 +56,10 @@ def beta_metrics(betas: pd.DataFrame, n_masked: pd.Series | None = None) -> pd.D
             # An all-missing sample is a QC failure to report, not a warning to print.
             "beta_mean": float(in_range.mean()) if in_range.size else np.nan,
             "beta_median": float(np.median(in_range)) if in_range.size else np.nan,
+            BETAS_DIGEST: betas_digest(values, int((~missing).sum())),
         })
     metrics = pd.DataFrame(rows, index=pd.Index(betas.columns, name="sample_id"),
-                           columns=[column for column in BETA_METRIC_COLUMNS if column != "call_rate"])
+                           columns=[column for column in BETA_METRIC_COLUMNS if column != "call_rate"] + [BETAS_DIGEST])
     masked = np.zeros(len(metrics)) if n_masked is None else n_masked.reindex(metrics.index).fillna(0).to_numpy(float)
     metrics["call_rate"] = 1 - (metrics["n_missing"] - masked) / np.maximum(n_cpgs - masked, 1)
     return metrics

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from epiclock.clocks import clock as clocks_clock  # noqa: E402
 from epiclock.preprocess import controls
+from epiclock.qc import assess as qc_assess
 from epiclock.qc import identity as qc_identity
 from epiclock.qc import metrics as qc_metrics
 from epiclock.qc import sex as qc_sex
@@ -210,7 +211,7 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
 def conditions_in_order(per_sample: pd.DataFrame, design_config: dict) -> list[str]:
     """Conditions in the config's order, then any others in order of first appearance."""
     present = list(dict.fromkeys(per_sample.sort_values("sample_id")["condition"]))
-    preferred = [c for c in design_config.get("condition_order") or [] if c in present]
+    preferred = [c for c in (design_config or {}).get("condition_order") or [] if c in present]
     return preferred + [c for c in present if c not in preferred]
 
 
@@ -604,11 +605,13 @@ def figures(per_sample: pd.DataFrame, contrasts: pd.DataFrame, config: dict, run
             cv_predictions: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
     """Every figure of the report, by name: one per clock, a forest plot per contrast, one per custom
     clock's training."""
-    condition_order = conditions_in_order(per_sample, config["design"])
     names = list(config["clocks"]["names"])
-    result = {condition_figure_name(name): condition_plot(per_sample, run_clocks[name], config["design"]["donor_column"],
-                                                          condition_order)
-              for name in names}
+    result = {}
+    if config.get("design"):      # a clock-only run has no conditions to plot
+        condition_order = conditions_in_order(per_sample, config["design"])
+        result = {condition_figure_name(name): condition_plot(per_sample, run_clocks[name],
+                                                              config["design"]["donor_column"], condition_order)
+                  for name in names}
     primary, _ = reading.primary_clock(config, names)
     for contrast, rows in contrasts.groupby("contrast", sort=False):
         result[forest_figure_name(contrast)] = contrast_forest(rows, run_clocks, primary)
@@ -629,7 +632,7 @@ def qc_plots(inputs: ReportInputs) -> dict[str, str]:
 def render(inputs: ReportInputs) -> str:
     config = inputs.config
     clock_names = list(config["clocks"]["names"])
-    condition_order = conditions_in_order(inputs.per_sample, config["design"])
+    condition_order = conditions_in_order(inputs.per_sample, config.get("design"))
     primary, primary_note = reading.primary_clock(config, clock_names)
     clock_sections = []
     for name in clock_names:
@@ -637,7 +640,7 @@ def render(inputs: ReportInputs) -> str:
         clock_sections.append({
             "name": name, "clock": clock, "quantity": reading.quantity(clock),
             "in_years": reading.is_age_in_years(clock),
-            "plot": inputs.figures[condition_figure_name(name)],
+            "plot": inputs.figures.get(condition_figure_name(name), ""),
             "conditions": inputs.per_condition[inputs.per_condition["clock"] == name].sort_values(
                 "condition", key=lambda column: column.map({c: i for i, c in enumerate(condition_order)})),
         })
@@ -650,6 +653,8 @@ def render(inputs: ReportInputs) -> str:
                      max_imputed=("n_cpgs_imputed", "max"))
                 .reset_index())
     no_age = inputs.predictions[inputs.predictions["dnam_age"].isna()]
+    # Every count is over the sheet's samples; data columns the sheet does not list are named apart.
+    study_qc = qc_assess.sheet_samples(inputs.qc)
     environment = Environment(loader=PackageLoader("epiclock", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     environment.filters["p"] = reading.format_p
@@ -658,9 +663,9 @@ def render(inputs: ReportInputs) -> str:
     environment.filters["years"] = lambda v: reading.number(v, "years")
     environment.filters["value"] = reading.number
     environment.filters["interval"] = reading.interval
-    qc_passed = inputs.qc["passed"].astype(bool)
+    qc_passed = study_qc["passed"].astype(bool)
     # As the call-rate figure colours them: drawn (with a call rate), above the threshold, failed anyway.
-    rates = inputs.qc["call_rate"] if "call_rate" in inputs.qc.columns else pd.Series(np.nan, index=inputs.qc.index)
+    rates = study_qc["call_rate"] if "call_rate" in study_qc.columns else pd.Series(np.nan, index=study_qc.index)
     other_failures = rates.notna() & (rates >= float(config["qc"]["min_call_rate"])) & ~qc_passed
     template = environment.get_template("report.html.j2")
     return template.render(
@@ -670,9 +675,12 @@ def render(inputs: ReportInputs) -> str:
         contrasts=inputs.contrasts.assign(
             unit=inputs.contrasts["clock"].map(lambda name: inputs.clocks[name].unit if name in inputs.clocks else "")),
         pairs_column=reading.PAIRS_COLUMN,
-        qc=inputs.qc,
-        n_failed=int((~qc_passed).sum()),
-        qc_view=qc_table_view(inputs.qc),
+        qc=study_qc,
+        n_failed=int((~study_qc["passed"].astype(bool)).sum()),
+        n_duplicates=int((~study_qc["passed"].astype(bool)
+                          & study_qc["reasons"].astype(str).str.contains(qc_identity.DUPLICATE_PROBLEM)).sum()),
+        not_in_sheet=inputs.qc.loc[~inputs.qc["sample_id"].isin(study_qc["sample_id"]), "sample_id"].tolist(),
+        qc_view=qc_table_view(study_qc),
         min_call_rate=config["qc"]["min_call_rate"],
         qc_other_failures=bool(other_failures.any()),
         qc_plots=qc_plots(inputs),
@@ -687,6 +695,10 @@ def render(inputs: ReportInputs) -> str:
         n_identity_pairs=len(inputs.identity),
         identity_problems=identity_problems(inputs.identity),
         clock_sections=clock_sections,
+        has_design=bool(config.get("design")),
+        clock_names=clock_names,
+        ages=inputs.predictions.pivot(index="sample_id", columns="clock", values="dnam_age").reindex(
+            columns=clock_names).reset_index() if len(inputs.predictions) else inputs.predictions,
         coverage=coverage,
         no_age=no_age,
         restricted=[inputs.clocks[name] for name in clock_names if inputs.clocks[name].restricted],

@@ -14,8 +14,8 @@ def compute_deltas(predictions: str, samples: str, design_config: dict, contrast
                    outputs: dict[str, str], adjust_for: list[str] | None = None, composition: str | None = None) -> None:
     """Per-sample deltas, per-condition means and contrasts; with ``adjust_for``, the contrasts also
     adjusted for those cell fractions (read from the composition step's table)."""
-    sheet = read_sample_sheet(samples)
     design = deltas.Design.from_config(design_config)
+    sheet = read_sample_sheet(samples, numeric_columns=(design.donor_age_column,))
     contrasts = [deltas.Contrast.from_config(entry) for entry in contrast_config]
     deltas.check_design(sheet, design, source=samples)
     deltas.check_contrasts(contrasts, sheet, design)

@@ -17,7 +17,7 @@ from epiclock.qc import assess
 log = logging.getLogger("epiclock")
 
 
-def estimate_composition(matrices: list[str], qc_table: str, samples: str, settings: dict, design_config: dict,
+def estimate_composition(matrices: list[str], qc_table: str, samples: str, settings: dict, design_config: dict | None,
                          contrasts_config: list[dict], outputs: dict[str, str]) -> None:
     """Cell-type fractions of the samples that passed QC on the chosen references
     (results/qc/composition), and per contrast the paired test of each fraction
@@ -42,7 +42,10 @@ def estimate_composition(matrices: list[str], qc_table: str, samples: str, setti
         for sample in missing:
             log.warning("%s / %s: no fractions, too few of the reference's CpGs measured", sample, reference)
     write_table(fractions, outputs["fractions_tsv"], outputs["fractions_parquet"])
-    design = deltas.Design.from_config(design_config)
-    contrasts = [deltas.Contrast.from_config(entry) for entry in contrasts_config]
-    table = deltas_fractions.fraction_contrasts(fractions, read_sample_sheet(samples), contrasts, design)
+    if design_config:
+        design = deltas.Design.from_config(design_config)
+        contrasts = [deltas.Contrast.from_config(entry) for entry in contrasts_config]
+        table = deltas_fractions.fraction_contrasts(fractions, read_sample_sheet(samples), contrasts, design)
+    else:                         # a clock-only run compares nothing
+        table = pd.DataFrame(columns=deltas_fractions.FRACTION_CONTRAST_COLUMNS)
     write_table(table, outputs["contrasts_tsv"], outputs["contrasts_parquet"])

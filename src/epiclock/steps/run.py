@@ -9,6 +9,7 @@ importing all stages (scikit-learn, matplotlib, scipy) would cost each job secon
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -33,10 +34,36 @@ def run_step(snakemake, step, **kwargs) -> None:
     except EpiclockError as error:
         log.error("%s", error)
         sys.exit(1)
+    except OSError as error:
+        # A path the step cannot read or write (read-only, full disk, a folder given for a file) is the
+        # user's to fix: one line naming the path and the step; the details go to the log only.
+        log.error("%s", file_problem(error, getattr(step, "__name__", str(step))))
+        log.debug("details", exc_info=True)
+        sys.exit(1)
     except Exception:
         # An unexpected failure is a bug: keep its traceback in the rule's log as well.
         log.exception("unexpected error in %s", getattr(step, "__name__", step))
         raise
+
+
+# What to do about a file-system error, by errno.
+FILE_PROBLEM_ADVICE = {
+    errno.ENOSPC: "free space on that disk, or run the study where there is room (snakemake -d STUDY_DIR)",
+    errno.EDQUOT: "free space within your quota, or run the study where there is room (snakemake -d STUDY_DIR)",
+    errno.EACCES: "make it readable and writable for this user",
+    errno.EPERM: "make it readable and writable for this user",
+    errno.EROFS: "the file system is read-only: run the study in a writable directory (snakemake -d STUDY_DIR)",
+    errno.EISDIR: "a folder was given where a file belongs: give the file",
+    errno.ENOTDIR: "a file was given where a folder belongs: give the folder",
+    errno.ENOENT: "the file is not there: check the path in the config",
+}
+
+
+def file_problem(error: OSError, step: str) -> str:
+    """One line for a file-system error in a step: the path, what went wrong, what to do."""
+    where = error.filename if error.filename is not None else "a file of this step"
+    advice = FILE_PROBLEM_ADVICE.get(error.errno, "check the path and the disk")
+    return f"{where}: {error.strerror or error} (step {step}); {advice}"
 
 
 def peak_memory_text() -> str:

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from epiclock import report
+from epiclock import deltas, report
 from epiclock.clocks import registry
 from epiclock.io.tables import write_text
+from epiclock.steps.write_figures import read_delta_table
 
 log = logging.getLogger("epiclock")
 
 
 # CpGs of a custom clock listed in the report, by absolute weight (all of them are in coefficients.tsv).
 REPORT_TOP_CPGS = 15
-def write_report(qc_tables: dict[str, str], predictions: str, per_sample: str, per_condition: str, contrasts: str,
-                 provenance_json: str, figure_dir: str, config: dict, output: str,
+def write_report(qc_tables: dict[str, str], predictions: str, per_sample: str | None, per_condition: str | None,
+                 contrasts: str | None, provenance_json: str, figure_dir: str, config: dict, output: str,
                  custom_dirs: dict[str, str] | None = None) -> None:
     """The HTML report of the run."""
     custom_dirs = custom_dirs or {}
@@ -34,8 +35,9 @@ def write_report(qc_tables: dict[str, str], predictions: str, per_sample: str, p
         qc=pd.read_parquet(qc_tables["qc_table"]), control_metrics=pd.read_parquet(qc_tables["controls"]),
         beta_density=pd.read_parquet(qc_tables["density"]), identity=pd.read_parquet(qc_tables["identity"]),
         predictions=pd.read_parquet(predictions),
-        per_sample=pd.read_parquet(per_sample), per_condition=pd.read_parquet(per_condition),
-        contrasts=pd.read_parquet(contrasts), provenance=json.loads(Path(provenance_json).read_text()),
+        per_sample=read_delta_table(per_sample, deltas.PER_SAMPLE_COLUMNS),
+        per_condition=read_delta_table(per_condition, deltas.PER_CONDITION_COLUMNS),
+        contrasts=read_delta_table(contrasts, deltas.CONTRAST_COLUMNS), provenance=json.loads(Path(provenance_json).read_text()),
         config=config, figures=figures, clocks=registry.run_clocks(list(config["clocks"]["names"]), custom_dirs),
         custom_cards=cards, composition=pd.read_parquet(qc_tables["composition"]),
         composition_contrasts=pd.read_parquet(qc_tables["composition_contrasts"]),
