@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from epiclock import composition
+from epiclock.config import validate
 from epiclock.errors import EpiclockError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "epidish"
@@ -156,7 +157,8 @@ def test_fraction_contrasts_pair_donor_means():
                 rows.append({"sample_id": sample, "donor": donor, "donor_age": 40.0, "condition": condition,
                              "treatment": condition})
                 values.append({"sample_id": sample, "reference": "r", "cell_type": "Fib", "fraction": 0.3 + shift + noise})
-    design = deltas.Design(condition_column="condition", factors=("treatment",), chip_column=None)
+    design = deltas.Design.from_config(validate({"samples": "s.tsv", "input": {"type": "betas"},
+                                                 "design": {"factors": ["treatment"], "chip_column": ""}})["design"])
     contrast = deltas.Contrast("treated_vs_control", {"treatment": "treated"}, {"treatment": "control"})
     table = deltas_fractions.fraction_contrasts(pd.DataFrame(values), pd.DataFrame(rows), [contrast], design)
     row = table.iloc[0]

@@ -118,8 +118,8 @@ def make_plan(config: dict) -> Plan:
             check_readable(entry.path, f"config {manifest_key(name)}.path")
         if entry.path and not Path(entry.path).exists():
             missing_inputs[entry.path] = f"config {manifest_key(name)}.path"
-    check_manifest_controls(settings)
     check_readable(settings.input.idat_dir, "config input.idat_dir", directory=True)
+    check_manifest_controls(settings)
     idat_dir = Path(settings.input.idat_dir)
     if not idat_dir.exists():
         missing_inputs[settings.input.idat_dir] = "config input.idat_dir"
