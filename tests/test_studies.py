@@ -105,7 +105,7 @@ def test_the_deltas_step_reads_the_age_column_the_design_names(tmp_path):
     write_tsv(samples, tmp_path / "samples.tsv")
     dnam_age = pd.Series(np.random.default_rng(0).normal(60.0, 5.0, len(samples)), index=samples["sample_id"])
     predictions = pd.DataFrame({"sample_id": samples["sample_id"], "clock": "horvath2013",
-                                "dnam_age": dnam_age.to_numpy(), "status": "ok"})
+                                "dnam_age": dnam_age.to_numpy(), "unit": "years", "status": "ok"})
     predictions.to_parquet(tmp_path / "predictions.parquet")
     demo = settings_module.demo_settings().raw
     outputs = {f"{table}_{kind}": str(tmp_path / f"{table}.{kind}") for table in ("per_sample", "per_condition",
