@@ -174,7 +174,7 @@ def test_assess_gives_every_sample_its_row_and_every_reason():
     assert table["reasons"].to_dict() == {
         "good": "", "low_call_rate": "call rate 0.500 below 0.95", "unreadable": "cannot read the Red IDAT",
         "bad_controls": "control probes: staining_green 1.20 below 5", "male": "",
-        "no_idats": "no IDAT pair found", "stray": "not in the sample sheet"}
+        "no_idats": "no IDAT pair found", "stray": "not in the sample sheet (ignored)"}
     # A check not in fail_on flags the sample and keeps it.
     assert table.loc["male", "flags"] == "predicted sex M but the sheet says F"
     assert table.loc["bad_controls", "flags"] == "control probes: staining_green 1.20 below 5"
