@@ -8,7 +8,7 @@ from pathlib import Path
 EPICLOCK_SRC = str(Path(workflow.basedir) / "src")
 if EPICLOCK_SRC not in sys.path:
     sys.path.insert(0, EPICLOCK_SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [EPICLOCK_SRC, os.environ.get("PYTHONPATH", "")] if p)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in [EPICLOCK_SRC, os.environ.get("PYTHONPATH", "")] if p))
 
 
 # Declared, so that Snakemake passes it on to jobs that run elsewhere (a cluster's nodes).
@@ -41,7 +41,8 @@ MATRIX_BATCH = epiclock_plan.MATRIX_BATCH
 INPUT_TYPE = PLAN.settings.input.type
 IDAT_BASENAMES = PLAN.idat_basenames
 MISSING_IDATS = PLAN.missing_idats
-MANIFESTS = PLAN.settings.manifests
+# `manifest: auto` resolved for the IDATs' array (epiclock.io.catalogue).
+MANIFESTS = PLAN.manifests
 CUSTOM_CLOCKS = PLAN.custom_clocks
 HAS_DESIGN = PLAN.settings.has_design
 

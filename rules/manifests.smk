@@ -1,4 +1,5 @@
-# The array manifest: a local file from the config, or downloaded once with a pinned checksum.
+# The array manifest: a local file from the config, or downloaded once (the catalogue's for the IDATs'
+# array with `manifest: auto`, or the config's url) and locked by its sha256.
 
 
 # Cluster compute nodes often have no internet: the download runs where Snakemake runs.
@@ -15,6 +16,7 @@ rule download_manifest:
     params:
         url=lambda wildcards: MANIFESTS[wildcards.manifest].url,
         sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
+        array=lambda wildcards: MANIFESTS[wildcards.manifest].array,
     log:
         "logs/resources/{manifest}_{filename}.log",
     threads: 1

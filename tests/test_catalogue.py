@@ -1,4 +1,4 @@
-"""The manifest catalogue: one official manifest per array, downloaded once and locked by its sha256.
+"""The manifest catalogue (one official manifest per array) and downloads locked by their sha256.
 
 No test touches the network: downloads go through file:// addresses.
 """
@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from epiclock.errors import EpiclockError
-from epiclock.io import catalogue
+from epiclock.io import catalogue, download
 from epiclock.io.manifest import ARRAY_ADDRESS_RANGES
 
 REQUIRED_ARRAYS = {"27k", "450k", "EPIC", "EPICv2", "MSA"}
@@ -51,28 +51,28 @@ def test_first_download_writes_a_lock_that_later_runs_check(tmp_path):
     source.parent.mkdir()
     source.write_bytes(b"Probe_ID\tM\tU\tcol\n")
     destination = tmp_path / "resources/manifests/main/EPIC.ordering.tsv.gz"
-    digest = catalogue.download_once(source.as_uri(), destination)
+    digest = download.download_once(source.as_uri(), destination)
     assert destination.read_bytes() == source.read_bytes()
-    assert catalogue.read_lock(destination) == digest == _sha256(source.read_bytes())
-    catalogue.check(destination)  # unchanged: passes
+    assert download.read_lock(destination) == digest == _sha256(source.read_bytes())
+    download.check(destination)  # unchanged: passes
     destination.write_bytes(b"Probe_ID\tM\tU\tcol\ncg1\t1\t2\tG\n")
     with pytest.raises(EpiclockError, match=r"differs from its lock file .*EPIC.ordering.tsv.gz.sha256"):
-        catalogue.check(destination)
+        download.check(destination)
     # A sha256 pinned in the config wins over the lock.
-    catalogue.check(destination, pinned=_sha256(destination.read_bytes()))
+    download.check(destination, pinned=_sha256(destination.read_bytes()))
     with pytest.raises(EpiclockError, match="the pinned manifest.sha256"):
-        catalogue.check(destination, pinned=digest)
+        download.check(destination, pinned=digest)
 
 
 def test_a_later_download_must_match_the_lock(tmp_path):
     source = tmp_path / "upstream.tsv"
     source.write_bytes(b"first\n")
     destination = tmp_path / "manifests/main/manifest.tsv"
-    catalogue.download_once(source.as_uri(), destination)
+    download.download_once(source.as_uri(), destination)
     destination.unlink()
     source.write_bytes(b"changed upstream\n")
     with pytest.raises(EpiclockError, match="changed upstream"):
-        catalogue.download_once(source.as_uri(), destination)
+        download.download_once(source.as_uri(), destination)
     assert not destination.exists(), "a download that fails its check must leave no file"
 
 
@@ -81,9 +81,9 @@ def test_a_pinned_sha256_is_checked_on_the_first_download(tmp_path):
     source.write_bytes(b"content\n")
     destination = tmp_path / "manifests/manifest.tsv"
     with pytest.raises(EpiclockError, match="not the expected"):
-        catalogue.download_once(source.as_uri(), destination, pinned="0" * 64)
-    assert not destination.exists() and not catalogue.lock_path(destination).exists()
-    catalogue.download_once(source.as_uri(), destination, pinned=_sha256(b"content\n").upper())
+        download.download_once(source.as_uri(), destination, pinned="0" * 64)
+    assert not destination.exists() and not download.lock_path(destination).exists()
+    download.download_once(source.as_uri(), destination, pinned=_sha256(b"content\n").upper())
     assert destination.read_bytes() == b"content\n"
 
 
@@ -91,7 +91,7 @@ def test_without_internet_the_message_names_the_array_the_file_and_where_it_goes
     destination = tmp_path / "resources/manifests/main/MSA.ordering.tsv.gz"
     missing = (tmp_path / "nowhere/MSA.ordering.tsv.gz").as_uri()
     with pytest.raises(EpiclockError) as caught:
-        catalogue.download_once(missing, destination, array="MSA")
+        download.download_once(missing, destination, array="MSA")
     message = str(caught.value)
     assert "MSA manifest" in message and "MSA.ordering.tsv.gz" in message and str(destination) in message
     assert "\n" not in message
@@ -106,7 +106,7 @@ def test_a_mirror_catalogue_serves_file_addresses(tmp_path):
                      f"450k\tHM450.ordering.tsv.gz\t{upstream.as_uri()}\t{_sha256(upstream.read_bytes())}\n")
     entry = catalogue.entry_for("450k", catalogue.read_catalogue(table))
     destination = tmp_path / catalogue.download_path("main", entry.file)
-    catalogue.download_once(entry.url, destination, pinned=entry.sha256, array=entry.array)
+    download.download_once(entry.url, destination, pinned=entry.sha256, array=entry.array)
     assert destination.read_bytes() == upstream.read_bytes()
     with pytest.raises(EpiclockError, match="array EPICv2 has no manifest in the catalogue .*manifest.path"):
         catalogue.entry_for("EPICv2", catalogue.read_catalogue(table))
@@ -126,9 +126,9 @@ def test_a_broken_catalogue_is_named_with_its_row(tmp_path, rows, error):
 def test_a_damaged_lock_file_says_how_to_recover(tmp_path):
     manifest = tmp_path / "m.tsv"
     manifest.write_text("x\n")
-    catalogue.lock_path(manifest).write_text("not a checksum\n")
+    download.lock_path(manifest).write_text("not a checksum\n")
     with pytest.raises(EpiclockError, match="delete it to download m.tsv again"):
-        catalogue.check(manifest)
+        download.check(manifest)
 
 
 def test_a_copy_placed_by_hand_is_locked_by_nothing_until_pinned(tmp_path, shared_dir):
@@ -138,7 +138,7 @@ def test_a_copy_placed_by_hand_is_locked_by_nothing_until_pinned(tmp_path, share
     placed = tmp_path / catalogue.download_path("main", entry.file)
     placed.parent.mkdir(parents=True)
     shutil.copy(real, placed)
-    catalogue.check(placed, pinned=entry.sha256)
+    download.check(placed, pinned=entry.sha256)
     placed.write_bytes(b"truncated")
     with pytest.raises(EpiclockError, match="differs from the pinned"):
-        catalogue.check(placed, pinned=entry.sha256)
+        download.check(placed, pinned=entry.sha256)

@@ -1,7 +1,10 @@
 """`epiclock init` scaffolds a study from a folder of IDATs; `epiclock run` starts Snakemake on it."""
 
+import hashlib
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,6 +13,7 @@ import yaml
 from epiclock import cli, launch, scaffold
 from epiclock import config as epiclock_config
 from epiclock.errors import EpiclockError
+from epiclock.io import download
 
 
 @pytest.fixture
@@ -120,3 +124,58 @@ def test_an_unknown_executor_is_named(tmp_path):
         launch.check_executor("no-such-executor")
     launch.check_executor("local")
 
+
+def _mirror_catalogue(tmp_path, manifest) -> Path:
+    """A site's own catalogue serving the 27k manifest through a file:// address (no network in tests)."""
+    table = tmp_path / "mirror.tsv"
+    digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest() if Path(manifest).exists() else ""
+    table.write_text("array\tfile\turl\tsha256\n"
+                     f"27k\tHM27.ordering.tsv.gz\t{Path(manifest).as_uri()}\t{digest}\n")
+    return table
+
+
+def _epiclock(*arguments, cwd):
+    return subprocess.run([str(Path(sys.executable).with_name("epiclock")), *arguments], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def _init_filled_study(study, hm27_idats, catalogue_table):
+    assert cli.main(["init", str(study), "--idats", str(hm27_idats)]) == 0
+    sheet = pd.read_csv(study / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet["donor"] = ["TCGA-13-0799", "TCGA-07-0227"]
+    sheet["donor_age"] = ["59", "47"]
+    sheet.to_csv(study / "samples.tsv", sep="\t", index=False)
+    config = yaml.safe_load((study / "config.yaml").read_text())
+    config["manifest"] = {"catalogue": str(catalogue_table)}
+    (study / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.mark.workflow
+def test_an_initialised_hm27_study_runs_once_the_sheet_is_filled(shared_dir, hm27_idats, tmp_path):
+    real_manifest = shared_dir / "data/real/manifest/HM27.ordering.tsv.gz"
+    study = tmp_path / "study"
+    _init_filled_study(study, hm27_idats, _mirror_catalogue(tmp_path, real_manifest))
+    result = _epiclock("run", str(study), "--cores", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    predictions = pd.read_csv(study / "results/clocks/predictions.tsv", sep="\t")
+    assert set(predictions["sample_id"]) == {"4207113116_A", "4207113116_B"}
+    # The manifest `auto` picked was downloaded once, and its sha256 locked beside it.
+    downloaded = study / "resources/manifests/main/HM27.ordering.tsv.gz"
+    assert downloaded.read_bytes() == real_manifest.read_bytes()
+    assert download.read_lock(downloaded) == hashlib.sha256(real_manifest.read_bytes()).hexdigest()
+    assert (study / "results/report.html").is_file()
+    # A manifest changed after the download stops the next run before any job.
+    downloaded.write_bytes(downloaded.read_bytes()[:-10])
+    result = _epiclock("run", str(study), "--cores", "2", "--dry-run", cwd=tmp_path)
+    assert result.returncode != 0 and "HM27.ordering.tsv.gz: sha256" in result.stderr
+
+
+@pytest.mark.workflow
+def test_without_internet_the_run_says_which_file_to_put_where(shared_dir, hm27_idats, tmp_path):
+    study = tmp_path / "study"
+    _init_filled_study(study, hm27_idats, _mirror_catalogue(tmp_path, tmp_path / "offline/HM27.ordering.tsv.gz"))
+    result = _epiclock("run", str(study), "--cores", "1", cwd=tmp_path)
+    assert result.returncode != 0
+    log = (study / "logs/resources/main_HM27.ordering.tsv.gz.log").read_text()
+    assert "the 27k manifest HM27.ordering.tsv.gz" in log
+    assert str(study / "resources/manifests/main/HM27.ordering.tsv.gz") in log

@@ -19,6 +19,8 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "conf
 SCHEMA_HINT = "see config/README.md or config/schemas/config.schema.yaml"
 # The embedded demo study's config: what a run given no --configfile uses, and nothing else.
 DEMO_CONFIG_PATH = SCHEMA_PATH.parents[1] / "config.yaml"
+# `manifest: auto`: the manifest of the array the IDATs come from, from the catalogue (epiclock.io.catalogue).
+AUTO_MANIFEST = "auto"
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -95,6 +97,9 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     errors = sorted(validator.iter_errors(filled), key=lambda error: (len(error.absolute_path), list(map(str, error.absolute_path))))
     if errors:
         raise EpiclockError(_message(errors[0]))
+    if filled.get("manifest") == AUTO_MANIFEST:
+        # The shorthand is the object form with neither a path nor a url.
+        filled["manifest"] = apply_defaults({}, schema["properties"]["manifest"], schema)
     return filled
 
 
@@ -103,9 +108,12 @@ class ManifestEntry:
     path: str
     url: str
     sha256: str
+    # The array it is for, when picked from the catalogue (named in messages).
+    array: str = ""
 
     @property
     def given(self) -> bool:
+        """False for `manifest: auto` until the plan picks the entry for the IDATs' array."""
         return bool(self.path or self.url)
 
 

@@ -23,8 +23,9 @@ import yaml
 from epiclock import deltas
 from epiclock.clocks import registry
 from epiclock.composition import references as composition_references
-from epiclock.config import DesignSettings, SCHEMA_PATH, Settings, manifest_key
+from epiclock.config import DesignSettings, ManifestEntry, SCHEMA_PATH, Settings, manifest_key
 from epiclock.errors import EpiclockError
+from epiclock.io import catalogue, download
 from epiclock.io.idat import idat_pair_paths
 from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet
 from epiclock.qc import sex as qc_sex
@@ -62,11 +63,16 @@ class Plan:
     idat_basenames: dict[str, str] = field(default_factory=dict)
     missing_idats: dict[str, str] = field(default_factory=dict)
     missing_inputs: dict[str, str] = field(default_factory=dict)
+    # The manifests with `manifest: auto` resolved for the IDATs' array (empty until IDATs are found).
+    resolved_manifests: dict[str, ManifestEntry] = field(default_factory=dict)
+
+    @property
+    def manifests(self) -> dict[str, ManifestEntry]:
+        return self.resolved_manifests or self.settings.manifests
 
     def manifest_file(self, name: str = "main") -> str:
         """A manifest to parse: the configured local file, or where the download rule puts it."""
-        entry = self.settings.manifests[name]
-        return entry.path or f"resources/manifests/{name}/{Path(entry.url).name or 'manifest.csv'}"
+        return manifest_file(name, self.manifests[name])
 
     def input_files(self) -> dict[str, str]:
         """The files a run reads, by role; their checksums go into the provenance record."""
@@ -129,7 +135,8 @@ def make_plan(config: dict) -> Plan:
     if not batches:
         raise EpiclockError(f"config input.idat_dir: no sample of {settings.samples} has IDATs under {idat_dir}; "
                             "check the directory and the sheet's basename (or chip and position) column")
-    return Plan(settings, sheet, batches, custom, found, missing, missing_inputs)
+    manifests = resolve_manifests(settings, found)
+    return Plan(settings, sheet, batches, custom, found, missing, missing_inputs, manifests)
 
 
 def check_readable(path: str, key: str, directory: bool = False) -> None:
@@ -174,9 +181,9 @@ def check_idat_settings(settings: Settings) -> None:
 
     pipeline.PreprocessSettings.from_config(settings.raw["preprocess"])
     for name, entry in settings.manifests.items():
-        if not entry.given:
-            raise EpiclockError(f"config {manifest_key(name)}: a local path or a url (with its sha256) is needed "
-                                "for IDAT input")
+        # The main manifest may be left to `manifest: auto`; a further array's must be named.
+        if not entry.given and name != "main":
+            raise EpiclockError(f"config {manifest_key(name)}: a local path or a url is needed for a further array")
     if (len(settings.manifests) > 1) != (settings.input.mixed_arrays == "intersect"):
         raise EpiclockError("config input.mixed_arrays: 'intersect' goes with further manifests in manifest.extra, "
                             "one for each array besides the first, and 'error' with none")
@@ -395,6 +402,40 @@ def find_idat_basenames(sheet: pd.DataFrame, idat_dir: str | Path,
         else:
             missing[sample_id] = f"no IDAT pair {stem}_Red/_Grn.idat[.gz] under {idat_dir}"
     return found, missing
+
+
+def manifest_file(name: str, entry: ManifestEntry) -> str:
+    """The configured local file, or where the download rule puts the manifest ``name`` (main, extra_1...)."""
+    return entry.path or catalogue.download_path(name, Path(entry.url).name or "manifest.csv")
+
+
+def resolve_manifests(settings: Settings, idat_basenames: dict[str, str]) -> dict[str, ManifestEntry]:
+    """The run's manifests: `manifest: auto` becomes the catalogue's entry for the array of the first
+    sample whose IDAT reads, and a download already there must still match its pinned sha256 or its lock."""
+    manifests = dict(settings.manifests)
+    main = manifests["main"]
+    if not main.given:
+        array, evidence = first_array(idat_basenames)
+        listing = settings.raw["manifest"]["catalogue"] or None
+        entry = catalogue.entry_for(array, catalogue.read_catalogue(listing), evidence)
+        manifests["main"] = ManifestEntry(path="", url=entry.url, sha256=main.sha256 or entry.sha256, array=array)
+    for name, entry in manifests.items():
+        if not entry.path:
+            download.check(manifest_file(name, entry), entry.sha256)
+    return manifests
+
+
+def first_array(idat_basenames: dict[str, str]) -> tuple[str, str]:
+    """The array of the first sample whose IDAT can be read (an unreadable one is quarantined later,
+    when it is preprocessed), and the evidence."""
+    errors = []
+    for basename in idat_basenames.values():
+        try:
+            return catalogue.detect_pair_array(basename)
+        except EpiclockError as error:
+            errors.append(str(error))
+    raise EpiclockError(f"manifest auto: no sample's IDAT tells the array ({errors[0] if errors else 'no IDATs'}); "
+                        "set manifest.path to the array's manifest")
 
 
 def plan_batches(sample_ids: list[str], batch_size: int) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ log = logging.getLogger("epiclock")
 
 def cache_manifest(manifest: str, sha256: str, probes: str, controls: str) -> None:
     """Parse a checked manifest into its probe and control tables (Parquet)."""
-    download.verify(manifest, sha256)
+    download.check(manifest, sha256)
     parsed = parse_manifest(manifest)
     log.info("%s: %d probes, %d control probes", manifest, len(parsed.probes), len(parsed.controls))
     write_parquet(parsed.probes, probes)
