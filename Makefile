@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := resources/demo
 CORES ?= 2
 
-.PHONY: install run demo test bench clean slurm rulegraph
+.PHONY: install run demo test bench clean slurm lint rulegraph
 
 # Timings quoted below were measured with bench/first_run.py (a fresh clone, pip's cache warm).
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -49,6 +49,11 @@ clean:
 # The demo on SLURM (profiles/slurm); stops with one line when the executor plugin is missing.
 slurm: $(STAMP) $(DEMO)/betas.tsv.gz
 	$(BIN)/epiclock run . --workflow-profile profiles/slurm
+
+# Format and lint checks of the workflow (also run by `make test`).
+lint: $(STAMP)
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint
 
 # The rule graph shown in the README (needs graphviz's dot).
 rulegraph: $(STAMP) $(DEMO)/betas.tsv.gz

@@ -8,16 +8,16 @@ rule train_clock:
         imputation_reference="results/training/{name}/imputation_reference.tsv",
         card="results/training/{name}/model_card.json",
         cv_predictions="results/training/{name}/cv_predictions.tsv",
-    params:
-        settings=lambda wildcards: CUSTOM_CLOCKS[wildcards.name],
     log:
         "logs/training/{name}.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 2
     resources:
         mem_mb=lambda wildcards, input, attempt: max(2000, int(30 * input.size_mb) + 1000) * attempt,
         runtime=120,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        settings=lambda wildcards: CUSTOM_CLOCKS[wildcards.name],
     script:
         "../scripts/train_clock.py"
 
@@ -30,19 +30,19 @@ rule predict_batch_clocks:
     output:
         predictions="results/clocks/batches/{batch}.parquet",
         details="results/clocks/batches/{batch}.details.parquet",
+    log:
+        "logs/clocks/{batch}.log",
+    conda:
+        "../envs/epiclock.yaml"
+    threads: 1
+    resources:
+        mem_mb=matrix_mem_mb,
+        runtime=30,
     params:
         clocks=config["clocks"],
         custom_dirs=custom_clock_dirs(),
         age_column=config.get("design", {}).get("donor_age_column", "donor_age"),
         sex_column=config["qc"]["sex_column"],
-    log:
-        "logs/clocks/{batch}.log",
-    threads: 1
-    resources:
-        mem_mb=matrix_mem_mb,
-        runtime=30,
-    conda:
-        "../envs/epiclock.yaml"
     script:
         "../scripts/predict_batch_clocks.py"
 
@@ -55,35 +55,35 @@ rule predict_clocks:
     output:
         predictions_tsv=report(
             "results/clocks/predictions.tsv",
-            caption="../report/tables.rst",
+            caption="../report/clocks_predictions.rst",
             category="Tables",
             subcategory="Clocks",
         ),
         predictions_parquet="results/clocks/predictions.parquet",
         coverage_tsv=report(
             "results/clocks/coverage.tsv",
-            caption="../report/tables.rst",
+            caption="../report/clocks_coverage.rst",
             category="Tables",
             subcategory="Clocks",
         ),
         coverage_parquet="results/clocks/coverage.parquet",
         details_tsv=report(
             "results/clocks/details.tsv",
-            caption="../report/tables.rst",
+            caption="../report/clocks_details.rst",
             category="Tables",
             subcategory="Clocks",
         ),
         details_parquet="results/clocks/details.parquet",
-    params:
-        names=config["clocks"]["names"],
-        fail_fast=config["qc"]["fail_fast"],
     log:
         "logs/clocks/predictions.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: (1000 + len(samples)) * attempt,
         runtime=10,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        names=config["clocks"]["names"],
+        fail_fast=config["qc"]["fail_fast"],
     script:
         "../scripts/predict_clocks.py"

@@ -31,8 +31,10 @@ except EpiclockError as error:
 # Rules read their sections of the config with the schema's defaults filled in.
 config.update(PLAN.settings.raw)
 for missing_input, key in PLAN.missing_inputs.items():
-    print(f"epiclock: {missing_input} ({key}) is not there yet: the run needs it before any job can start",
-          file=sys.stderr)
+    print(
+        f"epiclock: {missing_input} ({key}) is not there yet: the run needs it before any job can start",
+        file=sys.stderr,
+    )
 
 samples = PLAN.sheet
 BATCHES = PLAN.batches

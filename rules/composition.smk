@@ -10,30 +10,30 @@ rule estimate_composition:
     output:
         fractions_tsv=report(
             "results/qc/composition.tsv",
-            caption="../report/tables.rst",
+            caption="../report/composition_fractions.rst",
             category="Tables",
             subcategory="Composition",
         ),
         fractions_parquet="results/qc/composition.parquet",
         contrasts_tsv=report(
             "results/qc/composition_contrasts.tsv",
-            caption="../report/tables.rst",
+            caption="../report/composition_contrasts.rst",
             category="Tables",
             subcategory="Composition",
         ),
         contrasts_parquet="results/qc/composition_contrasts.parquet",
-    params:
-        settings=config["composition"],
-        design=config.get("design"),
-        contrasts=config["contrasts"],
     log:
         "logs/qc/composition.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         # Only the references' rows of each batch are read.
         mem_mb=lambda wildcards, attempt: (1000 + len(samples)) * attempt,
         runtime=10,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        settings=config["composition"],
+        design=config.get("design"),
+        contrasts=config["contrasts"],
     script:
         "../scripts/estimate_composition.py"

@@ -9,16 +9,16 @@ if MATRIX_INPUT:
             betas=config["input"]["betas"],
         output:
             **batch_outputs(MATRIX_BATCH),
-        params:
-            kind=INPUT_TYPE,
         log:
             "logs/import/betas.log",
+        conda:
+            "../envs/epiclock.yaml"
         threads: 1
         resources:
             mem_mb=lambda wildcards, input, attempt: max(1000, int(20 * input.size_mb) + 500) * attempt,
             runtime=30,
-        conda:
-            "../envs/epiclock.yaml"
+        params:
+            kind=INPUT_TYPE,
         script:
             "../scripts/import_betas.py"
 
@@ -32,19 +32,19 @@ else:
             mask_file=mask_file(),
         output:
             **batch_outputs(),
-        params:
-            manifests=[manifest_file(name) for name in MANIFESTS],
-            basenames=lambda wildcards: {sample: IDAT_BASENAMES[sample] for sample in BATCHES[wildcards.batch]},
-            settings=config["preprocess"],
         log:
             "logs/preprocess/{batch}.log",
+        conda:
+            "../envs/epiclock.yaml"
         threads: 1
         resources:
             # The manifest and one sample's intensities (about 1 GB at EPIC size), plus the batch's matrices:
             # betas and two raw signals, 4 bytes per probe and sample (about 3.5 MB each per EPIC sample).
             mem_mb=lambda wildcards, attempt: (1200 + 12 * len(BATCHES[wildcards.batch])) * attempt,
             runtime=lambda wildcards: 10 + len(BATCHES[wildcards.batch]),
-        conda:
-            "../envs/epiclock.yaml"
+        params:
+            manifests=[manifest_file(name) for name in MANIFESTS],
+            basenames=lambda wildcards: {sample: IDAT_BASENAMES[sample] for sample in BATCHES[wildcards.batch]},
+            settings=config["preprocess"],
         script:
             "../scripts/preprocess_batch.py"

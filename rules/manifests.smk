@@ -10,21 +10,21 @@ localrules:
 rule download_manifest:
     output:
         "resources/manifests/{manifest}/{filename}",
+    log:
+        "logs/resources/{manifest}_{filename}.log",
     wildcard_constraints:
         manifest="main|extra_[0-9]+",
         filename="[^/]+",
-    params:
-        url=lambda wildcards: MANIFESTS[wildcards.manifest].url,
-        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
-        array=lambda wildcards: MANIFESTS[wildcards.manifest].array,
-    log:
-        "logs/resources/{manifest}_{filename}.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        url=lambda wildcards: MANIFESTS[wildcards.manifest].url,
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
+        array=lambda wildcards: MANIFESTS[wildcards.manifest].array,
     script:
         "../scripts/download_manifest.py"
 
@@ -35,15 +35,15 @@ rule cache_manifest:
     output:
         probes="resources/manifests/parsed/{manifest}/probes.parquet",
         controls="resources/manifests/parsed/{manifest}/controls.parquet",
-    params:
-        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
     log:
         "logs/resources/{manifest}_parsed.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        sha256=lambda wildcards: MANIFESTS[wildcards.manifest].sha256,
     script:
         "../scripts/cache_manifest.py"

@@ -7,19 +7,19 @@ rule merge_betas:
         batches=batch_tables("betas"),
         qc_table="results/qc/samples.parquet",
     output:
-        betas="results/normalize/betas.parquet",
         **({"m_values": "results/normalize/m_values.parquet"} if config["normalize"]["m_values"] else {}),
-    params:
-        method=config["normalize"]["method"],
-        fail_fast=config["qc"]["fail_fast"],
+        betas="results/normalize/betas.parquet",
     log:
         "logs/normalize/betas.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         # One block of CpGs (workflow.MATRIX_ROW_GROUP) of every sample at a time.
         mem_mb=lambda wildcards, attempt: (1000 + 2 * len(samples)) * attempt,
         runtime=lambda wildcards: 10 + len(samples) // 20,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        method=config["normalize"]["method"],
+        fail_fast=config["qc"]["fail_fast"],
     script:
         "../scripts/merge_betas.py"

@@ -3,16 +3,16 @@ rule write_provenance:
         **input_files(),
     output:
         "results/provenance.json",
-    params:
-        config=config,
     log:
         "logs/report/provenance.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        config=config,
     script:
         "../scripts/write_provenance.py"
 
@@ -40,18 +40,18 @@ rule write_figures:
             caption="../report/figures.rst",
             category="Figures",
         ),
-    params:
-        config=config,
-        custom_dirs=custom_clock_dirs(),
-        qc_tables=QC_TABLES,
     log:
         "logs/report/figures.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        config=config,
+        custom_dirs=custom_clock_dirs(),
+        qc_tables=QC_TABLES,
     script:
         "../scripts/write_figures.py"
 
@@ -72,17 +72,17 @@ rule write_report:
             category="Report",
             labels={"file": "epiclock report"},
         ),
-    params:
-        config=config,
-        custom_dirs=custom_clock_dirs(),
-        qc_tables=QC_TABLES,
     log:
         "logs/report/report.log",
+    conda:
+        "../envs/epiclock.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/epiclock.yaml"
+    params:
+        config=config,
+        custom_dirs=custom_clock_dirs(),
+        qc_tables=QC_TABLES,
     script:
         "../scripts/write_report.py"

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import zipfile
 
 import pandas as pd
 import pytest
@@ -38,3 +39,16 @@ def test_module_use_gives_the_results_of_a_direct_run(project_root, finished_run
         module = pd.read_csv(tmp_path / "results" / table, sep="\t")
         pd.testing.assert_frame_equal(module, direct, check_exact=False, rtol=1e-12, atol=0, obj=table)
     assert (tmp_path / "results/report.html").stat().st_size > 10_000
+
+    # Snakemake's report through the module: every reported output with its own caption, and the rule graph.
+    archive = tmp_path / "report.zip"
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--report", str(archive)], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = zipfile.ZipFile(archive).read("report/report.html").decode()
+    assert "rulegraph" in page and "compute_deltas" in page
+    captions = [path for path in (project_root / "report").glob("*.rst") if path.name != "workflow.rst"]
+    for caption in captions:
+        opening = " ".join(caption.read_text().split()[:5])
+        if "``" not in opening:
+            assert opening in page, f"{caption.name}: its caption is not in the report"

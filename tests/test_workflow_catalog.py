@@ -1,7 +1,9 @@
 """What the Snakemake workflow catalog and snakedeploy read: the catalog file and config/README.md."""
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -52,3 +54,35 @@ def test_config_readme_is_generated_from_the_schema():
     for key in schema["properties"]:
         assert f"| `{key}` |" in readme, key
     assert "| `qc.min_call_rate` | number, >= 0, <= 1 | `0.95` |" in readme
+
+
+def test_every_reported_output_has_a_caption_of_its_own():
+    captions = []
+    for rules_file in sorted((PROJECT_ROOT / "rules").glob("*.smk")):
+        text = rules_file.read_text()
+        for block in re.finditer(r"report\(\s*(?:directory\()?\"([^\"]+)\"\)?,(.*?)\)", text, flags=re.S):
+            output, arguments = block.groups()
+            caption = re.search(r'caption="([^"]+)"', arguments)
+            assert caption, f"{rules_file.name}: {output} goes into the report without a caption"
+            path = (rules_file.parent / caption.group(1)).resolve()
+            assert path.is_file() and path.read_text().strip(), f"{output}: caption {path} is missing or empty"
+            captions.append((output, path))
+    assert len(captions) >= 9
+    shared = {path for _, path in captions if [p for _, p in captions].count(path) > 1}
+    assert not shared, f"captions shared by several outputs: {sorted(map(str, shared))}"
+
+
+def test_workflow_files_are_snakefmt_formatted():
+    files = [str(PROJECT_ROOT / "Snakefile"), str(PROJECT_ROOT / "rules")]
+    result = subprocess.run([str(Path(sys.executable).with_name("snakefmt")), "--check", *files],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, f"run `snakefmt Snakefile rules/` (make lint checks):\n{result.stderr[-2000:]}"
+
+
+def test_snakemake_lint_finds_nothing(tmp_path):
+    """On the demo's config, also before the demo is simulated (nothing at parse time needs the inputs)."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(PROJECT_ROOT / "Snakefile"),
+                             "--directory", str(tmp_path), "--configfile", str(PROJECT_ROOT / "config/config.yaml")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Lints for" not in output, output[-3000:]
