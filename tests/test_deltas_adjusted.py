@@ -27,6 +27,12 @@ def test_too_few_donors_or_a_constant_shift_give_no_adjusted_test():
     assert np.isnan(same_shift["estimate"]) and "do not vary" in same_shift["note"]
 
 
+@pytest.mark.parametrize("covariates", [np.zeros((0, 2)), np.zeros(0)], ids=["two covariates", "one covariate"])
+def test_a_contrast_without_donors_gives_a_note_not_an_error(covariates):
+    result = adjusted.adjusted_paired_test(np.zeros(0), covariates)
+    assert result["n_donors"] == 0 and np.isnan(result["estimate"]) and "0 donors" in result["note"]
+
+
 def test_adjustment_removes_a_planted_composition_artefact_and_keeps_the_ageing_effect():
     """Young serum with bone marrow makes the skin 2 years younger (planted ageing effect) and also
     lowers its fibroblast fraction by 8 points on average (donors responding differently), which

@@ -29,7 +29,9 @@ def adjusted_paired_test(differences: np.ndarray, covariate_differences: np.ndar
                          confidence: float = 0.95) -> dict:
     """Intercept of the donors' age differences on their covariate differences (donors x covariates)."""
     differences = np.asarray(differences, dtype=float)
-    covariates = np.asarray(covariate_differences, dtype=float).reshape(len(differences), -1)
+    covariates = np.asarray(covariate_differences, dtype=float)
+    # One column per covariate even when no donor is left (a reshape with -1 cannot size zero rows).
+    covariates = covariates.reshape(len(differences), covariates.shape[-1] if covariates.ndim > 1 else 1)
     usable = ~np.isnan(differences) & ~np.isnan(covariates).any(axis=1)
     differences, covariates = differences[usable], covariates[usable]
     n_donors, n_covariates = len(differences), covariates.shape[1]
