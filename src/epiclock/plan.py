@@ -26,7 +26,7 @@ from epiclock.composition import references as composition_references
 from epiclock.config import DesignSettings, ManifestEntry, SCHEMA_PATH, Settings, manifest_key
 from epiclock.errors import EpiclockError
 from epiclock.io import catalogue, download
-from epiclock.io.idat import idat_pair_paths
+from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
 from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet
 from epiclock.qc import sex as qc_sex
 
@@ -362,11 +362,7 @@ def find_idat_basenames(sheet: pd.DataFrame, idat_dir: str | Path,
         raise EpiclockError(f"config input.idat_dir: {idat_dir} is not a directory; give the folder that holds "
                             "the IDAT files")
     stems: dict[str, Path] = {}
-    for path in sorted(idat_dir.rglob("*_Grn.idat*")):
-        if not path.name.endswith(("_Grn.idat", "_Grn.idat.gz")):
-            continue
-        stem = path.name.split("_Grn.idat")[0]
-        basename = path.parent / stem
+    for stem, basename in green_idat_prefixes(idat_dir):
         if stem in stems and stems[stem] != basename:
             try:
                 same = _same_files(stems[stem], basename)

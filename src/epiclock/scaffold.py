@@ -47,17 +47,13 @@ class Study:
 
 def find_pairs(idat_dir: str | os.PathLike) -> dict[str, Path]:
     """Every IDAT pair under ``idat_dir`` (searched recursively): stem -> path prefix (dir/stem)."""
-    from epiclock.io.idat import idat_pair_paths
+    from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
 
     idat_dir = Path(idat_dir)
     if not idat_dir.is_dir():
         raise EpiclockError(f"{idat_dir}: IDAT directory not found (epiclock init --idats)")
     pairs: dict[str, Path] = {}
-    for green in sorted(idat_dir.rglob("*_Grn.idat*")):
-        if not green.name.endswith(("_Grn.idat", "_Grn.idat.gz")):
-            continue
-        stem = green.name.split("_Grn.idat")[0]
-        prefix = green.parent / stem
+    for stem, prefix in green_idat_prefixes(idat_dir):
         if stem in pairs and pairs[stem] != prefix:
             raise EpiclockError(f"{idat_dir}: IDAT pair {stem} is found twice ({pairs[stem]} and {prefix}); "
                                 "keep one copy")

@@ -450,6 +450,17 @@ class IdatPair:
 CHANNEL_SUFFIXES = {"red": "_Red.idat", "green": "_Grn.idat"}
 
 
+def green_idat_prefixes(idat_dir: Path) -> list[tuple[str, Path]]:
+    """Every ``<stem>_Grn.idat[.gz]`` under ``idat_dir`` (searched recursively), in path order, as
+    (stem, path prefix dir/stem). Several prefixes may share a stem: callers decide what that means."""
+    found = []
+    for green in sorted(Path(idat_dir).rglob("*_Grn.idat*")):
+        if green.name.endswith(("_Grn.idat", "_Grn.idat.gz")):
+            stem = green.name.split("_Grn.idat")[0]
+            found.append((stem, green.parent / stem))
+    return found
+
+
 def idat_pair_paths(basename: str | os.PathLike) -> tuple[Path, Path]:
     """The (Red, Grn) files of a sample, e.g. ``dir/200000000001_R01C01`` -> its two IDATs.
 
