@@ -9,8 +9,8 @@ from pathlib import Path
 from epiclock import __version__
 from epiclock.errors import EpiclockError
 
-# Each command imports what it needs when it runs, so that `epiclock --help` and `epiclock run` start
-# without loading pandas, scipy or scikit-learn.
+# Imports inside functions: each command imports what it needs when it runs, so that `epiclock --help`
+# and `epiclock run` start without loading pandas, scipy or scikit-learn.
 
 
 def _simulate(arguments: argparse.Namespace) -> int:

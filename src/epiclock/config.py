@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from epiclock.errors import EpiclockError
@@ -87,8 +88,6 @@ def _message(error) -> str:
 
 def validate(config: dict, schema: dict | None = None) -> dict:
     """The config with the schema's defaults, or an EpiclockError naming the first bad key."""
-    import jsonschema
-
     schema = load_schema() if schema is None else schema
     if not isinstance(config, dict):
         raise EpiclockError(f"config: expected a mapping of keys (samples, input, ...), got {type(config).__name__}")

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import filecmp
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import yaml
 
@@ -27,7 +29,9 @@ from epiclock.config import DesignSettings, ManifestEntry, SCHEMA_PATH, Settings
 from epiclock.errors import EpiclockError
 from epiclock.io import catalogue, download
 from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
-from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet
+from epiclock.io.manifest import parse_controls
+from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet, write_text
+from epiclock.preprocess import pipeline
 from epiclock.qc import sex as qc_sex
 
 SAMPLES_SCHEMA_PATH = SCHEMA_PATH.with_name("samples.schema.yaml")
@@ -142,8 +146,6 @@ def make_plan(config: dict) -> Plan:
 def check_readable(path: str, key: str, directory: bool = False) -> None:
     """A file given where a folder belongs (or the reverse), or one this user may not read, named
     with its key; a path that is not there yet is left to ``missing_inputs``."""
-    import os
-
     given = Path(path)
     if not given.exists():
         return
@@ -176,9 +178,6 @@ def check_clock_names(settings: Settings) -> dict[str, dict]:
 
 def check_idat_settings(settings: Settings) -> None:
     """Choices IDAT input needs: a manifest per array, an IDAT directory, preprocessing that can work."""
-    # Only IDAT input needs preprocessing, whose import costs time at parse.
-    from epiclock.preprocess import pipeline
-
     pipeline.PreprocessSettings.from_config(settings.raw["preprocess"])
     for name, entry in settings.manifests.items():
         # The main manifest may be left to `manifest: auto`; a further array's must be named.
@@ -195,9 +194,6 @@ def check_manifest_controls(settings: Settings) -> None:
     """Preprocessing and QC choices that need control probes a local manifest does not name stop
     here, naming the choice to make instead (a manifest still to be downloaded is checked by each
     batch before its first sample)."""
-    from epiclock.io.manifest import parse_controls
-    from epiclock.preprocess import pipeline
-
     preprocess_settings = pipeline.PreprocessSettings.from_config(settings.raw["preprocess"])
     for entry in settings.manifests.values():
         if not (entry.path and Path(entry.path).is_file()):
@@ -236,8 +232,6 @@ def check_sheet(sheet: pd.DataFrame, settings: Settings, source: str) -> None:
 def check_sample_ids(sheet: pd.DataFrame, source: str) -> None:
     """Sample IDs as config/schemas/samples.schema.yaml wants them, and none two a file system or a
     reader could confuse (equal up to case)."""
-    import jsonschema
-
     validator = jsonschema.Draft202012Validator(yaml.safe_load(SAMPLES_SCHEMA_PATH.read_text(encoding="utf-8")))
     for position, record in enumerate(sheet.to_dict("records")):
         error = next(iter(validator.iter_errors({key: value for key, value in record.items()
@@ -268,10 +262,8 @@ def check_donors(sheet: pd.DataFrame, design: DesignSettings, sex_column: str, s
                             f"{ages.iloc[outside[0]]:g}, outside {low:g}-{high:g} years; give the donor's age in years")
     columns = [(design.donor_age_column, ages.map(lambda v: "" if pd.isna(v) else f"{v:g}"))]
     if sex_column in sheet.columns:
-        from epiclock.qc.sex import SHEET_SEX
-
         spelled = sheet[sex_column].astype(str).str.strip()
-        columns.append((sex_column, spelled.str.lower().map(SHEET_SEX).fillna(spelled)))
+        columns.append((sex_column, spelled.str.lower().map(qc_sex.SHEET_SEX).fillna(spelled)))
     for column, values in columns:
         given = values != ""
         for donor, positions in pd.Series(range(len(sheet)))[given.to_numpy()].groupby(donors[given].to_numpy()):
@@ -473,6 +465,4 @@ def check_results_dir(settings: Settings, results_dir: str | Path) -> None:
 
 def mark_results_dir(settings: Settings, results_dir: str | Path) -> None:
     """Record which study ``results_dir`` belongs to (called when a run starts, not in a dry run)."""
-    from epiclock.io.tables import write_text
-
     write_text(yaml.safe_dump(study_identity(settings), sort_keys=True), Path(results_dir) / STUDY_MARK)

@@ -17,7 +17,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from epiclock.config import apply_defaults, load_schema
 from epiclock.errors import EpiclockError
+from epiclock.io.catalogue import detect_pair_array
+from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
+from epiclock.io.tables import read_sample_sheet
 
 SHEET_NAME = "samples.tsv"
 CONFIG_NAME = "config.yaml"
@@ -47,8 +51,6 @@ class Study:
 
 def find_pairs(idat_dir: str | os.PathLike) -> dict[str, Path]:
     """Every IDAT pair under ``idat_dir`` (searched recursively): stem -> path prefix (dir/stem)."""
-    from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
-
     idat_dir = Path(idat_dir)
     if not idat_dir.is_dir():
         raise EpiclockError(f"{idat_dir}: IDAT directory not found (epiclock init --idats)")
@@ -81,8 +83,6 @@ def template_sheet(pairs: dict[str, Path], idat_dir: Path, factors: list[str]) -
 def prefill(template: pd.DataFrame, illumina_sheet: str | os.PathLike) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The template with what an Illumina SampleSheet.csv knows: sample names, and donor, age, sex where
     it has them; its other columns are kept. Returns the sheet and the sheet's rows without an IDAT pair."""
-    from epiclock.io.tables import read_sample_sheet
-
     given = read_sample_sheet(illumina_sheet, numeric_columns=())
     if "basename" in given.columns and given["basename"].ne("").all():
         stems = given["basename"].map(lambda value: Path(value).name)
@@ -118,8 +118,6 @@ def prefill(template: pd.DataFrame, illumina_sheet: str | os.PathLike) -> tuple[
 
 def detect_arrays(pairs: dict[str, Path]) -> dict[str, int]:
     """How many pairs come from each array."""
-    from epiclock.io.catalogue import detect_pair_array
-
     return dict(Counter(detect_pair_array(prefix)[0] for prefix in pairs.values()).most_common())
 
 
@@ -140,8 +138,6 @@ def minimal(config: dict, defaults: dict) -> dict:
 def study_config(idat_dir: Path, factors: list[str], schema: dict) -> dict:
     """The study's config: its sheet, IDAT input, the manifest picked from the IDATs (the default) and,
     with factors, a design whose conditions are made of them; only the keys that differ from the defaults."""
-    from epiclock.config import apply_defaults
-
     config = {"samples": SHEET_NAME, "input": {"type": "idat", "idat_dir": str(idat_dir)},
               "preprocess": dict(WITHOUT_NAMED_CONTROLS)}
     if factors:
@@ -155,8 +151,6 @@ def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike,
                illumina_sheet: str | os.PathLike | None = None, factors: list[str] | None = None,
                force: bool = False) -> Study:
     """Write STUDY/samples.tsv and STUDY/config.yaml for the IDAT pairs under ``idat_dir``."""
-    from epiclock.config import load_schema
-
     directory = Path(directory)
     idat_dir = Path(idat_dir).absolute()
     factors = list(factors or [])

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from epiclock.errors import EpiclockError
+from epiclock.io.idat import idat_pair_paths, read_idat
+from epiclock.io.manifest import detect_array
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "manifests.tsv"
 CATALOGUE_COLUMNS = ("array", "platform", "description", "file", "url", "sha256", "source", "vendor_page")
@@ -71,9 +73,6 @@ def entry_for(array: str, catalogue: dict[str, CatalogueEntry], evidence: str = 
 
 def detect_pair_array(basename: str | os.PathLike) -> tuple[str, str]:
     """The array of one sample's IDAT pair (read from its Grn file), and the evidence for messages."""
-    from epiclock.io.idat import idat_pair_paths, read_idat
-    from epiclock.io.manifest import detect_array
-
     _, green = idat_pair_paths(basename)
     idat = read_idat(green)
     evidence = f"{green} ({idat.probe_count:,} addresses, chip type {idat.chip_type or 'not recorded'!r})"

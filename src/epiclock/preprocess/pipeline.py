@@ -18,16 +18,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from epiclock.arrays import betas as arrays_betas
+from epiclock.arrays import channels
+from epiclock.arrays import layout as arrays_layout
+from epiclock.arrays.signals import raw_signals
 from epiclock.cache import RecentCache
 from epiclock.errors import ConfigurationError, EpiclockError
 from epiclock.io.idat import IdatPair, read_idat_pair
 from epiclock.io.manifest import Manifest
-from epiclock.preprocess import masks
+from epiclock.preprocess import bmiq, channel_inference, detection, dye_bias, masks, noob
+from epiclock.preprocess import controls as control_checks
+from epiclock.qc import identity
 from epiclock.qc import metrics as qc_metrics
-
-# The functions that preprocess a sample import the numerical stages (noob, detection, BMIQ, controls, sex,
-# identity: scipy) when called: Snakemake imports this module whenever it parses the workflow, in every
-# job, and those imports would add about 2 s to each.
+from epiclock.qc import sex as qc_sex
 
 # Share of the manifest's probe addresses an IDAT must carry to be an array of that design.
 MIN_ADDRESS_COVERAGE = 0.95
@@ -69,9 +72,6 @@ def check_manifest_controls(settings: PreprocessSettings, controls: pd.DataFrame
     reason: minfi's detection p needs NEGATIVE controls, the single and linear dye-bias corrections
     need normalisation controls, and ``qc.fail_on: [controls]`` needs the controls of some metric.
     """
-    from epiclock.preprocess import controls as control_checks
-    from epiclock.preprocess import detection, dye_bias
-
     problems = []
     if settings.detection == "minfi" and not detection.has_negative_controls(controls):
         problems.append("preprocess.detection: 'minfi' needs NEGATIVE control probes; choose 'poobah' "
@@ -99,8 +99,6 @@ def _array_check(pair: IdatPair, layout) -> str:
 
 def choose_manifest(pair: IdatPair, manifests: list[Manifest]) -> int:
     """Which of ``manifests`` (by position) the pair carries most of; an error naming them all when none fits."""
-    from epiclock.arrays import layout as arrays_layout
-
     coverage = []
     for manifest in manifests:
         layout = arrays_layout.probe_layout(pair.addresses, manifest.probes)
@@ -189,8 +187,6 @@ def _masked_rows(choice: masks.MaskChoice, probes: pd.DataFrame, probe_ids: pd.I
 
 def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
     """predicted_sex, x_median and y_median; None and NaN where the manifest or array cannot tell."""
-    from epiclock.qc import sex as qc_sex
-
     layout = measured.probe.layout
     unknown = {"predicted_sex": None, "x_median": np.nan, "y_median": np.nan}
     if not (layout.on_x.any() and layout.on_y.any()):
@@ -204,8 +200,6 @@ def _sex_metrics(measured, probes: pd.DataFrame) -> dict:
 
 def _bmiq_betas(values: np.ndarray, layout, design: np.ndarray, name: str) -> np.ndarray:
     """BMIQ on one sample's CpG betas; SNP probes (genotypes, not methylation) are left as they are."""
-    from epiclock.preprocess import bmiq
-
     cpg = ~layout.snp
     # One index object for betas and design, so that BMIQ's alignment of the two costs nothing.
     index = layout.index[cpg]
@@ -221,12 +215,6 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     Failed probes are masked when the settings say so, then BMIQ runs when asked, then the probes
     of ``settings.masks`` are masked; a mask only hides probes, it never changes another's beta.
     """
-    from epiclock.arrays import channels
-    from epiclock.arrays import betas as arrays_betas
-    from epiclock.arrays.signals import raw_signals
-    from epiclock.preprocess import channel_inference, controls, detection, noob
-    from epiclock.qc import identity
-
     probes = manifest.probes
     pair = source if isinstance(source, IdatPair) else read_idat_pair(source)
     measured = channels.measure(pair, probes, manifest.controls)
@@ -260,8 +248,8 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     masked = _masked_rows(settings.masks, manifest.probes, layout.index, pair)
     values = np.where(masked, np.nan, values)
 
-    control_metrics = controls.control_metrics(measured, manifest.controls)
-    control_passed, control_notes = controls.control_summary(control_metrics)
+    control_metrics = control_checks.control_metrics(measured, manifest.controls)
+    control_passed, control_notes = control_checks.control_summary(control_metrics)
     total = methylated + unmethylated
     total = total[~np.isnan(total)]
     metrics = {

@@ -7,7 +7,6 @@ provenance record, not from the clock at render time).
 
 from __future__ import annotations
 
-import io
 import math
 import textwrap
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from epiclock.qc import metrics as qc_metrics
 from epiclock.qc import sex as qc_sex
 from epiclock.report import composition as report_composition
 from epiclock.report import reading
+from epiclock.report.svg import figure_svg
 
 # Columns of the long QC tables the report reads (see ``ReportInputs``).
 CONTROL_METRIC_COLUMNS = qc_metrics.CONTROL_METRIC_COLUMNS
@@ -58,16 +58,6 @@ class ReportInputs:
     # Cell fractions (results/qc/composition) and their contrasts; empty where no reference is chosen.
     composition: pd.DataFrame = field(default_factory=pd.DataFrame)
     composition_contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def _svg(figure) -> str:
-    # A fixed hash salt and no date make matplotlib's SVG byte-identical across runs.
-    with matplotlib.rc_context({"svg.hashsalt": "epiclock", "svg.fonttype": "path"}):
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
 
 
 # Donor colours: the ten dark hues of tab20 first, then their light partners with another marker,
@@ -128,7 +118,7 @@ def condition_plot(per_sample: pd.DataFrame, clock: clocks_clock.Clock, donor_co
         figure.legend(handles=handles, title=donor_column, fontsize=7, title_fontsize=8, loc="center left",
                       bbox_to_anchor=(1.0, 0.5), ncol=1 if len(handles) <= 16 else 2, frameon=False)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def contrast_forest(rows: pd.DataFrame, run_clocks: dict[str, clocks_clock.Clock], primary: str) -> str:
@@ -161,7 +151,7 @@ def contrast_forest(rows: pd.DataFrame, run_clocks: dict[str, clocks_clock.Clock
         axis.tick_params(axis="x", labelsize=8)
         axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def input_sentence(config: dict) -> str:
@@ -248,7 +238,7 @@ def training_plot(cv_predictions: pd.DataFrame, clock: str) -> str:
     for axis in (fit_axis, residual_axis):
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 # --- quality control figures and tables -----------------------------------------------------------
@@ -347,7 +337,7 @@ def call_rate_plot(qc_table: pd.DataFrame, min_call_rate: float) -> str:
     # Outside the axes: no bar is ever hidden behind the legend.
     axis.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def beta_density_plot(beta_density: pd.DataFrame, qc_table: pd.DataFrame) -> str:
@@ -387,7 +377,7 @@ def beta_density_plot(beta_density: pd.DataFrame, qc_table: pd.DataFrame) -> str
     axis.set_title(f"beta density of {len(failed_lines) + n_passed} samples", fontsize=10)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def _metric_order(control_metrics: pd.DataFrame) -> list[str]:
@@ -455,7 +445,7 @@ def control_plot(control_metrics: pd.DataFrame) -> str:
                plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="minimum")]
     axis.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def sex_plot(qc_table: pd.DataFrame) -> str:
@@ -490,7 +480,7 @@ def sex_plot(qc_table: pd.DataFrame) -> str:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def _qc_figure_makers(qc_table: pd.DataFrame, control_metrics: pd.DataFrame, beta_density: pd.DataFrame,

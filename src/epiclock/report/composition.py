@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from epiclock import composition  # noqa: E402
+from epiclock.report.svg import figure_svg  # noqa: E402
 
 CELL_COLOURS = ("#1f4e79", "#e69f00", "#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f", "#17becf", "#bcbd22",
                 "#8c564b", "#e377c2", "#9edae5", "#393b79")
@@ -30,8 +31,6 @@ def composition_plot(fractions: pd.DataFrame, sheet: pd.DataFrame, donor_column:
                      reference: str) -> str:
     """Stacked bars of the cell-type fractions: one group per condition, one bar per donor (the mean
     of its samples in that condition)."""
-    from epiclock.report.build import _svg
-
     table = fractions.loc[fractions["reference"] == reference].merge(
         sheet[["sample_id", donor_column, "condition"]], on="sample_id", how="inner")
     cell_types = list(dict.fromkeys(table["cell_type"]))
@@ -59,7 +58,7 @@ def composition_plot(fractions: pd.DataFrame, sheet: pd.DataFrame, donor_column:
     axis.set_title(f"{reference}: one bar per {donor_column} ({', '.join(donors)} left to right)", fontsize=10)
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
-    return _svg(figure)
+    return figure_svg(figure)
 
 
 def figures(fractions: pd.DataFrame, sheet: pd.DataFrame, donor_column: str, condition_order: list[str]) -> dict[str, str]:
