@@ -251,3 +251,24 @@ def test_conditions_move_cpgs_outside_the_clocks():
     treated = [column for column in plain.columns if "skin_bm_young_serum" in column]
     assert np.abs(plain.loc[background, alone] - shifted.loc[background, alone]).max().max() < 1e-12
     assert np.abs(plain.loc[background, treated] - shifted.loc[background, treated]).mean().mean() > 0.02
+
+
+def test_dye_bias_varies_by_probe():
+    from epiclock.demo import simulate_arrays
+
+    probes, controls = simulate_arrays.synthetic_manifest([f"cg{number:08d}" for number in range(200)], seed=2)
+    addresses = np.sort(np.concatenate([
+        probes["AddressA_ID"].to_numpy(dtype=np.int64),
+        probes.loc[probes["Infinium_Design_Type"] == "I", "AddressB_ID"].astype(np.int64).to_numpy(),
+        controls["Address"].to_numpy(dtype=np.int64)]))
+    model = simulate_arrays.IntensityModel(background_sd=0.0, signal_noise=0.0)
+    probe_dye = np.exp(np.random.default_rng(0).normal(0, 0.2, len(probes)))
+    arguments = (np.zeros(len(probes)), np.zeros(len(probes), bool), np.full(len(probes), 5000.0),
+                 np.ones(len(probes)), probes, controls, addresses, model)
+    plain = simulate_arrays.sample_intensities(*arguments, np.random.default_rng(1))[0]
+    biased = simulate_arrays.sample_intensities(*arguments, np.random.default_rng(1), probe_dye)[0]
+    # Unmethylated type II signal is read in red: above the (constant) background it scales by the probe's factor.
+    type_two = (probes["Infinium_Design_Type"] == "II").to_numpy()
+    rows = np.searchsorted(addresses, probes.loc[type_two, "AddressA_ID"].to_numpy(dtype=np.int64))
+    ratio = (biased[rows] - model.background_mean) / (plain[rows] - model.background_mean)
+    assert ratio == pytest.approx(probe_dye[type_two], rel=1e-9)

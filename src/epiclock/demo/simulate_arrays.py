@@ -5,8 +5,8 @@ Grn) and type II probes, SNP (rs) probes and the control probes of a 450k/EPIC m
 real Type and Extended_Type names, so that the BeadArray Controls Reporter metrics
 (epiclock.preprocess.controls) can be computed. Intensities follow the model noob assumes: a normal background
 plus an exponential-like signal split between methylated and unmethylated by the true beta, with a
-per-sample red/green dye bias and bead counts; out-of-band channels of type I probes and the
-negative controls carry background only. Each control lights up in the channel(s) it does on a good
+per-sample red/green dye bias, a per-probe one on top (the same on every array), and bead counts;
+out-of-band channels of type I probes and the negative controls carry background only. Each control lights up in the channel(s) it does on a good
 array, so a normal array passes every control metric. A failed array has most of its signal missing
 on a share of its probes and, as a poorly stained array does, weak staining controls: it fails the
 staining metrics.
@@ -107,6 +107,7 @@ SEX_CHROMOSOME_SHARES = {"X": 19_000 / 866_000, "Y": 500 / 866_000}
 MIN_SEX_CHROMOSOME_PROBES = {"X": 200, "Y": 50}
 SEX_CHROMOSOME_ID_PREFIXES = {"X": "cg98", "Y": "cg99"}
 # Copies of each sex chromosome per sex, against the two of an autosome: a probe's signal scales with them.
+PROBE_DYE_SEED = 20_261_202
 SEX_CHROMOSOME_COPIES = {"F": {"X": 2, "Y": 0}, "M": {"X": 1, "Y": 1}}
 AUTOSOME_COPIES = 2
 AUTOSOMES = [str(number) for number in range(1, 23)]
@@ -122,6 +123,9 @@ class IntensityModel:
     sample_scale_sd: float = 0.1        # log-sd of an array's overall brightness
     probe_variation_sd: float = 0.05    # log-sd of a probe's brightness between arrays
     dye_bias_sd: float = 0.1            # per-sample log red/green ratio
+    # Dye bias also varies by probe (sequence context), the same on every array: a per-sample
+    # correction from the normalisation controls cannot remove it.
+    probe_dye_bias_sd: float = 0.05
     bead_mean: float = 14.0
     failed_signal_fraction: float = 0.02  # what a failed probe keeps of its signal
     control_noise_sd: float = 0.1       # log-sd of a control's signal between arrays
@@ -196,11 +200,13 @@ def write_manifest(probes: pd.DataFrame, controls: pd.DataFrame, path: str | Pat
 
 def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: np.ndarray, copy_number: np.ndarray,
                        probes: pd.DataFrame, controls: pd.DataFrame, addresses: np.ndarray, model: IntensityModel,
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       rng: np.random.Generator, probe_dye: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Red and green mean intensities and bead counts at every address, for one sample's true betas.
 
     copy_number: each probe's copies of its chromosome in this sample against an autosome's two
-    (1 on autosomes; 0 leaves a probe at background).
+    (1 on autosomes; 0 leaves a probe at background). probe_dye: each probe's own red/green factor
+    on top of the array's (1 when absent).
     """
     n = len(addresses)
     position = pd.Series(np.arange(n), index=addresses)
@@ -209,6 +215,7 @@ def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: n
     dye_red = np.exp(rng.normal(0, model.dye_bias_sd))
 
     n_probes = len(probes)
+    probe_red = dye_red * (np.ones(n_probes) if probe_dye is None else probe_dye)
     # A probe's brightness is mostly its own (affinity), shared by every array; arrays differ by an
     # overall scale and a little per-probe variation.
     signal = affinity * copy_number * np.exp(rng.normal(0, model.sample_scale_sd)
@@ -223,15 +230,15 @@ def sample_intensities(betas: np.ndarray, failed_probes: np.ndarray, affinity: n
     type_two = design == "II"
     # Type II: one bead type, methylated read in green, unmethylated in red.
     green[a_rows[type_two]] += methylated[type_two]
-    red[a_rows[type_two]] += dye_red * unmethylated[type_two]
+    red[a_rows[type_two]] += probe_red[type_two] * unmethylated[type_two]
     # Type I: unmethylated at address A, methylated at address B, both in the probe's channel.
     type_one = ~type_two
     b_rows = np.full(n_probes, -1)
     b_rows[type_one] = position.loc[probes.loc[type_one, "AddressB_ID"].astype(np.int64).to_numpy()].to_numpy()
-    for colour, target, scale in (("Red", red, dye_red), ("Grn", green, 1.0)):
+    for colour, target, scale in (("Red", red, probe_red), ("Grn", green, np.ones(n_probes))):
         rows = type_one & (channel == colour)
-        target[a_rows[rows]] += scale * unmethylated[rows]
-        target[b_rows[rows]] += scale * methylated[rows]
+        target[a_rows[rows]] += scale[rows] * unmethylated[rows]
+        target[b_rows[rows]] += scale[rows] * methylated[rows]
     # Controls: the signal each has on a good array, in its channel(s), on top of the background.
     control_rows = position.loc[controls["Address"].to_numpy()].to_numpy()
     control_red, control_green = control_signals(controls["Extended_Type"].to_numpy(),
@@ -312,6 +319,8 @@ def write_idats(betas: pd.DataFrame, samples: pd.DataFrame, failed: dict[str, np
         controls["Address"].to_numpy(dtype=np.int64)]))
     chip_type = "BeadChip 8x1 (epiclock synthetic)"
     affinity = np.exp(rng.normal(model.signal_log_mean, model.signal_log_sd, len(probes)))
+    # From a generator of its own, so that every other draw of a seed is what it was before.
+    probe_dye = np.exp(np.random.default_rng([seed, PROBE_DYE_SEED]).normal(0, model.probe_dye_bias_sd, len(probes)))
     for row in samples.itertuples():
         sex_chromosome_betas = sex_betas[row.sample_id].to_numpy() if has_sex else np.empty(0)
         true_betas = np.concatenate([betas[row.sample_id].to_numpy(), sex_chromosome_betas,
@@ -324,7 +333,7 @@ def write_idats(betas: pd.DataFrame, samples: pd.DataFrame, failed: dict[str, np
                                       np.ones(len(snp_ids))])
         red, green, beads_red, beads_green = sample_intensities(
             np.nan_to_num(true_betas, nan=0.5), failed_probes, affinity, copy_number, probes, controls, addresses,
-            model, rng)
+            model, rng, probe_dye)
         basename = out_dir / "idats" / str(row.chip) / f"{row.chip}_{row.position}"
         write_idat(_idat(addresses, red, beads_red, str(row.chip), chip_type), f"{basename}_Red.idat.gz")
         write_idat(_idat(addresses, green, beads_green, str(row.chip), chip_type), f"{basename}_Grn.idat.gz")
