@@ -4,7 +4,7 @@ import pytest
 
 from epiclock import EpiclockError
 from epiclock.clocks import predict, registry
-from epiclock.demo import simulate
+from epiclock.demo import simulate, simulate_arrays
 from epiclock.io.tables import read_beta_matrix
 
 
@@ -99,8 +99,6 @@ def test_correction_keeps_targets_inside_bounds():
 
 
 def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_study):
-    from epiclock.demo import simulate_arrays
-
     cpg_ids = simulate_arrays.array_cpg_ids("450k", small_study.betas.index)
     assert len(cpg_ids) == simulate_arrays.ARRAYS["450k"] and set(small_study.betas.index) <= set(cpg_ids)
     padded = simulate_arrays.pad_betas(small_study.betas.iloc[:, :2], cpg_ids[:20_000].union(small_study.betas.index))
@@ -110,8 +108,6 @@ def test_array_sized_simulation_pads_the_study_to_the_arrays_probe_count(small_s
 
 
 def test_sex_chromosome_probes_come_in_the_epic_manifests_shares():
-    from epiclock.demo import simulate_arrays
-
     epic = simulate_arrays.sex_chromosome_probes(simulate_arrays.ARRAYS["epic"]).value_counts()
     assert epic["X"] == pytest.approx(19_000, rel=0.01) and epic["Y"] == pytest.approx(500, rel=0.01)
     small = simulate_arrays.sex_chromosome_probes(1000).value_counts()
@@ -121,7 +117,6 @@ def test_sex_chromosome_probes_come_in_the_epic_manifests_shares():
 @pytest.fixture(scope="module")
 def simulated_arrays(small_study, tmp_path_factory):
     """The small study's IDAT pairs and manifest, and the sample ID of its failed array."""
-    from epiclock.demo import simulate_arrays
     from epiclock.io import manifest
 
     out = tmp_path_factory.mktemp("arrays")
@@ -254,8 +249,6 @@ def test_conditions_move_cpgs_outside_the_clocks():
 
 
 def test_dye_bias_varies_by_probe():
-    from epiclock.demo import simulate_arrays
-
     probes, controls = simulate_arrays.synthetic_manifest([f"cg{number:08d}" for number in range(200)], seed=2)
     addresses = np.sort(np.concatenate([
         probes["AddressA_ID"].to_numpy(dtype=np.int64),

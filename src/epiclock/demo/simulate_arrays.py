@@ -6,10 +6,10 @@ real Type and Extended_Type names, so that the BeadArray Controls Reporter metri
 (epiclock.preprocess.controls) can be computed. Intensities follow the model noob assumes: a normal background
 plus an exponential-like signal split between methylated and unmethylated by the true beta, with a
 per-sample red/green dye bias, a per-probe one on top (the same on every array), and bead counts;
-out-of-band channels of type I probes and the negative controls carry background only. Each control lights up in the channel(s) it does on a good
-array, so a normal array passes every control metric. A failed array has most of its signal missing
-on a share of its probes and, as a poorly stained array does, weak staining controls: it fails the
-staining metrics.
+out-of-band channels of type I probes and the negative controls carry background only. Each control
+lights up in the channel(s) it does on a good array, so a normal array passes every control metric. A
+failed array has most of its signal missing on a share of its probes and, as a poorly stained array
+does, weak staining controls: it fails the staining metrics.
 
 Probes sit on chromosomes (the manifest's CHR, written as 450k and EPIC manifests do: 1-22, X, Y).
 Where the sample sheet gives each sample's sex, the array carries chrX and chrY probes whose signal
@@ -107,10 +107,11 @@ SEX_CHROMOSOME_SHARES = {"X": 19_000 / 866_000, "Y": 500 / 866_000}
 MIN_SEX_CHROMOSOME_PROBES = {"X": 200, "Y": 50}
 SEX_CHROMOSOME_ID_PREFIXES = {"X": "cg98", "Y": "cg99"}
 # Copies of each sex chromosome per sex, against the two of an autosome: a probe's signal scales with them.
-PROBE_DYE_SEED = 20_261_202
 SEX_CHROMOSOME_COPIES = {"F": {"X": 2, "Y": 0}, "M": {"X": 1, "Y": 1}}
 AUTOSOME_COPIES = 2
 AUTOSOMES = [str(number) for number in range(1, 23)]
+# Mixed into a study's seed for the per-probe dye bias, which has a generator of its own.
+PROBE_DYE_SEED = 20_261_202
 
 
 @dataclass(frozen=True)
