@@ -1,4 +1,5 @@
 import importlib.util
+import itertools
 import sys
 from pathlib import Path
 
@@ -443,7 +444,10 @@ def _calibration_module():
 def test_fast_calibration_grid_counts_donors_not_arrays():
     """The fast version of bench/calibration.py, on the designs that broke counting arrays or
     matched units: donors responding differently (SD 2 years), with replicates and with 3 time
-    points matched within donor. Counting units there gave 20-30% false positives and 68-75% coverage."""
+    points matched within donor. Counting units there gave 20-30% false positives and 68-75% coverage.
+    Each method has 60 null tests and 60 CIs per cell: a calibrated test passes 15% with probability
+    0.07% (binomial), as a 95% CI falls under 85% coverage; a test at the old 27-30% stays under 15% with
+    probability below 1%. A test that never rejects fails the power check (about 25% at 6 donors)."""
     calibration = _calibration_module()
     cells = [calibration.Cell(donors=6, response_sd=2.0, replicates=3, design="balanced"),
              calibration.Cell(donors=4, response_sd=2.0, replicates=1, design="time")]
@@ -454,6 +458,51 @@ def test_fast_calibration_grid_counts_donors_not_arrays():
     with_ci = tested[tested["method"] != "Wilcoxon"]
     assert (with_ci["coverage"] >= 0.85).all() and (with_ci["n_effect"] == 60).all(), with_ci
     assert (tested["no_p"] == 0).all()
+    assert (tested.loc[tested["donors"] == 6, "power"] > 0.05).all(), tested
     # Wilcoxon with 4 donors cannot reach p < 0.05: said, not counted as calibrated.
     wilcoxon_four = summary[(summary["method"] == "Wilcoxon") & (summary["donors"] == 4)].iloc[0]
     assert wilcoxon_four["check"] == "cannot reach p < 0.05 (too few donors)"
+
+
+def test_signed_rank_size_is_the_share_of_sign_patterns_scipy_calls_significant():
+    """The exact size against scipy's own p-values over every sign pattern of the ranks (each equally
+    likely with no effect), and against the sizes counted by hand: 2/64, 6/128 and 10/256."""
+    for n_donors in range(1, 9):
+        ranks = np.arange(1, n_donors + 1)
+        p_values = [stats.wilcoxon(ranks * np.array(signs)).pvalue
+                    for signs in itertools.product([-1, 1], repeat=n_donors)]
+        assert deltas.signed_rank_size(n_donors) == pytest.approx(np.mean(np.array(p_values) < 0.05), abs=1e-12)
+    assert [deltas.signed_rank_size(n) for n in (5, 6, 7, 8)] == pytest.approx([0, 2 / 64, 6 / 128, 10 / 256],
+                                                                               abs=1e-12)
+    assert deltas.MIN_DONORS_FOR_WILCOXON == 6
+
+
+def _null_results(calibration, method: str, n_donors: int, n_tests: int, n_rejected: int) -> pd.DataFrame:
+    """A cell's results with ``n_tests`` contrasts without an effect, ``n_rejected`` of them at p < 0.05."""
+    p_values = np.where(np.arange(n_tests) < n_rejected, 0.01, 0.5)
+    return pd.DataFrame({"seed": np.arange(n_tests), "clock": "c1", "contrast": "null", "method": method,
+                         "planted": 0.0, "estimate": 0.0, "ci_low": -1.0, "ci_high": 1.0, "p_value": p_values,
+                         "n_donors": n_donors, "donors": n_donors, "response_sd": 1.0, "replicates": 3,
+                         "design": "balanced"})
+
+
+def test_calibration_judges_a_discrete_test_against_its_exact_size():
+    """Wilcoxon at 6 donors can only reject at 2/64 = 3.1%: over 800 null tests, 1.9% (the count of the
+    earlier full grid) is within the binomial's central 99% (floor 1.6%), 1.0% is not; the continuous
+    tests keep the 2% floor, and 8% stays every method's ceiling."""
+    calibration = _calibration_module()
+
+    def check(method, n_donors, n_rejected):
+        summary = calibration.summarise(_null_results(calibration, method, n_donors, 800, n_rejected))
+        return summary.iloc[0]
+
+    wilcoxon = check("Wilcoxon", 6, 15)
+    assert wilcoxon["size"] == pytest.approx(2 / 64) and wilcoxon["check"] == "ok"
+    assert 0.015 < wilcoxon["false_positive_floor"] < 0.02
+    assert check("Wilcoxon", 6, 8)["check"] == "FAIL: false positives"
+    assert check("Wilcoxon", 6, 70)["check"] == "FAIL: false positives"
+    # At 8 donors the size is 3.9%: the binomial's lower end (2.1%) is above 2%, so 2% stays the floor.
+    assert check("Wilcoxon", 8, 16)["false_positive_floor"] == pytest.approx(0.02)
+    assert check("paired t-test", 6, 15)["check"] == "FAIL: false positives"
+    assert check("paired t-test", 6, 40)["check"] == "ok"
+    assert check("Wilcoxon", 5, 0)["check"] == "cannot reach p < 0.05 (too few donors)"

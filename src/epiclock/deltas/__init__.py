@@ -19,15 +19,16 @@ from epiclock.deltas.design import (PER_CONDITION_COLUMNS, PER_SAMPLE_COLUMNS, C
                                     contrast_samples, describe, group_mask, imputation_balance, per_condition,
                                     per_sample, residual_age_acceleration)
 from epiclock.deltas.mixed import mixed_model_contrast
-from epiclock.deltas.paired import (MIN_DONORS_FOR_TEST, benjamini_hochberg, donor_differences, paired_test,
-                                    unit_differences)
+from epiclock.deltas.paired import (MIN_DONORS_FOR_TEST, MIN_DONORS_FOR_WILCOXON, SIGNIFICANCE, benjamini_hochberg,
+                                    donor_differences, paired_test, signed_rank_size, unit_differences)
 from epiclock.errors import EpiclockError
 
 __all__ = [
-    "CONTRAST_COLUMNS", "PER_CONDITION_COLUMNS", "PER_SAMPLE_COLUMNS", "Contrast", "Design", "MIN_DONORS_FOR_TEST", "assign_cells", "benjamini_hochberg",
+    "CONTRAST_COLUMNS", "PER_CONDITION_COLUMNS", "PER_SAMPLE_COLUMNS", "Contrast", "Design", "MIN_DONORS_FOR_TEST",
+    "MIN_DONORS_FOR_WILCOXON", "SIGNIFICANCE", "assign_cells", "benjamini_hochberg",
     "check_contrasts", "check_design", "condition_labels", "contrast_table", "donor_differences",
     "imputation_balance", "mixed_model_contrast", "paired_test", "per_condition", "per_sample",
-    "residual_age_acceleration", "unit_differences",
+    "residual_age_acceleration", "signed_rank_size", "unit_differences",
 ]
 
 # The contrast table's columns, in order; the report and the README read these names.

@@ -15,8 +15,30 @@ from scipy import stats
 from epiclock.deltas.design import Contrast, Design, assign_cells, mean_ci
 
 MIN_DONORS_FOR_TEST = 3
+# The level at which a test is said to be able to reach significance (two-sided).
+SIGNIFICANCE = 0.05
+
+
+def signed_rank_size(n_donors: int, alpha: float = SIGNIFICANCE) -> float:
+    """Exact size of the two-sided signed-rank test on ``n_donors`` differences: P(p < alpha) with no effect.
+
+    The test is discrete: under no effect each of the 2^n sign patterns of the ranks is equally likely,
+    so its p-values take few values and the share below ``alpha`` is below ``alpha`` (2/64 with 6
+    donors, 10/256 with 8). Ties and zeros aside, this is the exact p scipy's ``wilcoxon`` gives.
+    """
+    # Number of sign patterns giving each sum of positive ranks W+ (0 .. n(n+1)/2): subsets of 1..n by sum.
+    counts = np.ones(1)
+    for rank in range(1, n_donors + 1):
+        counts = np.concatenate([counts, np.zeros(rank)]) + np.concatenate([np.zeros(rank), counts])
+    probability = counts / counts.sum()
+    lower = np.cumsum(probability)
+    upper = np.cumsum(probability[::-1])[::-1]
+    p_values = np.minimum(1.0, 2 * np.minimum(lower, upper))
+    return float(probability[p_values < alpha].sum())
+
+
 # Below this many donors the two-sided signed-rank test cannot reach p < 0.05 (its smallest p is 2 / 2^n).
-MIN_DONORS_FOR_WILCOXON = 6
+MIN_DONORS_FOR_WILCOXON = next(n for n in range(1, 64) if signed_rank_size(n) > 0)
 
 
 def _unit_codes(rows: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, pd.Index]:
