@@ -1,6 +1,8 @@
 rule write_provenance:
     input:
         **input_files(),
+        # From IDATs: what `auto` preprocessing became for the run's manifests, as the batches resolved it.
+        **({} if MATRIX_INPUT else {"manifest_controls": parsed_manifests("controls")}),
     output:
         "results/provenance.json",
     log:
@@ -13,6 +15,7 @@ rule write_provenance:
         runtime=10,
     params:
         config=config,
+        manifests=[] if MATRIX_INPUT else [manifest_file(name) for name in MANIFESTS],
     script:
         "../scripts/write_provenance.py"
 

@@ -5,6 +5,8 @@ run_step(
     snakemake,
     write_provenance,
     config=snakemake.params.config,
-    inputs=dict(snakemake.input.items()),
+    inputs={role: path for role, path in snakemake.input.items() if role != "manifest_controls"},
     output=snakemake.output[0],
+    manifests=snakemake.params.manifests,
+    manifest_controls=list(getattr(snakemake.input, "manifest_controls", [])),
 )

@@ -1,6 +1,7 @@
 """`epiclock init` scaffolds a study from a folder of IDATs; `epiclock run` starts Snakemake on it."""
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -40,8 +41,7 @@ def test_init_on_real_hm27_idats_writes_a_sheet_to_fill_and_a_minimal_config(pro
     assert set(sheet["chip"]) == {"4207113116"} and set(sheet["donor"]) == {""}
     # Only keys whose values differ from the schema's defaults: no design (a clock-only run), manifest auto.
     config = yaml.safe_load((study / "config.yaml").read_text())
-    assert config == {"samples": "samples.tsv", "input": {"type": "idat", "idat_dir": str(hm27_idats)},
-                      "preprocess": {"detection": "poobah", "dye_method": "nonlinear"}}
+    assert config == {"samples": "samples.tsv", "input": {"type": "idat", "idat_dir": str(hm27_idats)}}
     assert epiclock_config.validate(config)["input"]["type"] != epiclock_config.validate(
         {"samples": "s.tsv", "input": {}})["input"]["type"]
 
@@ -164,6 +164,11 @@ def test_an_initialised_hm27_study_runs_once_the_sheet_is_filled(shared_dir, hm2
     assert downloaded.read_bytes() == real_manifest.read_bytes()
     assert download.read_lock(downloaded) == hashlib.sha256(real_manifest.read_bytes()).hexdigest()
     assert (study / "results/report.html").is_file()
+    # The config leaves detection and dye bias to auto, which the index (no named controls) turns into
+    # pOOBAH and the non-linear correction, saying so.
+    applied = json.loads((study / "results/provenance.json").read_text())["preprocessing"]
+    assert (applied["detection"], applied["dye_method"]) == ("poobah", "nonlinear")
+    assert applied["manifests"] == ["HM27.ordering.tsv.gz"] and "names no NEGATIVE control probes" in applied["note"]
     # A manifest changed after the download stops the next run before any job.
     downloaded.write_bytes(downloaded.read_bytes()[:-10])
     result = _epiclock("run", str(study), "--cores", "2", "--dry-run", cwd=tmp_path)

@@ -238,7 +238,8 @@ def test_settings_needing_controls_the_index_lacks_stop_with_the_choice(hm27_fil
     path = hm27_files / "HM27.ordering.tsv.gz"
     controls = manifest.parse_controls(path)
     with pytest.raises(ConfigurationError) as raised:
-        pipeline.check_manifest_controls(pipeline.PreprocessSettings(), controls, str(path), ["controls"])
+        pipeline.check_manifest_controls(pipeline.PreprocessSettings(detection="minfi", dye_method="single"),
+                                         controls, str(path), ["controls"])
     message = str(raised.value)
     assert "\n" not in message and str(path) in message
     assert "preprocess.detection: 'minfi' needs NEGATIVE control probes; choose 'poobah'" in message
@@ -259,7 +260,35 @@ def test_the_plan_stops_before_any_job_on_choices_the_manifest_cannot_serve(hm27
 
     config = yaml.safe_load((project_root / "config" / "config.yaml").read_text())
     config["manifest"] = {"path": str(hm27_files / "HM27.ordering.tsv.gz")}
+    config["preprocess"].update(detection="minfi", dye_method="single")
     with pytest.raises(ConfigurationError, match=r"HM27\.ordering\.tsv\.gz: .*choose 'poobah'.*choose 'nonlinear'"):
         plan.check_manifest_controls(settings_module.Settings.from_config(config))
     config["preprocess"].update(detection="poobah", dye_method="nonlinear")
     plan.check_manifest_controls(settings_module.Settings.from_config(config))
+    # The schema's defaults (auto) follow the manifest instead of stopping.
+    del config["preprocess"]["detection"], config["preprocess"]["dye_method"]
+    plan.check_manifest_controls(settings_module.Settings.from_config(config))
+
+
+@pytest.mark.shared
+def test_auto_detection_and_dye_bias_follow_the_real_index_and_say_why(hm27_files):
+    """The index names no NEGATIVE or normalisation controls: auto becomes pOOBAH and the non-linear
+    correction (SeSAMe's choices for such manifests), with one line naming the file and the reason;
+    minfi's own 27k control table names both, so auto keeps minfi's methods."""
+    index = hm27_files / "HM27.ordering.tsv.gz"
+    chosen, note = pipeline.resolve_auto(pipeline.PreprocessSettings(), [manifest.parse_controls(index)], [str(index)])
+    assert (chosen.detection, chosen.dye_method) == ("poobah", "nonlinear")
+    assert note == ("preprocess.detection auto: 'poobah', as HM27.ordering.tsv.gz names no NEGATIVE control probes, "
+                    "which 'minfi' needs; preprocess.dye_method auto: 'nonlinear', as HM27.ordering.tsv.gz names no "
+                    "normalisation control probes, which 'single' needs")
+    minfi_controls = pd.read_csv(hm27_files / "27k_manifest_TypeControl.csv").rename(
+        columns={"Address": "address", "Type": "type"})
+    chosen, note = pipeline.resolve_auto(pipeline.PreprocessSettings(), [minfi_controls], ["minfi_27k.csv"])
+    assert (chosen.detection, chosen.dye_method) == ("minfi", "single") and "\n" not in note
+    # A run mixing the two is preprocessed one way: the way every manifest can serve.
+    chosen, _ = pipeline.resolve_auto(pipeline.PreprocessSettings(), [minfi_controls, manifest.parse_controls(index)],
+                                      ["minfi_27k.csv", str(index)])
+    assert (chosen.detection, chosen.dye_method) == ("poobah", "nonlinear")
+    # Methods the config names are kept, and no note is made.
+    named = pipeline.PreprocessSettings(detection="poobah", dye_method="none")
+    assert pipeline.resolve_auto(named, [minfi_controls], ["minfi_27k.csv"]) == (named, "")

@@ -13,6 +13,9 @@ types (Negative, Normalization-Green/-Red, ...) and few chrY probes.
 
 from __future__ import annotations
 
+import html
+import json
+
 from pathlib import Path
 
 import pandas as pd
@@ -68,8 +71,9 @@ def hm27_run(request, project_root, shared_dir, tmp_path_factory):
     config["input"] = {"type": "idat", "idat_dir": str(real / "idat" / "hm27"), "batch_size": 2}
     config["clocks"]["names"] = ["horvath2013", "horvath_skin_blood2018"]
     config["report"]["title"] = "HM27 arrays from sesameData"
-    if request.param == "index":
-        config["preprocess"].update(detection="poobah", dye_method="nonlinear")
+    # Detection and dye-bias correction are left to their default (auto), which follows the manifest.
+    config["preprocess"] = {key: value for key, value in config["preprocess"].items()
+                            if key not in ("detection", "dye_method")}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(project_root, workdir)
     return request.param, workdir
@@ -115,3 +119,19 @@ def test_hm27_control_checks_say_what_they_checked(hm27_run):
     # give autosome-level signal on both arrays (log2 M+U 9.9 to 14.6; cross-hybridisation, three lie
     # in the X-transposed region), so the ovarian tumour array (TCGA-13-0799) is called M too.
     assert qc_table["predicted_sex"].notna().all()
+
+
+def test_auto_preprocessing_follows_the_manifest_and_the_record_says_why(hm27_run):
+    """minfi's tables name NEGATIVE and normalisation controls: minfi's detection and single dye-bias
+    correction; the index names none: pOOBAH and the non-linear correction, with the reason in the
+    provenance record and the report's methods."""
+    manifest, workdir = hm27_run
+    applied = json.loads((workdir / "results/provenance.json").read_text())["preprocessing"]
+    expected = ("minfi", "single") if manifest == "minfi_tables" else ("poobah", "nonlinear")
+    assert (applied["detection"], applied["dye_method"]) == expected
+    assert applied["note"].startswith(f"preprocess.detection auto: '{expected[0]}'") and "\n" not in applied["note"]
+    if manifest == "index":
+        assert "HM27.ordering.tsv.gz names no NEGATIVE control probes" in applied["note"]
+    page = html.unescape((workdir / "results/report.html").read_text())
+    assert f"with '{expected[1]}' dye-bias correction" in page and f"('{expected[0]}' p-values)" in page
+    assert f"Methods left to auto: {applied['note']}." in page

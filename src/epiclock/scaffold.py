@@ -33,9 +33,6 @@ SHEET_SYNONYMS = {
     "donor_age": ("donor_age", "age"),
     "sex": ("sex", "gender"),
 }
-# The catalogue's manifests (InfiniumAnnotation ordering files) name no control probes: detection
-# p-values by pOOBAH and sesame's non-linear dye-bias correction, which need none.
-WITHOUT_NAMED_CONTROLS = {"detection": "poobah", "dye_method": "nonlinear"}
 SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 SENTRIX_STEM = re.compile(r"^(?P<chip>\d{6,})_(?P<position>[A-Za-z0-9]+)$")
 
@@ -138,8 +135,7 @@ def minimal(config: dict, defaults: dict) -> dict:
 def study_config(idat_dir: Path, factors: list[str], schema: dict) -> dict:
     """The study's config: its sheet, IDAT input, the manifest picked from the IDATs (the default) and,
     with factors, a design whose conditions are made of them; only the keys that differ from the defaults."""
-    config = {"samples": SHEET_NAME, "input": {"type": "idat", "idat_dir": str(idat_dir)},
-              "preprocess": dict(WITHOUT_NAMED_CONTROLS)}
+    config = {"samples": SHEET_NAME, "input": {"type": "idat", "idat_dir": str(idat_dir)}}
     if factors:
         # Condition labels are built from the factor columns unless the one factor is the condition column.
         config["design"] = {"factors": factors, "condition_column": "condition" if factors == ["condition"] else ""}
@@ -174,7 +170,8 @@ def init_study(directory: str | os.PathLike, idat_dir: str | os.PathLike,
     header = ("# epiclock study config: only the keys that differ from the defaults of\n"
               "# config/schemas/config.schema.yaml (every key is described in config/README.md).\n"
               "# manifest is left out: the default (auto) picks the official manifest of the array the IDATs\n"
-              "# come from and downloads it once into resources/manifests/ under this directory. That manifest\n"
-              "# names no control probes, hence detection by pOOBAH and the non-linear dye-bias correction.\n")
+              "# come from and downloads it once into resources/manifests/ under this directory. Detection and\n"
+              "# dye-bias correction (auto) follow that manifest: pOOBAH and the non-linear correction where it\n"
+              "# names no control probes, as the provenance record and the report say.\n")
     config_path.write_text(header + yaml.safe_dump(config, sort_keys=False))
     return Study(directory, sheet_path, config_path, arrays, unmatched)

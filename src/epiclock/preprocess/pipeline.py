@@ -12,7 +12,7 @@ and the probe layout they rest on is computed once per manifest and array type f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +42,9 @@ METHODS = ("noob", "raw")
 @dataclass(frozen=True)
 class PreprocessSettings:
     method: str = "noob"            # 'noob' (background + dye-bias correction) or 'raw'
-    dye_method: str = "single"      # with noob: 'single' (minfi), 'linear', 'nonlinear' (sesame), 'none'
+    dye_method: str = "auto"        # with noob: 'single' (minfi), 'linear', 'nonlinear' (sesame), 'none'; 'auto'
     offset: float = 100.0           # beta = M / (M + U + offset)
-    detection: str = "minfi"        # detection p-values: 'minfi' (negative controls) or 'poobah'
+    detection: str = "auto"         # detection p-values: 'minfi' (negative controls), 'poobah'; 'auto'
     p_threshold: float | None = None  # None: the method's own default (minfi 0.01, pOOBAH 0.05)
     min_beads: int = 3
     mask_failed: bool = True        # failed probes (detection p, beads) become missing betas
@@ -62,6 +62,38 @@ class PreprocessSettings:
         if settings.method not in METHODS:
             raise EpiclockError(f"config preprocess.method: unknown {settings.method!r}; choose one of {', '.join(METHODS)}")
         return settings
+
+
+# `auto` (the schema's default for detection and dye_method) becomes the first choice where every manifest of
+# the run names the controls it needs, the second otherwise: SeSAMe's own choices for manifests without them.
+AUTO = "auto"
+AUTO_DETECTION = ("minfi", "poobah")
+AUTO_DYE_METHOD = ("single", "nonlinear")
+
+
+def resolve_auto(settings: PreprocessSettings, controls: list[pd.DataFrame],
+                 sources: list[str]) -> tuple[PreprocessSettings, str]:
+    """``settings`` with ``auto`` replaced for the run's manifests (their control tables and files), and a
+    one-line note saying what was chosen and why (empty when nothing was left to ``auto``).
+
+    One choice for every manifest of the run, so that all arrays of a study are preprocessed alike.
+    """
+    chosen, reasons = {}, []
+    for key, (first, second), needs, kind, applies in (
+            ("detection", AUTO_DETECTION, detection.has_negative_controls, "NEGATIVE", True),
+            ("dye_method", AUTO_DYE_METHOD, dye_bias.has_normalisation_controls, "normalisation",
+             settings.method == "noob")):
+        if getattr(settings, key) != AUTO:
+            continue
+        lacking = [Path(source).name for source, table in zip(sources, controls) if not needs(table)]
+        chosen[key] = second if lacking else first
+        if applies:
+            reasons.append(f"preprocess.{key} auto: '{chosen[key]}', as " + (
+                f"{', '.join(lacking)} names no {kind} control probes, which '{first}' needs" if lacking
+                else f"the manifest names the {kind} control probes it needs"))
+    if not chosen:
+        return settings, ""
+    return replace(settings, **chosen), "; ".join(reasons)
 
 
 def check_manifest_controls(settings: PreprocessSettings, controls: pd.DataFrame, source: str,
@@ -215,6 +247,7 @@ def preprocess_sample(source: str | IdatPair, manifest: Manifest, settings: Prep
     Failed probes are masked when the settings say so, then BMIQ runs when asked, then the probes
     of ``settings.masks`` are masked; a mask only hides probes, it never changes another's beta.
     """
+    settings, _ = resolve_auto(settings, [manifest.controls], [manifest.source])
     probes = manifest.probes
     pair = source if isinstance(source, IdatPair) else read_idat_pair(source)
     measured = channels.measure(pair, probes, manifest.controls)
@@ -325,6 +358,7 @@ def preprocess_batch(basenames: dict[str, str], manifests: Manifest | list[Manif
     manifests = [manifests] if isinstance(manifests, Manifest) else list(manifests)
     for manifest in manifests:
         check_manifest_controls(settings, manifest.controls, manifest.source)
+    settings, _ = resolve_auto(settings, [m.controls for m in manifests], [m.source for m in manifests])
     common = CommonCpgs(manifests) if len(manifests) > 1 else None
     cpg_index = pd.Index(manifests[0].probes["probe_id"].to_numpy(), name="cpg_id") if common is None else common.index
     # Each matrix is allocated once and filled sample by sample: no per-sample copies to gather at the end.

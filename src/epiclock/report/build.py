@@ -154,16 +154,24 @@ def contrast_forest(rows: pd.DataFrame, run_clocks: dict[str, clocks_clock.Clock
     return figure_svg(figure)
 
 
-def input_sentence(config: dict) -> str:
+def input_sentence(config: dict, provenance: dict | None = None) -> str:
+    """How the data came in; from IDATs, the preprocessing as the provenance record says the batches applied
+    it (``auto`` resolved for the manifest, with the reason), else as configured."""
     if config["input"].get("type", "betas") == "idat":
-        preprocess = config["preprocess"]
+        applied = (provenance or {}).get("preprocessing", {})
+        preprocess = {**config["preprocess"], **{key: applied[key] for key in ("method", "dye_method", "detection")
+                                                 if key in applied}}
+        manifest_name = (", ".join(applied.get("manifests", [])) or config["manifest"]["path"]
+                         or config["manifest"]["url"] or "of the array (auto)")
+        note = applied.get("note", "")
         return (f"IDAT pairs under {config['input']['idat_dir']} were read with the manifest "
-                f"{config['manifest']['path'] or config['manifest']['url']} and preprocessed per sample "
+                f"{manifest_name} and preprocessed per sample "
                 f"('{preprocess['method']}'"
                 + (f" with '{preprocess['dye_method']}' dye-bias correction" if preprocess['method'] == 'noob' else "")
                 + f", beta = M / (M + U + {preprocess['offset']:g})); probes failing detection "
                 f"('{preprocess['detection']}' p-values) or with fewer than {preprocess['min_beads']} beads "
-                f"{'were masked' if preprocess['mask_failed'] else 'were kept'}.")
+                f"{'were masked' if preprocess['mask_failed'] else 'were kept'}."
+                + (f" Methods left to auto: {note}." if note else ""))
     return (f"Beta values were imported from {config['input']['betas']} and used as supplied "
             f"(normalisation '{config['normalize']['method']}').")
 
@@ -175,7 +183,7 @@ def methods_paragraph(config: dict, provenance: dict, run_clocks: dict[str, cloc
     qc_config = config["qc"]
     clock_config = config["clocks"]
     return (
-        f"{input_sentence(config)} Samples were checked one by one: samples with a call "
+        f"{input_sentence(config, provenance)} Samples were checked one by one: samples with a call "
         f"rate below {qc_config['min_call_rate']:g} or with more than {qc_config['max_out_of_range']} values outside "
         f"[0, 1] were excluded. "
         f"DNAm age was estimated with {clock_texts}. Clock CpGs absent from a sample were "

@@ -18,7 +18,11 @@ def preprocess_batch(basenames: dict[str, str], manifests: list[str], probes: li
     """One batch of IDAT pairs; ``manifests`` are the run's manifest files, parsed into ``probes`` and ``controls``."""
     parsed = [Manifest(pd.read_parquet(probe_table), pd.read_parquet(control_table), source)
               for source, probe_table, control_table in zip(manifests, probes, controls)]
-    result = pipeline.preprocess_batch(basenames, parsed, pipeline.PreprocessSettings.from_config(settings))
+    chosen = pipeline.PreprocessSettings.from_config(settings)
+    _, note = pipeline.resolve_auto(chosen, [manifest.controls for manifest in parsed], manifests)
+    if note:
+        log.info("%s", note)
+    result = pipeline.preprocess_batch(basenames, parsed, chosen)
     for row in result.samples.loc[~result.samples["array_passed"]].itertuples():
         log.warning("quarantined %s: %s", row.sample_id, row.array_reasons)
     write_batch(result, outputs)
