@@ -76,8 +76,8 @@ def versus_biolearn(samples: int, biolearn_python: str) -> None:
         print(f"biolearn comparison failed: {result.stderr.strip().splitlines()[-1:]}")
         return
     theirs = {line.split("\t")[0]: float(line.split("\t")[1]) for line in result.stdout.splitlines() if "\t" in line}
-    ours = {name: min(timed(lambda: clocks_predict.predict(betas, [name], covariates=covariates), 3)) for name in common}
-    all_ours = statistics.median(timed(lambda: clocks_predict.predict(betas, list(common), covariates=covariates), 3))
+    ours = {clock.name: min(timed(lambda: clocks_predict.predict(betas, [clock], covariates=covariates), 3)) for clock in shipped}
+    all_ours = statistics.median(timed(lambda: clocks_predict.predict(betas, shipped, covariates=covariates), 3))
     print(f"epiclock vs biolearn 0.9.1, {samples} samples x {len(cpg_ids)} probes, one core, best of 3 (biolearn: one run)")
     print("clock\tbiolearn_model\tepiclock_s\tbiolearn_s\tratio")
     for name, model in common.items():
@@ -114,18 +114,17 @@ def main() -> None:
     del values
     data.reference_medians()  # loaded once per process, not part of the per-call time
     weights = rng.normal(0, 1, (len(cpg_ids), len(names)))
-    preprocessed = [clock.name for clock in shipped if clock.preprocessing is not None]
-    linear_only = [name for name in names if name not in preprocessed]
+    linear_only = [clock for clock in shipped if clock.preprocessing is None]
 
     covariates = pd.DataFrame({"age": rng.uniform(20, 80, arguments.samples), "female": rng.integers(0, 2, arguments.samples)},
                               index=betas.columns, dtype=float)
-    clock_times = timed(lambda: clocks_predict.predict(betas, names, covariates=covariates), arguments.repeats)
+    clock_times = timed(lambda: clocks_predict.predict(betas, shipped, covariates=covariates), arguments.repeats)
     linear_times = timed(lambda: clocks_predict.predict(betas, linear_only), arguments.repeats)
     reference_times = timed(lambda: betas.to_numpy().T @ weights, arguments.repeats)
-    per_clock = {name: min(timed(lambda: clocks_predict.predict(betas, [name]), 1)) for name in names}
+    per_clock = {clock.name: min(timed(lambda: clocks_predict.predict(betas, [clock]), 1)) for clock in shipped}
 
     tracemalloc.start()
-    clocks_predict.predict(betas, names)
+    clocks_predict.predict(betas, shipped)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 

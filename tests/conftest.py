@@ -104,7 +104,7 @@ def build_report_inputs(study, config: dict):
 
     qc_table = matrix_qc(study.betas, study.samples["sample_id"].tolist(), assess.QcThresholds())
     passed = assess.passing_samples(qc_table)
-    predictions = predict.predict(study.betas[passed], config["clocks"]["names"])
+    predictions = predict.predict(study.betas[passed], registry.resolve(config["clocks"]["names"]))
     design = deltas.Design.from_config(config["design"])
     per_sample = deltas.per_sample(predictions, study.samples, design)
     contrasts = [deltas.Contrast.from_config(entry) for entry in config["contrasts"]]

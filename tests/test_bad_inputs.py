@@ -554,7 +554,7 @@ def test_bad_input_cpg_ids_absent_from_every_clock():
     foreign = pd.Index([f"cg9{number:07d}" for number in range(60)], name="cpg_id").difference(sorted(shipped))
     betas = pd.DataFrame(np.random.default_rng(1).uniform(0.1, 0.9, (len(foreign), len(study.samples))),
                          index=foreign, columns=study.samples["sample_id"])
-    predictions = predict.predict(betas, ["horvath2013", "horvath_skin_blood2018"])
+    predictions = predict.predict(betas, registry.resolve(["horvath2013", "horvath_skin_blood2018"]))
     assert predictions["dnam_age"].isna().all()
     assert predictions["status"].str.startswith("no age: 0 of ").all()
     assert predictions["status"].str.contains("below the minimum coverage 0.8 (does the beta matrix use Illumina "

@@ -166,6 +166,6 @@ def test_clocks_on_the_rows_they_read_equal_clocks_on_the_whole_batch(tmp_path):
     assert subset.index.equals(epic_v2.index[clocks_preprocessing.cpg_names(epic_v2.index).isin(needed)])
     assert not clocks_preprocessing.cpg_names(subset.index).isin(background).any()
     whole = pd.read_parquet(tmp_path / "batch.parquet")
-    pd.testing.assert_frame_equal(predict.predict(subset, names), predict.predict(whole, names))
+    pd.testing.assert_frame_equal(predict.predict(subset, registry.resolve(names)), predict.predict(whole, registry.resolve(names)))
     with pytest.raises(EpiclockError, match="cannot read the stored matrix"):
         read_matrix_rows(tmp_path / "absent.parquet", needed)

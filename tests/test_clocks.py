@@ -1,8 +1,10 @@
+import dataclasses
 import functools
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from epiclock import EpiclockError
 from epiclock.clocks import predict
@@ -48,7 +50,7 @@ def test_prediction_equals_a_hand_computation_from_the_coefficient_file(project_
     betas = _random_betas(table["cpg_id"], 3)
     linear = 0.695507258 + (betas.loc[table["cpg_id"]].to_numpy().T * table["coefficient"].to_numpy()).sum(axis=1)
     expected = np.where(linear < 0, 21 * np.exp(linear) - 1, 21 * linear + 20)
-    predicted = clocks_registry.get("horvath2013").predict(betas)
+    predicted = predict.predict(betas, [clocks_registry.get("horvath2013")])
     assert predicted["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-9)
     assert (predicted["n_cpgs_used"] == 353).all() and (predicted["status"] == "ok").all()
 
@@ -60,24 +62,24 @@ def test_missing_cpgs_are_imputed_from_reference_never_zero():
     reference = clocks_data.reference_medians()
     filled = betas.copy()
     filled.loc[dropped] = reference.loc[dropped].to_numpy()[:, None]
-    expected = clock.predict(filled)["dnam_age"].to_numpy()
+    expected = predict.predict(filled, [clock])["dnam_age"].to_numpy()
 
     partial = betas.drop(index=dropped)
-    result = clock.predict(partial, imputation="reference")
+    result = predict.predict(partial, [clock], imputation="reference")
     assert result["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-9)
     assert (result["n_cpgs_imputed"] == 10).all() and (result["n_cpgs_missing"] == 10).all()
     assert result["status"].str.contains("10 CpGs imputed").all()
 
     zero_filled = betas.copy()
     zero_filled.loc[dropped] = 0.0
-    assert not np.allclose(clock.predict(zero_filled)["dnam_age"], result["dnam_age"])
+    assert not np.allclose(predict.predict(zero_filled, [clock])["dnam_age"], result["dnam_age"])
 
 
 def test_no_imputation_gives_no_age_with_a_reason():
     clock = clocks_registry.get("horvath2013")
     betas = _random_betas(clock.cpg_ids, 2)
     betas.iloc[0, 0] = np.nan
-    result = clock.predict(betas, imputation="none")
+    result = predict.predict(betas, [clock], imputation="none")
     assert np.isnan(result["dnam_age"].iloc[0]) and not np.isnan(result["dnam_age"].iloc[1])
     assert "imputation is 'none'" in result["status"].iloc[0]
 
@@ -85,7 +87,7 @@ def test_no_imputation_gives_no_age_with_a_reason():
 def test_low_coverage_gives_no_age_with_a_reason():
     clock = clocks_registry.get("horvath2013")
     betas = _random_betas(clock.cpg_ids[:100], 2)
-    result = clock.predict(betas, imputation="reference", min_coverage=0.8)
+    result = predict.predict(betas, [clock], imputation="reference", min_coverage=0.8)
     assert result["dnam_age"].isna().all()
     assert result["status"].str.contains("100 of 353 CpGs measured, below the minimum coverage 0.8").all()
 
@@ -94,9 +96,9 @@ def test_a_samples_age_does_not_depend_on_the_other_samples():
     clock = clocks_registry.get("horvath_skin_blood2018")
     betas = _random_betas(clock.cpg_ids, 6)
     betas.iloc[:30, :] = np.nan   # the same CpGs missing in every sample: imputation must not look at the batch
-    alone = clock.predict(betas[["S0"]])["dnam_age"].iloc[0]
-    with_others = clock.predict(betas)["dnam_age"].iloc[0]
-    with_different_others = clock.predict(pd.concat([betas[["S0"]], _random_betas(clock.cpg_ids, 3) * 0.2], axis=1))
+    alone = predict.predict(betas[["S0"]], [clock])["dnam_age"].iloc[0]
+    with_others = predict.predict(betas, [clock])["dnam_age"].iloc[0]
+    with_different_others = predict.predict(pd.concat([betas[["S0"]], _random_betas(clock.cpg_ids, 3) * 0.2], axis=1), [clock])
     # Bitwise identity is the property: clocks_model.row_dot reduces each sample's row on its own.
     assert alone == with_others == with_different_others["dnam_age"].iloc[0]
 
@@ -107,9 +109,9 @@ def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
     needed = clock.required_cpgs if clock.required_cpgs is not None else pd.Index(clock.cpg_ids)
     filler = pd.Index([f"cg9{i:07d}" for i in range(25000)])   # enough probes for a per-sample standardisation (min_cpgs 20,000)
     betas = _random_betas(needed.union(filler), 40)
-    whole = clock.predict(betas)["dnam_age"].to_numpy()
+    whole = predict.predict(betas, [clock])["dnam_age"].to_numpy()
     for start, stop in [(0, 1), (5, 6), (3, 20), (17, 40)]:
-        part = clock.predict(betas.iloc[:, start:stop])["dnam_age"].to_numpy()
+        part = predict.predict(betas.iloc[:, start:stop], [clock])["dnam_age"].to_numpy()
         assert np.isfinite(part).all()
         assert np.array_equal(part, whole[start:stop]), (name, start, stop)
 
@@ -119,12 +121,39 @@ def test_unknown_clock_and_imputation_are_clear_errors():
                                             r"shows the \d+ clocks \(panels: in_vitro, mitotic, blood, pace, all\)"):
         clocks_registry.get("hannum")
     with pytest.raises(EpiclockError, match="unknown imputation 'mean'"):
-        clocks_registry.get("horvath2013").predict(_random_betas(["cg00000029"]), imputation="mean")
+        predict.predict(_random_betas(["cg00000029"]), [clocks_registry.get("horvath2013")], imputation="mean")
+
+
+def test_predict_takes_clock_objects_and_resolve_makes_them_from_names():
+    with pytest.raises(EpiclockError, match="clocks.predict takes Clock objects, not 'horvath2013'"):
+        predict.predict(_random_betas(["cg00000029"]), ["horvath2013"])
+    resolved = clocks_registry.resolve(["horvath2013", "pace", "horvath2013"])
+    assert [clock.name for clock in resolved] == ["horvath2013", *clocks_registry.panel("pace")]
+    assert all(isinstance(clock, clocks_clock.Clock) for clock in resolved)
+
+
+def test_a_clock_around_any_scikit_learn_regressor_takes_the_same_path():
+    # The same linear model as a LinearClock (computed with the other linear clocks) and as
+    # scikit-learn's LinearRegression (called through its predict): the same imputation, counts and ages.
+    hannum = clocks_registry.get("hannum2013")
+    training_betas = _random_betas(hannum.cpg_ids, 120)
+    regressor = LinearRegression().fit(training_betas.T, RNG.uniform(20, 80, 120))
+    as_linear_clock = clocks_model.LinearClock.from_coefficients(pd.Series(regressor.coef_, index=hannum.cpg_ids),
+                                                                 regressor.intercept_, "linear")
+    betas = _random_betas(hannum.cpg_ids, 5)
+    betas.iloc[:3, 1] = np.nan
+    clocks = [dataclasses.replace(hannum, name="regressor", model=regressor),
+              dataclasses.replace(hannum, name="linear", model=as_linear_clock), clocks_registry.get("horvath2013")]
+    table = predict.predict(betas, clocks).set_index(["clock", "sample_id"])
+    by_regressor, by_linear_clock = table.loc["regressor"], table.loc["linear"]
+    assert by_regressor["dnam_age"].to_numpy() == pytest.approx(by_linear_clock["dnam_age"].to_numpy(), abs=1e-9)
+    assert by_regressor["status"].tolist() == by_linear_clock["status"].tolist()
+    assert by_regressor.loc["S1", "n_cpgs_imputed"] == 3 and by_regressor["dnam_age"].notna().all()
 
 
 def test_predict_long_table_matches_the_output_contract():
     betas = _random_betas(clocks_registry.get("horvath2013").cpg_ids + clocks_registry.get("horvath_skin_blood2018").cpg_ids, 3)
-    table = predict.predict(betas.loc[~betas.index.duplicated()], clocks_registry.available())
+    table = predict.predict(betas.loc[~betas.index.duplicated()], clocks_registry.resolve(["all"]))
     assert list(table.columns) == ["sample_id", "clock", "dnam_age", "unit", "n_cpgs", "n_cpgs_used",
                                    "n_cpgs_missing", "n_cpgs_imputed", "coverage", "status"]
     assert len(table) == 3 * len(clocks_registry.available())
@@ -245,7 +274,7 @@ def _biolearn_fixture(root):
     betas = pd.read_csv(root / FIXTURES / "betas.tsv.gz", sep="\t", index_col="cpg_id")
     expected = pd.read_csv(root / FIXTURES / "predictions.tsv", sep="\t")
     covariates = clocks_clock.sample_covariates(pd.read_csv(root / FIXTURES / "samples.tsv", sep="\t"), "age", "sex")
-    predicted, details = predict.predict_with_details(betas, BIOLEARN_CLOCKS, imputation="none", min_coverage=1.0,
+    predicted, details = predict.predict_with_details(betas, clocks_registry.resolve(BIOLEARN_CLOCKS), imputation="none", min_coverage=1.0,
                                                      covariates=covariates)
     return betas, expected.merge(predicted, on=["sample_id", "clock"], validate="one_to_one"), details
 
@@ -323,7 +352,7 @@ def test_zhang_standardises_each_sample_over_all_its_probes():
     column = betas["A0"]
     scaled = (column.loc[clock.cpg_ids] - column.mean()) / column.std(ddof=1)   # pandas skips the NaN
     expected = 65.79295 + (scaled * coefficients).sum()
-    result = clock.predict(betas)
+    result = predict.predict(betas, [clock])
     assert result["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-9)
     assert (result["status"] == "ok").all()
 
@@ -333,7 +362,7 @@ def test_zhang_reads_the_reference_profile_as_clocks_yaml_documents():
     # CpGs only, the same profile would read 7.9 years younger; that is why the whole array is used.
     clock = clocks_registry.get("zhang2019_en")
     profile = clocks_data.reference_medians().to_frame("reference")
-    assert clock.predict(profile)["dnam_age"].iloc[0] == pytest.approx(41.82, abs=0.01)
+    assert predict.predict(profile, [clock])["dnam_age"].iloc[0] == pytest.approx(41.82, abs=0.01)
     own = profile["reference"].loc[clock.cpg_ids]
     clock_only = 65.79295 + float(((own - own.mean()) / own.std()).to_numpy() @ clock.model.coef_)
     assert clock_only == pytest.approx(41.82 - 7.9, abs=0.01)
@@ -342,7 +371,7 @@ def test_zhang_reads_the_reference_profile_as_clocks_yaml_documents():
 def test_zhang_needs_a_whole_array_not_a_clock_excerpt():
     clock = clocks_registry.get("zhang2019_en")
     excerpt = _random_betas(clock.cpg_ids, 2)
-    result = clock.predict(excerpt)
+    result = predict.predict(excerpt, [clock])
     assert result["dnam_age"].isna().all()
     assert result["status"].str.contains("514 probes measured in the sample, fewer than the 20000").all()
 
@@ -351,10 +380,10 @@ def test_zhang_needs_a_whole_array_not_a_clock_excerpt():
 def test_preprocessed_clocks_never_depend_on_the_other_samples(name):
     clock = clocks_registry.get(name)
     betas = _array_like_betas(n_samples=4)
-    alone = clock.predict(betas[["A0"]])["dnam_age"].iloc[0]
-    together = clock.predict(betas)["dnam_age"].iloc[0]
+    alone = predict.predict(betas[["A0"]], [clock])["dnam_age"].iloc[0]
+    together = predict.predict(betas, [clock])["dnam_age"].iloc[0]
     others = betas[["A1", "A2", "A3"]] * 0.3
-    with_different_others = clock.predict(pd.concat([betas[["A0"]], others], axis=1))["dnam_age"].iloc[0]
+    with_different_others = predict.predict(pd.concat([betas[["A0"]], others], axis=1), [clock])["dnam_age"].iloc[0]
     # Equal up to the summation order of a matrix product of another shape.
     assert np.isfinite(alone)
     assert together == pytest.approx(alone, abs=1e-12) and with_different_others == pytest.approx(alone, abs=1e-12)
@@ -366,10 +395,10 @@ def test_dunedinpace_quantile_normalises_onto_the_gold_standard():
     # A sample that already is the gold standard maps onto itself.
     gold = pd.DataFrame({"G": target})
     expected = -1.949859 + float(target.loc[clock.cpg_ids].to_numpy() @ clock.model.coef_)
-    assert clock.predict(gold)["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert predict.predict(gold, [clock])["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
     # Any order-preserving distortion of the sample leaves the score unchanged.
     distorted = gold ** 3 * 0.5
-    assert clock.predict(distorted)["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert predict.predict(distorted, [clock])["dnam_age"].iloc[0] == pytest.approx(expected, abs=1e-12)
 
 
 def _epicv2_ids(cpg_ids, rng):
@@ -387,20 +416,20 @@ def test_dunedinpace_on_epicv2_without_its_29_absent_probes():
     epicv2 = betas.drop(index=absent)
     epicv2.index = _epicv2_ids(epicv2.index, rng)
 
-    filled = clock.predict(epicv2, imputation="reference")
+    filled = predict.predict(epicv2, [clock], imputation="reference")
     assert filled["dnam_age"].notna().all()
     assert (filled["n_cpgs_used"] == 144).all() and (filled["n_cpgs_imputed"] == 29).all()
     assert filled["coverage"].iloc[0] == pytest.approx(144 / 173)
     assert filled["status"].str.startswith("ok (29 CpGs imputed from the clock's own reference").all()
     by_hand = betas.copy()
     by_hand.loc[absent] = clock.imputation_reference.loc[absent].to_numpy()[:, None]
-    assert filled["dnam_age"].to_numpy() == pytest.approx(clock.predict(by_hand)["dnam_age"].to_numpy(), abs=1e-12)
+    assert filled["dnam_age"].to_numpy() == pytest.approx(predict.predict(by_hand, [clock])["dnam_age"].to_numpy(), abs=1e-12)
 
-    strict = clock.predict(epicv2, imputation="none")
+    strict = predict.predict(epicv2, [clock], imputation="none")
     assert strict["dnam_age"].isna().all()
     assert strict["status"].str.contains("29 CpGs unmeasured and imputation is 'none'").all()
     # The clock's own 0.8 holds even when the run asks for less.
-    fewer = clock.predict(betas.drop(index=clock.cpg_ids[:40]), min_coverage=0.5)
+    fewer = predict.predict(betas.drop(index=clock.cpg_ids[:40]), [clock], min_coverage=0.5)
     assert fewer["dnam_age"].isna().all() and fewer["status"].str.contains("133 of 173 CpGs measured, below the minimum coverage 0.8").all()
 
 
@@ -409,25 +438,25 @@ def test_dunedinpace_needs_most_of_its_normalisation_probes():
     betas = _array_like_betas(n_samples=1)
     background = clock.preprocessing.target.index.difference(clock.cpg_ids)
     sparse = betas.drop(index=background[:5000])
-    result = clock.predict(sparse)
+    result = predict.predict(sparse, [clock])
     assert np.isnan(result["dnam_age"].iloc[0])
     assert "15000 of 20000 normalisation probes measured, below the minimum coverage 0.8" in result["status"].iloc[0]
-    some = clock.predict(betas.drop(index=background[:10]))
+    some = predict.predict(betas.drop(index=background[:10]), [clock])
     assert some["status"].iloc[0] == "ok (10 of 20000 normalisation probes set to their target value)"
 
 
 def test_few_cpg_clocks_require_every_cpg():
     clock = clocks_registry.get("weidner2014")
     betas = _random_betas(clock.cpg_ids, 2)
-    assert clock.predict(betas)["dnam_age"].notna().all()
-    result = clock.predict(betas.iloc[1:], min_coverage=0.5)
+    assert predict.predict(betas, [clock])["dnam_age"].notna().all()
+    result = predict.predict(betas.iloc[1:], [clock], min_coverage=0.5)
     assert result["dnam_age"].isna().all()
     assert result["status"].str.contains("2 of 3 CpGs measured, below the minimum coverage 1").all()
     # A stricter run-level minimum applies to clocks whose own is looser.
     horvath = clocks_registry.get("horvath2013")
     partial = _random_betas(horvath.cpg_ids[:330], 1)
-    assert horvath.predict(partial, min_coverage=0.9)["dnam_age"].notna().all()
-    assert horvath.predict(partial, min_coverage=0.95)["dnam_age"].isna().all()
+    assert predict.predict(partial, [horvath], min_coverage=0.9)["dnam_age"].notna().all()
+    assert predict.predict(partial, [horvath], min_coverage=0.95)["dnam_age"].isna().all()
 
 
 def test_epicv2_probe_ids_collapse_to_cpg_ids():
@@ -454,17 +483,17 @@ def test_predict_reads_epicv2_matrices_like_collapsed_ones():
     replicate = betas + rng.normal(0, 0.01, betas.shape)
     epicv2 = pd.concat([betas, replicate])
     epicv2.index = _epicv2_ids(betas.index, rng) + [f"{cpg}_TC99" for cpg in betas.index]
-    averaged = clock.predict((betas + replicate) / 2)["dnam_age"].to_numpy()
-    assert clock.predict(epicv2)["dnam_age"].to_numpy() == pytest.approx(averaged, abs=1e-9)
-    table = predict.predict(epicv2, [clock.name], replicates="first")
-    assert table["dnam_age"].to_numpy() == pytest.approx(clock.predict(betas)["dnam_age"].to_numpy(), abs=1e-9)
+    averaged = predict.predict((betas + replicate) / 2, [clock])["dnam_age"].to_numpy()
+    assert predict.predict(epicv2, [clock])["dnam_age"].to_numpy() == pytest.approx(averaged, abs=1e-9)
+    table = predict.predict(epicv2, [clock], replicates="first")
+    assert table["dnam_age"].to_numpy() == pytest.approx(predict.predict(betas, [clock])["dnam_age"].to_numpy(), abs=1e-9)
 
 
 def test_coverage_table_says_what_each_clock_measured():
     horvath = clocks_registry.get("horvath2013")
     betas = _random_betas(horvath.cpg_ids[:300] + clocks_registry.get("hannum2013").cpg_ids, 2)
     table = predict.coverage_table(predict.predict(betas.loc[~betas.index.duplicated()],
-                                                   ["horvath2013", "hannum2013", "weidner2014"]))
+                                                   clocks_registry.resolve(["horvath2013", "hannum2013", "weidner2014"])))
     assert list(table.columns) == ["sample_id", "clock", "n_cpgs", "n_measured", "n_imputed", "coverage", "status"]
     row = table.set_index(["sample_id", "clock"]).loc[("S0", "horvath2013")]
     measured = len(set(horvath.cpg_ids[:300]) | (set(horvath.cpg_ids) & set(clocks_registry.get("hannum2013").cpg_ids)))
@@ -493,7 +522,7 @@ def test_a_bad_clock_definition_names_the_clock_and_field(monkeypatch):
 
 def test_a_matrix_without_rows_gives_every_sample_a_reason_not_a_crash():
     empty = pd.DataFrame(np.empty((0, 2)), index=pd.Index([], name="cpg_id"), columns=["A", "B"])
-    table = predict.predict(empty, ["horvath2013", "dunedinpace2022"])
+    table = predict.predict(empty, clocks_registry.resolve(["horvath2013", "dunedinpace2022"]))
     assert table["dnam_age"].isna().all() and len(table) == 4
     assert table["status"].str.contains("coverage").all()
 
@@ -515,7 +544,7 @@ METHYLCIPHER_README = pd.DataFrame({
 
 def test_clocks_reproduce_methylciphers_published_outputs(project_root):
     betas = pd.read_csv(project_root / METHYLCIPHER / "example_betas.tsv.gz", sep="\t", index_col="cpg_id")
-    table = predict.predict(betas, list(METHYLCIPHER_README.columns), imputation="none", min_coverage=0.0)
+    table = predict.predict(betas, clocks_registry.resolve(list(METHYLCIPHER_README.columns)), imputation="none", min_coverage=0.0)
     ours = table.pivot(index="sample_id", columns="clock", values="dnam_age").loc[METHYLCIPHER_README.index]
     # Within half a unit of the last printed digit; samples missing a clock CpG get no value here
     # (methylCIPHER drops the CpG from the sum), so only complete samples are compared.
@@ -533,7 +562,7 @@ def test_clocks_reproduce_methylciphers_published_outputs(project_root):
 def test_intrinclock_reproduces_pyagings_own_test(project_root):
     inputs = pd.read_csv(project_root / "tests/fixtures/pyaging/intrinclock_input.tsv.gz", sep="\t", index_col="cpg_id")
     printed = pd.read_csv(project_root / "tests/fixtures/pyaging/intrinclock_output.tsv", sep="\t")
-    ours = clocks_registry.get("intrinclock2024").predict(inputs, imputation="none", min_coverage=1.0)["dnam_age"].to_numpy()
+    ours = predict.predict(inputs, [clocks_registry.get("intrinclock2024")], imputation="none", min_coverage=1.0)["dnam_age"].to_numpy()
     # The notebook prints 4 decimals, and pyaging stores the weights in float32 (up to ~2e-5 years here).
     assert np.abs(ours - printed["printed_output"].to_numpy()).max() < 1e-4
 
@@ -544,7 +573,7 @@ def test_stemtoc_is_the_095_quantile_of_its_cpgs():
         betas = _random_betas(clock.cpg_ids, 5)
         expected = np.quantile(betas.to_numpy(), 0.95, axis=0)   # numpy's 'linear' is R's default quantile (type 7)
         assert len(clock.cpg_ids) == n_cpgs
-        assert clock.predict(betas)["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-12)
+        assert predict.predict(betas, [clock])["dnam_age"].to_numpy() == pytest.approx(expected, abs=1e-12)
 
 
 def test_mitotic_clocks_follow_epimitclocks_formulas(project_root):
@@ -555,12 +584,12 @@ def test_mitotic_clocks_follow_epimitclocks_formulas(project_root):
     scaled = (betas.to_numpy() - parameters[["beta0"]].to_numpy()) / (parameters["delta"] * (1 - parameters["beta0"])).to_numpy()[:, None]
     expected = 2 * scaled.mean(axis=0)
     approximation = 2 * (betas.to_numpy() / parameters[["delta"]].to_numpy()).mean(axis=0)
-    table = predict.predict(betas, ["epitoc2_2020", "epitoc2_2020_approximation"])
+    table = predict.predict(betas, clocks_registry.resolve(["epitoc2_2020", "epitoc2_2020_approximation"]))
     assert table["dnam_age"].to_numpy() == pytest.approx(np.concatenate([expected, approximation]), rel=1e-12)
     # HypoClock: 1 - mean beta of the solo-WCGW CpGs; epiCMIT-hyper: their mean.
     hypo = clocks_registry.get("hypoclock2020")
     hypo_betas = _random_betas(hypo.cpg_ids, 3)
-    assert hypo.predict(hypo_betas)["dnam_age"].to_numpy() == pytest.approx(1 - hypo_betas.mean(axis=0).to_numpy(), abs=1e-12)
+    assert predict.predict(hypo_betas, [hypo])["dnam_age"].to_numpy() == pytest.approx(1 - hypo_betas.mean(axis=0).to_numpy(), abs=1e-12)
     assert len(hypo.cpg_ids) == 678 and len(clocks_registry.get("replitali2022").cpg_ids) == 87
 
 
@@ -579,10 +608,11 @@ def test_panels_expand_to_their_clocks():
 
 def test_a_blood_clock_on_skin_says_so():
     betas = _random_betas(clocks_registry.get("hannum2013").cpg_ids, 2)
-    table = predict.predict(betas, ["hannum2013"], sample_tissue="skin")
+    table = predict.predict(betas, clocks_registry.resolve(["hannum2013"]), sample_tissue="skin")
     assert (table["status"] == "ok (a blood clock applied to skin)").all() and table["dnam_age"].notna().all()
-    assert (predict.predict(betas, ["hannum2013"], sample_tissue="blood")["status"] == "ok").all()
-    horvath = predict.predict(_random_betas(clocks_registry.get("horvath2013").cpg_ids, 1), ["horvath2013"], sample_tissue="skin")
+    assert (predict.predict(betas, clocks_registry.resolve(["hannum2013"]), sample_tissue="blood")["status"] == "ok").all()
+    horvath = predict.predict(_random_betas(clocks_registry.get("horvath2013").cpg_ids, 1), [clocks_registry.get("horvath2013")],
+                              sample_tissue="skin")
     assert horvath["status"].iloc[0] == "ok"
 
 
@@ -592,18 +622,18 @@ def test_grimage_needs_age_and_sex_and_says_which_is_missing():
     sheet = pd.DataFrame({"sample_id": ["S0", "S1", "S2"], "donor_age": [50, None, 61], "sex": ["F", "M", "x"]})
     covariates = clocks_clock.sample_covariates(sheet, "donor_age", "sex")
     assert covariates["female"].tolist()[:2] == [1.0, 0.0] and np.isnan(covariates["female"].iloc[2])
-    table, details = predict.predict_with_details(betas, ["grimagev2_2022"], covariates=covariates)
+    table, details = predict.predict_with_details(betas, clocks_registry.resolve(["grimagev2_2022"]), covariates=covariates)
     assert np.isfinite(table["dnam_age"].iloc[0]) and table["dnam_age"].iloc[1:].isna().all()
     assert "needs the sample's age from the sample sheet" in table["status"].iloc[1]
     assert "needs the sample's sex from the sample sheet" in table["status"].iloc[2]
     assert set(details["sample_id"]) == {"S0"} and len(details) == 10 and (details["clock"] == "grimagev2_2022").all()
-    assert predict.predict(betas, ["grimagev2_2022"])["dnam_age"].isna().all()   # no sheet at all
+    assert predict.predict(betas, clocks_registry.resolve(["grimagev2_2022"]))["dnam_age"].isna().all()   # no sheet at all
 
 
 def test_epitoc2_reports_divisions_per_year_of_age():
     betas = _random_betas(clocks_registry.get("epitoc2_2020").cpg_ids, 2)
     covariates = pd.DataFrame({"age": [40.0, np.nan], "female": [1.0, 0.0]}, index=["S0", "S1"])
-    table, details = predict.predict_with_details(betas, ["epitoc2_2020"], covariates=covariates)
+    table, details = predict.predict_with_details(betas, clocks_registry.resolve(["epitoc2_2020"]), covariates=covariates)
     assert list(details.columns) == clocks_clock.DETAIL_COLUMNS
     assert details[["sample_id", "quantity", "unit"]].values.tolist() == [["S0", "per_year_of_age", "divisions/year"]]
     assert details["value"].iloc[0] == pytest.approx(table["dnam_age"].iloc[0] / 40.0)

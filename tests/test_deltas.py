@@ -116,7 +116,7 @@ def test_missing_design_column_is_a_clear_error():
 
 def test_simulated_study_recovers_the_planted_contrast(small_study):
     # The clocks whose ages the simulator plants (the others read the simulated betas as they are).
-    predictions = predict.predict(small_study.betas, registry.for_simulation())
+    predictions = predict.predict(small_study.betas, registry.resolve(registry.for_simulation()))
     predictions = predictions.dropna(subset=["dnam_age"])
     table = deltas.per_sample(predictions, small_study.samples, DESIGN)
     contrasts = deltas.contrast_table(table, [YOUNG_VS_OLD], DESIGN)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from epiclock.clocks import registry
+from epiclock.clocks import predict, registry
 from epiclock.io import idat, manifest
 from epiclock.preprocess import noob, pipeline
 
@@ -67,7 +67,7 @@ def test_horvath_2013_on_example55_equals_methylclock(real_dir):
     betas = pd.read_csv(example / "MethylationDataExample55.csv.gz", index_col=0)
     published = pd.read_csv(example / "methylclock_v0.8.3_example55_Horvath_BNN.csv", index_col="sample")
 
-    predicted = registry.get("horvath2013").predict(betas, imputation="none", min_coverage=1.0)
+    predicted = predict.predict(betas, [registry.get("horvath2013")], imputation="none", min_coverage=1.0)
     ages = predicted.set_index("sample_id")["dnam_age"]
     assert (predicted["n_cpgs_imputed"] == 0).all()
     assert sorted(ages.index) == sorted(published.index)

@@ -32,7 +32,7 @@ def test_every_donor_has_one_sex_and_both_sexes_are_present(small_study):
 
 def test_every_clock_reads_the_planted_age_exactly(small_study):
     good = small_study.truth.loc[~small_study.truth["simulated_failure"]]
-    predicted = predict.predict(small_study.betas, registry.available(), imputation="none", min_coverage=1.0)
+    predicted = predict.predict(small_study.betas, registry.resolve(registry.available()), imputation="none", min_coverage=1.0)
     merged = good.merge(predicted, on=["sample_id", "clock"])
     assert len(merged) == len(good)
     assert np.abs(merged["dnam_age"] - merged["true_dnam_age"]).max() < 1e-8

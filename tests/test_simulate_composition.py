@@ -68,7 +68,7 @@ def test_a_simulated_study_with_a_mix_keeps_its_truth_exact():
         simulate_composition.CompositionParameters(fibroblast_shift={"skin_bm": -0.1})))
     study = simulate.simulate_study(parameters)
     good = study.truth.loc[~study.truth["simulated_failure"]]
-    predicted = predict.predict(study.betas, registry.for_simulation(), imputation="none", min_coverage=1.0)
+    predicted = predict.predict(study.betas, registry.resolve(registry.for_simulation()), imputation="none", min_coverage=1.0)
     merged = good.merge(predicted, on=["sample_id", "clock"])
     assert len(merged) == len(good)
     assert np.abs(merged["dnam_age"] - merged["true_dnam_age"]).max() < 1e-8

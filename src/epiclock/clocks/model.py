@@ -69,19 +69,28 @@ TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb", "weeks", 
                    "pace": ("years/year",), "logistic": ("probability",), "identity": UNITS}
 
 
-def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """``values @ coef`` computed row by row, so a sample's result is bitwise the same whatever the
-    other rows of the batch.
+def segment_dots(values: np.ndarray, coef: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (samples x features) and per segment of its columns (a clock's features,
+    segments starting at ``starts`` and running to the next start or the end), the sum of
+    ``values * coef`` over the segment: samples x segments.
 
-    A BLAS matrix-vector product blocks its sums by the matrix shape (and thread count), so one
-    sample's age could differ in the last bit between batch sizes. Here each row is multiplied
-    elementwise and reduced on its own contiguous memory by numpy's pairwise summation, whose order
-    depends only on the row's length (tests/test_clocks.py checks the property).
+    A sample's result is bitwise the same whatever the other rows of the batch, by construction: the
+    product is elementwise, and np.add.reduceat calls numpy's summation loop once per row and
+    segment, on that segment alone, so the order of the additions depends only on the segment's
+    length. Neither a BLAS product (which blocks its sums by the matrix shape and thread count) nor
+    np.add.reduce along an axis of a 2-D array (whose iteration order numpy may choose by shape)
+    promises that. tests/test_clocks.py checks the property across batch shapes.
     """
-    # The product is a new C-contiguous array whatever the layout of ``values`` (a column block of a
-    # wider array, say), so each row is reduced on its own contiguous memory.
     product = np.multiply(values, np.asarray(coef, dtype=float), dtype=float)
-    return np.add.reduce(product, axis=1)
+    return np.add.reduceat(product, np.asarray(starts, dtype=np.intp), axis=1)
+
+
+def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``values @ coef`` computed row by row: ``segment_dots`` with one segment, so a sample's result
+    is bitwise the same whatever the other rows of the batch."""
+    if values.shape[1] == 0:
+        return np.zeros(values.shape[0])
+    return segment_dots(values, coef, np.zeros(1, dtype=np.intp))[:, 0]
 
 
 class LinearClock(RegressorMixin, BaseEstimator):
@@ -112,9 +121,14 @@ class LinearClock(RegressorMixin, BaseEstimator):
             raise EpiclockError(f"unknown clock transform {self.transform!r}; known: {', '.join(TRANSFORMS)}")
 
     def predict_array(self, values: np.ndarray) -> np.ndarray:
-        """The clock's output from a samples x CpGs array in ``feature_names_in_`` order."""
+        """The clock's output from a samples x features array in ``feature_names_in_`` order."""
+        return self.output(row_dot(values, self.coef_))
+
+    def output(self, dot: np.ndarray) -> np.ndarray:
+        """The clock's output from the sum of its features times their coefficients (``row_dot``, or
+        ``segment_dots`` when clocks.predict computes every linear clock at once)."""
         forward, _ = TRANSFORMS[self.transform]
-        return forward(self.intercept_ + row_dot(values, self.coef_), self.adult_age)
+        return forward(self.intercept_ + dot, self.adult_age)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         values = X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float)

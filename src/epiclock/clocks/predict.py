@@ -1,46 +1,223 @@
-"""Predictions of several shipped clocks on one beta matrix, and the CpGs they read."""
+"""Predictions of several clocks (shipped or custom) on one beta matrix, and the CpGs they read.
+
+Every clock takes one path: its CpGs are read from the matrix, unmeasured ones filled from fixed
+reference values, its per-sample preprocessing applied, then its model. The samples are handled in
+chunks of CHUNK_SAMPLES, small enough that a chunk's rows of the matrix stay in the processor's cache
+while all clocks read them. For each chunk the features of every clock are gathered side by side,
+clock after clock, into one array (a CpG read by two clocks is copied into each clock's columns, so
+each clock's own imputation reference fills its own columns, all with one np.copyto); each clock's
+preprocessing rewrites its own columns; then one elementwise product with every clock's
+coefficients, summed per clock (``model.segment_dots``), gives every ``LinearClock``'s linear
+predictor at once. A clock whose model is another scikit-learn regressor is called on its columns,
+one chunk at a time. Nothing mixes the samples of a chunk, so a sample's output never depends on
+the others of the run (see ``model.segment_dots``).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from epiclock.clocks.clock import DETAIL_COLUMNS, frame
-from epiclock.clocks.preprocessing import BetaMatrix, collapse_replicate_probes
-from epiclock.clocks.registry import expand_names, get
+from epiclock.clocks.clock import COVARIATES, DETAIL_COLUMNS, IMPUTATION_METHODS, Clock, frame
+from epiclock.clocks.model import LinearClock, segment_dots
+from epiclock.clocks.preprocessing import (BetaMatrix, QuantileNormalisation, QuantileNormaliser, SampleQuantile,
+                                           SampleStandardisation, collapse_replicate_probes, sample_statistics)
 from epiclock.errors import EpiclockError
 
 
-def predict(betas: pd.DataFrame, names: list[str], imputation: str = "reference",
+# Samples per chunk: 32 samples of a 450k array are about 120 MB, of a clock-only excerpt 9 MB;
+# either way the chunk's gathered features (32 x ~22,000 for every shipped clock) stay in cache.
+CHUNK_SAMPLES = 32
+
+
+def predict(betas: pd.DataFrame, clocks: list[Clock], imputation: str = "reference",
             min_coverage: float = 0.8, replicates: str = "mean", sample_tissue: str | None = None,
             covariates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Long table of predictions for several clocks (sample_id, clock, dnam_age, coverage...).
 
-    EPICv2 probe IDs are collapsed to CpG IDs first (``replicates``: 'mean' or 'first'); ``names``
-    may hold panel names (PANELS). sample_tissue, covariates: see ``Clock.predict``.
+    clocks: ``Clock`` objects, shipped or custom alike (``registry.resolve`` makes them from names).
+    imputation: 'reference' fills unmeasured clock CpGs with fixed per-CpG reference values (so a
+    sample's age never depends on the other samples of the run); 'none' leaves the age missing when
+    any clock CpG is unmeasured. Either way, a sample measuring fewer than ``min_coverage`` of a
+    clock's CpGs (or the clock's own, stricter minimum) gets no age, and the status column says why.
+    EPICv2 probe IDs are collapsed to CpG IDs first (``replicates``: 'mean' or 'first').
+    sample_tissue: the samples' tissue; a blood clock applied to another tissue says so in the status.
+    covariates: age and female per sample (``clock.sample_covariates``), for clocks that read them.
     """
-    return predict_with_details(betas, names, imputation, min_coverage, replicates, sample_tissue, covariates,
+    return predict_with_details(betas, clocks, imputation, min_coverage, replicates, sample_tissue, covariates,
                                 with_details=False)[0]
 
 
-def predict_with_details(betas: pd.DataFrame, names: list[str], imputation: str = "reference",
+def predict_with_details(betas: pd.DataFrame, clocks: list[Clock], imputation: str = "reference",
                          min_coverage: float = 0.8, replicates: str = "mean", sample_tissue: str | None = None,
                          covariates: pd.DataFrame | None = None,
                          with_details: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The predictions (PREDICTION_COLUMNS) and the clocks' further outputs (DETAIL_COLUMNS; empty
     without ``with_details``)."""
-    names = expand_names(names)
     if betas.shape[1] == 0:
         raise EpiclockError("no samples to predict: every sample was excluded before the clocks")
-    chosen = [get(name) for name in names]
+    clocks = list(clocks)
+    named = [clock for clock in clocks if not isinstance(clock, Clock)]
+    if named:
+        raise EpiclockError(f"clocks.predict takes Clock objects, not {named[0]!r}: resolve names with "
+                            "clocks.registry.resolve")
+    if imputation not in IMPUTATION_METHODS:
+        raise EpiclockError(f"unknown imputation {imputation!r}; choose one of {', '.join(IMPUTATION_METHODS)}")
+    if not 0 <= min_coverage <= 1:
+        raise EpiclockError(f"clocks: min_coverage must be within [0, 1] (got {min_coverage})")
     matrix = BetaMatrix(collapse_replicate_probes(betas, replicates))
-    if len(chosen) > 1:
-        matrix.gather({clock.name: clock.cpg_ids for clock in chosen})
-    details: list[pd.DataFrame] = []
-    tables = [clock._predict(matrix, imputation, min_coverage, None, sample_tissue, covariates,
-                             details if with_details else None)
-              for clock in chosen]
+    run = _Run(clocks, matrix, imputation, covariates, with_details)
+    for start in range(0, matrix.n_samples, CHUNK_SAMPLES):
+        run.chunk(start, min(start + CHUNK_SAMPLES, matrix.n_samples))
+    run.finish()
+    tables, details = [], []
+    for index, clock in enumerate(clocks):
+        shortfall, notes = run.reasons(index)
+        n_measured = len(clock.cpg_ids) - run.n_missing[:, index]
+        n_imputed = run.n_missing[:, index] - run.n_unfilled[:, index]
+        tables.append(clock.table(matrix.samples, run.outputs[:, index], n_measured, n_imputed, min_coverage,
+                                  imputation, shortfall, notes, sample_tissue))
+        if with_details and (clock.components or clock.rate_per_year):
+            usable = clock.usable(n_measured, n_imputed, min_coverage, shortfall)
+            details.append(clock.details(matrix.samples, tables[-1]["dnam_age"], usable, run.components.get(index),
+                                         covariates))
     detail_table = pd.concat(details, ignore_index=True) if details else pd.DataFrame(columns=DETAIL_COLUMNS)
     return frame(tables), detail_table
+
+
+class _Run:
+    """The clocks' features laid side by side, and what each chunk of samples gives."""
+
+    def __init__(self, clocks: list[Clock], matrix: BetaMatrix, imputation: str, covariates: pd.DataFrame | None,
+                 with_details: bool):
+        self.clocks, self.matrix = clocks, matrix
+        widths = [len(clock.model.feature_names_in_) for clock in clocks]
+        self.starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
+        self.columns = [slice(start, start + width) for start, width in zip(self.starts, widths)]
+        features = [feature for clock in clocks for feature in clock.model.feature_names_in_]
+        n_features = len(features)
+        is_covariate = np.zeros(n_features, dtype=bool)
+        for clock, columns in zip(clocks, self.columns):
+            is_covariate[columns.stop - len(clock.covariates):columns.stop] = True
+        positions = np.where(is_covariate, -1, matrix.positions(features))
+        self.sources = np.maximum(positions, 0)
+        self.absent = np.flatnonzero(positions < 0)
+        # What an unmeasured feature becomes: its clock's reference value under 'reference'
+        # imputation, else 0 (the sample then gets no age; zeros keep its arithmetic finite).
+        reference = (np.concatenate([np.concatenate([clock.reference_values(), np.full(len(clock.covariates), np.nan)])
+                                     for clock in clocks])
+                     if imputation == "reference" else np.full(n_features, np.nan))
+        self.fill = np.where(np.isnan(reference), 0.0, reference)
+        self.imputing = imputation == "reference"
+        self.unfilled_columns = np.flatnonzero(np.isnan(reference) & ~is_covariate)
+        self.unfilled_clock = np.searchsorted(self.starts, self.unfilled_columns, side="right") - 1
+        self.coef = np.concatenate([clock.model.coef_ if isinstance(clock.model, LinearClock) else np.zeros(width)
+                                    for clock, width in zip(clocks, widths)])
+        n_samples, n_clocks = matrix.n_samples, len(clocks)
+        self.n_missing = np.zeros((n_samples, n_clocks), dtype=np.intp)
+        self.n_unfilled = np.zeros((n_samples, n_clocks), dtype=np.intp)
+        self.outputs = np.empty((n_samples, n_clocks))
+        self.given = {}
+        for index, clock in enumerate(clocks):
+            if clock.covariates:
+                table = covariates if covariates is not None else pd.DataFrame(columns=list(COVARIATES))
+                self.given[index] = table.reindex(index=matrix.samples, columns=list(clock.covariates)).to_numpy(dtype=float)
+        self.standardised = [index for index, clock in enumerate(clocks)
+                             if isinstance(clock.preprocessing, SampleStandardisation)]
+        self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
+            if self.standardised else None
+        self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids)
+                            for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
+        self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
+        self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
+        # Clocks whose model is not a LinearClock: called on their own columns, chunk by chunk.
+        self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
+        self.components = {index: np.empty((n_samples, len(clock.components))) for index, clock in enumerate(clocks)
+                           if with_details and clock.components}
+        self.buffer = np.empty((min(CHUNK_SAMPLES, n_samples), n_features))
+
+    def chunk(self, start: int, stop: int) -> None:
+        """Every clock's output for samples start..stop (rows of the matrix)."""
+        rows = self.matrix.by_sample[start:stop]
+        values = self.buffer[:stop - start]
+        if rows.shape[1]:
+            np.take(rows, self.sources, axis=1, out=values)
+        values[:, self.absent] = np.nan
+        for index, given in self.given.items():
+            columns = self.columns[index]
+            values[:, columns.stop - given.shape[1]:columns.stop] = np.where(np.isnan(given[start:stop]), 0.0,
+                                                                             given[start:stop])
+        missing = np.isnan(values)
+        if missing.any():
+            self.n_missing[start:stop] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
+            np.copyto(values, self.fill, where=missing)
+            if not self.imputing:
+                self.n_unfilled[start:stop] = self.n_missing[start:stop]
+            elif len(self.unfilled_columns):
+                np.add.at(self.n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
+        self._preprocess(rows, values, start, stop)
+        # Linear clocks: the dot products here, their output transforms once all chunks are done.
+        self.outputs[start:stop] = segment_dots(values, self.coef, self.starts)
+        for index in self.other_models:
+            model = self.clocks[index].model
+            features = pd.DataFrame(values[:, self.columns[index]], columns=model.feature_names_in_, copy=False)
+            self.outputs[start:stop, index] = model.predict(features)
+        for index, outputs in self.components.items():
+            for column, model in enumerate(self.clocks[index].components.values()):
+                outputs[start:stop, column] = model.predict_array(values[:, self.columns[index]])
+
+    def finish(self) -> None:
+        """The linear clocks' output transforms, on the dot products of every chunk."""
+        for index, clock in enumerate(self.clocks):
+            if index not in self.other_models:
+                self.outputs[:, index] = clock.model.output(self.outputs[:, index])
+
+    def _preprocess(self, rows: np.ndarray, values: np.ndarray, start: int, stop: int) -> None:
+        """Each clock's per-sample preprocessing, on its own columns of the chunk."""
+        if self.standardised:
+            count, mean, sd = sample_statistics(rows)
+            for kept, computed in zip(self.statistics, (count, mean, sd)):
+                kept[start:stop] = computed
+            for index in self.standardised:
+                columns = self.columns[index]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    values[:, columns] = (values[:, columns] - mean[:, None]) / sd[:, None]
+        for index, normaliser in self.normalisers.items():
+            columns = self.columns[index]
+            values[:, columns], self.target_measured[index][start:stop] = normaliser.apply(rows, values[:, columns])
+        for index in self.sorted:
+            values[:, self.columns[index]].sort(axis=1)
+
+    def reasons(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, why clock ``index``'s preprocessing or covariates give no age (shortfall), and
+        what its status adds to an age (notes); None where there is nothing to say."""
+        clock = self.clocks[index]
+        n_samples = self.matrix.n_samples
+        shortfall = np.full(n_samples, None, dtype=object)
+        notes = np.full(n_samples, None, dtype=object)
+        if isinstance(clock.preprocessing, SampleStandardisation):
+            count, _, sd = self.statistics
+            for row in np.flatnonzero(~((count >= clock.preprocessing.min_cpgs) & (sd > 0))):
+                shortfall[row] = (f"no age: {count[row]} probes measured in the sample, fewer than the "
+                                  f"{clock.preprocessing.min_cpgs} its per-sample standardisation needs "
+                                  "(give the whole array)")
+        elif isinstance(clock.preprocessing, QuantileNormalisation):
+            n_target = len(clock.preprocessing.target)
+            measured = self.target_measured[index]
+            enough = measured / n_target >= clock.preprocessing.min_coverage
+            for row in np.flatnonzero(~enough):
+                shortfall[row] = (f"no age: {measured[row]} of {n_target} normalisation probes measured, "
+                                  f"below the minimum coverage {clock.preprocessing.min_coverage:g}")
+            for row in np.flatnonzero(enough & (measured < n_target)):
+                notes[row] = f"{n_target - measured[row]} of {n_target} normalisation probes set to their target value"
+        if index in self.given:
+            given = self.given[index]
+            for row in np.flatnonzero(np.isnan(given).any(axis=1)):
+                absent = [{"female": "sex"}.get(name, name) for name, value in zip(clock.covariates, given[row])
+                          if np.isnan(value)]
+                shortfall[row] = (f"no age: the clock needs the sample's {' and '.join(absent)} from the sample sheet "
+                                  "(design.donor_age_column, qc.sex_column with F or M)")
+        return shortfall, notes
 
 
 def required_cpgs(chosen) -> pd.Index | None:

@@ -207,7 +207,14 @@ def describe() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict:
-    """Every clock of the run by name: shipped ones from the package, custom ones from their training output."""
-    return {name: load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else get(name)
-            for name in names}
+def resolve(names, custom_dirs: dict[str, str] | None = None) -> list[Clock]:
+    """Clock objects for clock and panel names (``clocks.predict`` takes these): shipped clocks from
+    the package, custom ones (``custom_dirs``: name -> training output) from their training output."""
+    custom_dirs = custom_dirs or {}
+    return [load_trained_clock(name, custom_dirs[name]) if name in custom_dirs else get(name)
+            for name in expand_names(names)]
+
+
+def run_clocks(names: list[str], custom_dirs: dict[str, str]) -> dict[str, Clock]:
+    """Every clock of the run by name (see ``resolve``)."""
+    return {clock.name: clock for clock in resolve(names, custom_dirs)}

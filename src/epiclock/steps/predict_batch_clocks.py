@@ -18,11 +18,10 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
     The clocks' further outputs (GrimAge's surrogates, epiTOC2's divisions per year) go to
     ``details_output``; clocks that read a sample's age and sex (GrimAge) take them from ``sheet``.
     """
-    custom_dirs = custom_dirs or {}
     names = list(clock_config["names"])
-    run_clocks = registry.run_clocks(names, custom_dirs)
+    clocks = registry.resolve(names, custom_dirs)
     # Only the rows the clocks read, unless one of them standardises each sample over the whole array.
-    needed = predict.required_cpgs(run_clocks.values())
+    needed = predict.required_cpgs(clocks)
     betas = read_matrix(matrix) if needed is None else read_matrix_rows(matrix, needed, row_names=preprocessing.cpg_names)
     betas = merge.mask_invalid(betas)
     if betas.shape[1] == 0:
@@ -30,14 +29,11 @@ def predict_batch_clocks(matrix: str, output: str, clock_config: dict,
         if details_output:
             write_parquet(pd.DataFrame(columns=clocks_clock.DETAIL_COLUMNS), details_output)
         return
-    options = {"imputation": clock_config["imputation"], "min_coverage": float(clock_config["min_coverage"]),
-               "replicates": clock_config["replicates"], "sample_tissue": clock_config.get("tissue")}
     covariates = (clocks_clock.sample_covariates(read_sample_sheet(sheet), age_column, sex_column)
-                  if sheet and any(registry.get(name).covariates or registry.get(name).rate_per_year
-                                   for name in names if name not in custom_dirs) else None)
-    shipped, details = predict.predict_with_details(betas, [name for name in names if name not in custom_dirs],
-                                                    covariates=covariates, **options)
-    custom = [run_clocks[name].predict(betas, **options) for name in names if name in custom_dirs]
-    write_parquet(pd.concat([shipped, *custom], ignore_index=True), output)
+                  if sheet and any(clock.covariates or clock.rate_per_year for clock in clocks) else None)
+    predictions, details = predict.predict_with_details(
+        betas, clocks, imputation=clock_config["imputation"], min_coverage=float(clock_config["min_coverage"]),
+        replicates=clock_config["replicates"], sample_tissue=clock_config.get("tissue"), covariates=covariates)
+    write_parquet(predictions, output)
     if details_output:
         write_parquet(details, details_output)
