@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py --samples 300 --cpgs 50000
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results logs benchmarks .snakemake
 
 # The demo on SLURM (profiles/slurm); stops with one line when the executor plugin is missing.
 slurm: $(STAMP) $(DEMO)/betas.tsv.gz

@@ -8,6 +8,10 @@ memory is not counted). Snakemake's own share is the wall time during which no j
 (start-up, DAG building, scheduling), from the jobs' start and end stamps in Snakemake's log. The
 stamps have one-second resolution and a job's time includes its Python start-up.
 
+Per rule, from each job's files in benchmarks/ (epiclock.steps.run says where and what they hold):
+the wall seconds and, side by side, the peak memory and CPU time Snakemake sampled (its benchmark)
+and those the step's process read from the kernel (its usage file), which no sampling interval can miss.
+
     .venv/bin/python bench/scale.py --samples 100 [--array epic] [--batch-size 50] [--keep DIR]
     .venv/bin/python bench/scale.py --reuse DIR      # the workflow again on the IDATs a --keep run left
 """
@@ -22,9 +26,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from epiclock.demo import simulate, simulate_arrays
+from epiclock.steps.run import BENCHMARK_DIR, USAGE_COLUMNS, USAGE_SUFFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Runs its arguments as a command and prints the peak RSS (KiB) of the command's process tree.
@@ -62,15 +68,39 @@ def busy_seconds(log_text: str) -> float:
     return busy
 
 
-def step_peaks(log_dir: Path) -> dict[str, float]:
-    """Largest 'peak memory of this step' each log folder (one per stage or rule family) reports, in MB."""
-    peaks: dict[str, float] = {}
-    for path in log_dir.rglob("*.log"):
-        match = re.search(r"peak memory of this step: (\d+) MB", path.read_text())
-        if match:
-            step = path.parent.name + "/" + re.sub(r"batch_\d+", "batch_*", path.stem)
-            peaks[step] = max(peaks.get(step, 0.0), float(match.group(1)))
-    return peaks
+# What is read of Snakemake's benchmark files (its column names).
+SAMPLED_COLUMNS = ("s", "max_rss", "max_uss", "cpu_time")
+
+
+def job_usage(benchmark_dir: Path) -> pd.DataFrame:
+    """One row per job: its rule, the job (its wildcards, empty for a rule without any), Snakemake's
+    sampled ``s``, ``max_rss``, ``max_uss``, ``cpu_time`` and the step's own ``max_rss_exact`` and
+    ``cpu_time_exact`` (NA where the job left no usage file); MiB and seconds. A benchmark file with
+    several rows (Snakemake's benchmark repeats) counts with its largest values."""
+    rows = []
+    for path in sorted(benchmark_dir.rglob("*.tsv")):
+        if path.name.endswith(USAGE_SUFFIX):
+            continue
+        parts = path.relative_to(benchmark_dir).with_suffix("").parts
+        sampled = pd.read_csv(path, sep="\t", na_values=["NA", "-"])[list(SAMPLED_COLUMNS)].max()
+        usage_path = path.with_name(path.name.removesuffix(".tsv") + USAGE_SUFFIX)
+        exact = (pd.read_csv(usage_path, sep="\t", na_values=["NA"])[list(USAGE_COLUMNS)].max() if usage_path.is_file()
+                 else pd.Series(float("nan"), index=list(USAGE_COLUMNS)))
+        rows.append({"rule": parts[0], "job": "/".join(parts[1:]), **sampled.to_dict(),
+                     **{f"{column}_exact": value for column, value in exact.items()}})
+    return pd.DataFrame(rows, columns=["rule", "job", *SAMPLED_COLUMNS, *(f"{c}_exact" for c in USAGE_COLUMNS)])
+
+
+def rule_usage(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: its jobs, their median and largest wall time, the largest peak memory (sampled and
+    exact) and the CPU time of all its jobs (sampled and exact); largest peak first. An exact figure is
+    NA where a job of the rule left no usage file, rather than the figure of the other jobs."""
+    summary = jobs.groupby("rule").agg(
+        jobs=("job", "size"), median_s=("s", "median"), max_s=("s", "max"),
+        max_rss=("max_rss", "max"), max_rss_exact=("max_rss_exact", lambda values: values.max(skipna=False)),
+        max_uss=("max_uss", "max"), cpu_time=("cpu_time", "sum"),
+        cpu_time_exact=("cpu_time_exact", lambda values: values.sum(skipna=False)))
+    return summary.sort_values("max_rss_exact", ascending=False, na_position="last")
 
 
 def simulate_study(out: Path, n_samples: int, array: str) -> dict[str, Path]:
@@ -100,7 +130,7 @@ def main() -> None:
 
     if arguments.reuse:
         root = Path(arguments.reuse)
-        for generated in ("results", "logs", ".snakemake", "resources"):
+        for generated in ("results", "logs", BENCHMARK_DIR, ".snakemake", "resources"):
             shutil.rmtree(root / generated, ignore_errors=True)
         data = {"samples": root / "data/samples.tsv", "idat_dir": root / "data/idats",
                 "manifest": root / "data/manifest.csv.gz"}
@@ -138,10 +168,9 @@ def main() -> None:
     print(f"workflow from IDATs to report (2 cores): {wall:.0f} s wall, {n_samples / wall:.2f} samples/s")
     print(f"peak RSS of any process of the run: {peak_gib:.2f} GiB")
     print(f"Snakemake's own share of the wall time (outside jobs): {100 * overhead:.0f}%")
-    peaks = step_peaks(root / "logs")
-    print("peak memory per step (largest job of each rule, from its log):")
-    for step, megabytes in sorted(peaks.items(), key=lambda item: -item[1]):
-        print(f"  {step:<28} {megabytes:8.0f} MB")
+    print(f"per rule, from {BENCHMARK_DIR}/ (MiB, seconds; sampled: Snakemake's benchmark, exact: the step's "
+          "own VmHWM and CPU time):")
+    print(rule_usage(job_usage(root / BENCHMARK_DIR)).to_string(float_format=lambda value: f"{value:.1f}"))
     if not (arguments.keep or arguments.reuse):
         shutil.rmtree(root)
 

@@ -9,7 +9,9 @@ rule train_clock:
         card="results/training/{name}/model_card.json",
         cv_predictions="results/training/{name}/cv_predictions.tsv",
     log:
-        "logs/training/{name}.log",
+        **job_log("train_clock", "{name}"),
+    benchmark:
+        job_benchmark("train_clock", "{name}")
     conda:
         "../envs/epiclock.yaml"
     threads: 2
@@ -31,7 +33,9 @@ rule predict_batch_clocks:
         predictions="results/clocks/batches/{batch}.parquet",
         details="results/clocks/batches/{batch}.details.parquet",
     log:
-        "logs/clocks/{batch}.log",
+        **job_log("predict_batch_clocks", "{batch}"),
+    benchmark:
+        job_benchmark("predict_batch_clocks", "{batch}")
     conda:
         "../envs/epiclock.yaml"
     threads: 1
@@ -75,7 +79,9 @@ rule predict_clocks:
         ),
         details_parquet="results/clocks/details.parquet",
     log:
-        "logs/clocks/predictions.log",
+        **job_log("predict_clocks"),
+    benchmark:
+        job_benchmark("predict_clocks")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

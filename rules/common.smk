@@ -20,6 +20,9 @@ from epiclock import plan as epiclock_plan
 from epiclock.errors import EpiclockError
 from epiclock.io.idat import idat_pair_paths
 
+# Every rule's log and benchmark files, named for the rule and its wildcards (see epiclock.steps.run).
+from epiclock.steps.run import job_benchmark, job_log
+
 try:
     PLAN = epiclock_plan.make_plan(config)
     epiclock_plan.check_results_dir(PLAN.settings, "results")

@@ -23,7 +23,9 @@ rule estimate_composition:
         ),
         contrasts_parquet="results/qc/composition_contrasts.parquet",
     log:
-        "logs/qc/composition.log",
+        **job_log("estimate_composition"),
+    benchmark:
+        job_benchmark("estimate_composition")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

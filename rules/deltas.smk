@@ -3,10 +3,10 @@ if HAS_DESIGN:
 
     rule compute_deltas:
         input:
+            # The cell fractions, when contrasts are also adjusted for them.
             **({"composition": "results/qc/composition.parquet"} if config["deltas"]["adjust_for"] else {}),
             predictions="results/clocks/predictions.parquet",
             samples=config["samples"],
-            # The cell fractions, when contrasts are also adjusted for them.
         output:
             per_sample_tsv=report(
                 "results/deltas/per_sample.tsv",
@@ -30,7 +30,9 @@ if HAS_DESIGN:
             ),
             contrasts_parquet="results/deltas/contrasts.parquet",
         log:
-            "logs/deltas/deltas.log",
+            **job_log("compute_deltas"),
+        benchmark:
+            job_benchmark("compute_deltas")
         conda:
             "../envs/epiclock.yaml"
         threads: 1

@@ -10,7 +10,9 @@ if MATRIX_INPUT:
         output:
             **batch_outputs(MATRIX_BATCH),
         log:
-            "logs/import/betas.log",
+            **job_log("import_betas"),
+        benchmark:
+            job_benchmark("import_betas")
         conda:
             "../envs/epiclock.yaml"
         threads: 1
@@ -33,7 +35,9 @@ else:
         output:
             **batch_outputs(),
         log:
-            "logs/preprocess/{batch}.log",
+            **job_log("preprocess_batch", "{batch}"),
+        benchmark:
+            job_benchmark("preprocess_batch", "{batch}")
         conda:
             "../envs/epiclock.yaml"
         threads: 1

@@ -11,7 +11,9 @@ rule download_manifest:
     output:
         "resources/manifests/{manifest}/{filename}",
     log:
-        "logs/resources/{manifest}_{filename}.log",
+        **job_log("download_manifest", "{manifest}/{filename}"),
+    benchmark:
+        job_benchmark("download_manifest", "{manifest}/{filename}")
     wildcard_constraints:
         manifest="main|extra_[0-9]+",
         filename="[^/]+",
@@ -36,7 +38,9 @@ rule cache_manifest:
         probes="resources/manifests/parsed/{manifest}/probes.parquet",
         controls="resources/manifests/parsed/{manifest}/controls.parquet",
     log:
-        "logs/resources/{manifest}_parsed.log",
+        **job_log("cache_manifest", "{manifest}"),
+    benchmark:
+        job_benchmark("cache_manifest", "{manifest}")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

@@ -10,7 +10,9 @@ rule merge_betas:
         **({"m_values": "results/normalize/m_values.parquet"} if config["normalize"]["m_values"] else {}),
         betas="results/normalize/betas.parquet",
     log:
-        "logs/normalize/betas.log",
+        **job_log("merge_betas"),
+    benchmark:
+        job_benchmark("merge_betas")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

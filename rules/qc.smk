@@ -23,7 +23,9 @@ rule sample_qc:
         identity_parquet="results/qc/identity.parquet",
         density="results/qc/beta_density.parquet",
     log:
-        "logs/qc/samples.log",
+        **job_log("sample_qc"),
+    benchmark:
+        job_benchmark("sample_qc")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

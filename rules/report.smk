@@ -6,7 +6,9 @@ rule write_provenance:
     output:
         "results/provenance.json",
     log:
-        "logs/report/provenance.log",
+        **job_log("write_provenance"),
+    benchmark:
+        job_benchmark("write_provenance")
     conda:
         "../envs/epiclock.yaml"
     threads: 1
@@ -44,7 +46,9 @@ rule write_figures:
             category="Figures",
         ),
     log:
-        "logs/report/figures.log",
+        **job_log("write_figures"),
+    benchmark:
+        job_benchmark("write_figures")
     conda:
         "../envs/epiclock.yaml"
     threads: 1
@@ -76,7 +80,9 @@ rule write_report:
             labels={"file": "epiclock report"},
         ),
     log:
-        "logs/report/report.log",
+        **job_log("write_report"),
+    benchmark:
+        job_benchmark("write_report")
     conda:
         "../envs/epiclock.yaml"
     threads: 1

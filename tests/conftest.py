@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -49,6 +50,15 @@ def small_study() -> simulate.SimulatedStudy:
     """A small simulated study: 3 donors x 4 conditions x 2 replicates, one failed array."""
     parameters = simulate.StudyParameters(donors=3, replicates=2, seed=7, background_cpgs=300)
     return simulate.simulate_study(parameters)
+
+
+def bench_script(name: str):
+    """bench/<name>.py as a module, so that tests can call its functions."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / f"bench/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
 
 
 def snakemake(project_root, workdir, *arguments, check=True):

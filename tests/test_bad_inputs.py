@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from snakemake.iocontainers import Log
 
 from conftest import matrix_qc, PROJECT_ROOT, snakemake
 from epiclock import config as settings
@@ -667,7 +668,7 @@ def test_bad_input_fail_fast_stops_the_run(fail_fast_run):
     assert result.returncode != 0
     assert (f"QC failed for 1 sample(s) and fail_fast is set: {simulated_failure()}: call rate" in output), output
     # The reasons stay readable in the rule's log after the stop.
-    assert simulated_failure() in (workdir / "logs/qc/samples.log").read_text()
+    assert simulated_failure() in (workdir / "logs/sample_qc.log").read_text()
 
 
 @pytest.mark.workflow
@@ -753,10 +754,11 @@ def test_bad_samples_are_quarantined_with_reasons_and_the_rest_finish(tmp_path_f
 
 
 class _Job:
-    """What run_step reads of Snakemake's ``snakemake`` object: the rule's log."""
+    """What run_step reads of Snakemake's ``snakemake`` object: the rule's log files."""
 
-    def __init__(self, log_path):
-        self.log = [str(log_path)]
+    def __init__(self, directory):
+        files = {name: str(directory / path) for name, path in steps_run.job_log("write_figures").items()}
+        self.log = Log(fromdict=files)._plainstrings()
 
 
 @pytest.mark.parametrize("error, expected", [
@@ -775,8 +777,12 @@ def test_bad_input_file_system_errors_in_a_step_are_one_line(tmp_path, capsys, e
         raise error
 
     with pytest.raises(SystemExit) as stopped:
-        steps_run.run_step(_Job(tmp_path / "step.log"), write_figures)
+        steps_run.run_step(_Job(tmp_path), write_figures)
     assert stopped.value.code == 1
     printed = capsys.readouterr().err
     assert expected in printed and "Traceback" not in printed, printed
     assert len(printed.strip().splitlines()) == 1, printed
+    assert expected in (tmp_path / "logs/write_figures.log").read_text()
+    # What the step cost is recorded for a failed step too.
+    usage = pd.read_csv(tmp_path / "benchmarks/write_figures.usage.tsv", sep="\t")
+    assert list(usage.columns) == list(steps_run.USAGE_COLUMNS) and len(usage) == 1

@@ -1,6 +1,4 @@
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import yaml
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from conftest import bench_script
 from epiclock import EpiclockError, deltas
 from epiclock.clocks import predict, registry
 from epiclock.deltas import reml
@@ -433,14 +432,6 @@ def test_overlapping_groups_are_a_clear_error():
         deltas.check_contrasts([overlapping], sheet, DESIGN)
 
 
-def _calibration_module():
-    spec = importlib.util.spec_from_file_location("calibration", PROJECT_ROOT / "bench/calibration.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_fast_calibration_grid_counts_donors_not_arrays():
     """The fast version of bench/calibration.py, on the designs that broke counting arrays or
     matched units: donors responding differently (SD 2 years), with replicates and with 3 time
@@ -448,7 +439,7 @@ def test_fast_calibration_grid_counts_donors_not_arrays():
     Each method has 60 null tests and 60 CIs per cell: a calibrated test passes 15% with probability
     0.07% (binomial), as a 95% CI falls under 85% coverage; a test at the old 27-30% stays under 15% with
     probability below 1%. A test that never rejects fails the power check (about 25% at 6 donors)."""
-    calibration = _calibration_module()
+    calibration = bench_script("calibration")
     cells = [calibration.Cell(donors=6, response_sd=2.0, replicates=3, design="balanced"),
              calibration.Cell(donors=4, response_sd=2.0, replicates=1, design="time")]
     summary = calibration.summarise(calibration.simulate_grid(cells, 30, calibration.Settings(), seed=3))
@@ -490,7 +481,7 @@ def test_calibration_judges_a_discrete_test_against_its_exact_size():
     """Wilcoxon at 6 donors can only reject at 2/64 = 3.1%: over 800 null tests, 1.9% (the count of the
     earlier full grid) is within the binomial's central 99% (floor 1.6%), 1.0% is not; the continuous
     tests keep the 2% floor, and 8% stays every method's ceiling."""
-    calibration = _calibration_module()
+    calibration = bench_script("calibration")
 
     def check(method, n_donors, n_rejected):
         summary = calibration.summarise(_null_results(calibration, method, n_donors, 800, n_rejected))

@@ -181,6 +181,6 @@ def test_without_internet_the_run_says_which_file_to_put_where(shared_dir, hm27_
     _init_filled_study(study, hm27_idats, _mirror_catalogue(tmp_path, tmp_path / "offline/HM27.ordering.tsv.gz"))
     result = _epiclock("run", str(study), "--cores", "1", cwd=tmp_path)
     assert result.returncode != 0
-    log = (study / "logs/resources/main_HM27.ordering.tsv.gz.log").read_text()
+    log = (study / "logs/download_manifest/main/HM27.ordering.tsv.gz.log").read_text()
     assert "the 27k manifest HM27.ordering.tsv.gz" in log
     assert str(study / "resources/manifests/main/HM27.ordering.tsv.gz") in log

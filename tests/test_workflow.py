@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import planned_rules, snakemake
+from conftest import bench_script, planned_rules, snakemake
 from epiclock.clocks import clock as clocks_clock
 from epiclock.clocks import registry
+from epiclock.steps import run as steps_run
 
 pytestmark = pytest.mark.workflow
 
@@ -68,6 +69,28 @@ def test_outputs_follow_the_contract(finished_run):
     # Self-contained: nothing is loaded from elsewhere (SVG namespace URIs are names, not loads).
     for external in ('src="http', "src='http", 'href="http', "<link", "<script src", "url(http", "@import"):
         assert external not in html
+
+
+# A sampled peak of a job's process tree can exceed the step's own peak by the shell Snakemake starts
+# the script in (a few MiB) and libraries both map; it cannot exceed it by more.
+SHELL_ALLOWANCE_MIB = 32
+
+
+def test_every_job_leaves_its_log_benchmark_and_usage(finished_run):
+    """logs/<rule>/<wildcards>.log, Snakemake's benchmark and the step's usage beside it for every job
+    (epiclock.steps.run), read as bench/scale.py reads them."""
+    jobs = bench_script("scale").job_usage(finished_run / steps_run.BENCHMARK_DIR)
+    logs = finished_run / steps_run.LOG_DIR
+    assert sorted((jobs["rule"] + "/" + jobs["job"]).str.rstrip("/")) == sorted(
+        str(path.relative_to(logs).with_suffix("")) for path in logs.rglob("*.log"))
+    assert {"import_betas", "sample_qc", "train_clock", "predict_batch_clocks", "predict_clocks",
+            "estimate_composition", "compute_deltas", "write_provenance", "write_figures",
+            "write_report"} <= set(jobs["rule"])
+    assert (jobs["s"] > 0).all() and (jobs["cpu_time_exact"] > 0).all()
+    # A Python process with numpy and pandas loaded holds more than 50 MiB.
+    assert (jobs["max_rss_exact"] > 50).all(), jobs
+    sampled = jobs.dropna(subset=["max_rss"])
+    assert (sampled["max_rss"] <= sampled["max_rss_exact"] + SHELL_ALLOWANCE_MIB).all(), sampled
 
 
 def test_planted_contrast_is_inside_the_confidence_interval(finished_run):

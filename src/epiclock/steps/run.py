@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -18,10 +19,45 @@ from epiclock.errors import EpiclockError
 
 log = logging.getLogger("epiclock")
 
+# Where a job leaves what it says and what it cost, named for its rule and its wildcards, for every rule
+# alike (rules/common.smk declares them, bench/scale.py reads them):
+# - logs/<rule>/<wildcards>.log: the step's log;
+# - benchmarks/<rule>/<wildcards>.tsv: Snakemake's benchmark (the `benchmark:` directive). Snakemake
+#   samples the job's process tree with psutil (snakemake/benchmark.py, BenchmarkTimer): once at the
+#   start, every 0.5 s up to 15 s, then every 30 s. max_rss, max_uss and max_pss are the largest sums
+#   over the tree at a sample and cpu_time the tree's CPU seconds at the last sample, so a peak between
+#   two samples and the CPU after the last one are missed: for a job past its first 15 s, up to 30 s;
+# - benchmarks/<rule>/<wildcards>.usage.tsv: the same quantities as the step's own process knows them
+#   from the kernel's counters, which miss nothing (``write_usage``).
+# A rule without wildcards leaves logs/<rule>.log, benchmarks/<rule>.tsv and benchmarks/<rule>.usage.tsv.
+LOG_DIR = "logs"
+BENCHMARK_DIR = "benchmarks"
+USAGE_SUFFIX = ".usage.tsv"
+# The usage file's columns, named and measured in the units of Snakemake's benchmark (MiB, which it
+# calls MB; seconds) so that the two read side by side.
+USAGE_COLUMNS = ("max_rss", "cpu_time")
+
+
+def job_stem(rule: str, wildcards: str = "") -> str:
+    """<rule>/<wildcards> (the wildcards as a path pattern, e.g. "{batch}"), or <rule> without them."""
+    return f"{rule}/{wildcards}" if wildcards else rule
+
+
+def job_log(rule: str, wildcards: str = "") -> dict[str, str]:
+    """A rule's `log:` files: ``step``, the step's log, and ``usage``, what the step measured of itself."""
+    stem = job_stem(rule, wildcards)
+    return {"step": f"{LOG_DIR}/{stem}.log", "usage": f"{BENCHMARK_DIR}/{stem}{USAGE_SUFFIX}"}
+
+
+def job_benchmark(rule: str, wildcards: str = "") -> str:
+    """A rule's `benchmark:` file, which Snakemake writes."""
+    return f"{BENCHMARK_DIR}/{job_stem(rule, wildcards)}.tsv"
+
 
 def run_step(snakemake, step, **kwargs) -> None:
-    """Run ``step(**kwargs)`` with logging to the rule's log; exit 1 with the message on a known error."""
-    log_path = snakemake.log[0] if len(snakemake.log) else None
+    """Run ``step(**kwargs)`` with logging to the rule's log; exit 1 with the message on a known error.
+    The step's usage goes to the rule's ``usage`` log file, whether it succeeds or fails."""
+    log_path, usage_path = snakemake.log.get("step"), snakemake.log.get("usage")
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +66,6 @@ def run_step(snakemake, step, **kwargs) -> None:
                         force=True)
     try:
         step(**kwargs)
-        log.info("peak memory of this step: %s", peak_memory_text())
     except EpiclockError as error:
         log.error("%s", error)
         sys.exit(1)
@@ -44,6 +79,9 @@ def run_step(snakemake, step, **kwargs) -> None:
         # An unexpected failure is a bug: keep its traceback in the rule's log as well.
         log.exception("unexpected error in %s", getattr(step, "__name__", step))
         raise
+    finally:
+        if usage_path:
+            write_usage(usage_path)
 
 
 # What to do about a file-system error, by errno.
@@ -66,17 +104,24 @@ def file_problem(error: OSError, step: str) -> str:
     return f"{where}: {error.strerror or error} (step {step}); {advice}"
 
 
-def peak_memory_text() -> str:
-    """This process's peak resident memory since it started, from the kernel (VmHWM).
+def write_usage(path: str | Path) -> None:
+    """This process's peak resident memory and CPU time, as one row of ``USAGE_COLUMNS``.
 
-    Not ``getrusage``: Linux carries a parent's peak over through fork and exec, so a job started
-    by Snakemake would report Snakemake's peak as its own.
+    The peak is VmHWM of /proc/self/status, which the kernel keeps for the process; not ``getrusage``'s
+    ru_maxrss, which Linux carries over from a parent through fork and exec, so that a job started by
+    Snakemake would report Snakemake's peak as its own. The CPU time is the user and system time of
+    this process and of the children it waited for. Where /proc is not there (not Linux), max_rss is NA.
     """
+    peak = "NA"
     try:
         with open("/proc/self/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
-                    return f"{int(line.split()[1]) / 1024:.0f} MB"
+                    peak = f"{int(line.split()[1]) / 1024:.2f}"
     except OSError:
         pass
-    return "unknown"
+    cpu = sum(usage.ru_utime + usage.ru_stime
+              for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\t".join(USAGE_COLUMNS) + "\n" + f"{peak}\t{cpu:.2f}\n")
