@@ -9,10 +9,7 @@ DIRECTORY holds betas.npy (samples x CpGs, float64), cpg_ids.txt and ages.npy / 
 metadata). Prints one line per model: name, seconds (one run, the model built beforehand), samples.
 """
 
-import os
-
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = "1"
+import _timing  # noqa: F401  (first: one thread for BLAS and OpenMP before numpy loads)
 
 import sys  # noqa: E402
 import time  # noqa: E402

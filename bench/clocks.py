@@ -15,16 +15,12 @@ scratch virtualenv that has biolearn; see tests/fixtures/biolearn/README.md), si
 that python the comparison is skipped with a message.
 """
 
-import os
-
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = "1"
+from _timing import timed  # first: one thread for BLAS and OpenMP before numpy loads
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -34,15 +30,6 @@ import pandas as pd  # noqa: E402
 from epiclock.clocks import data, registry  # noqa: E402
 from epiclock.clocks import predict as clocks_predict  # noqa: E402
 from epiclock.clocks import preprocessing as clocks_preprocessing
-
-
-def timed(function, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 DEFAULT_BIOLEARN_PYTHON = "/tmp/blvenv/bin/python"

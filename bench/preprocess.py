@@ -24,18 +24,15 @@ worker started by this (larger) process would report the parent's peak.
     .venv/bin/python bench/preprocess.py [--samples 3] [--repeats 3] [--bmiq]
 """
 
+import _timing  # noqa: F401  (first: one core per worker, as a batch job has, before numpy loads here or there)
+
 import argparse
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-# One core per worker, as a batch job has (set before numpy is imported here or in the workers).
-for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(variable, "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

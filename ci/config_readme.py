@@ -2,7 +2,7 @@
 
 The schema is the one home of every key, default and description; this page is generated from it.
 `python ci/config_readme.py` rewrites the page; `--check` exits 1 when the page differs from what the
-schema gives (tests/test_catalog.py runs it, so a schema change without the page fails the tests).
+schema gives (tests/test_workflow_catalog.py runs it, so a schema change without the page fails the tests).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from epiclock.config import SCHEMA_PATH as SCHEMA
+from epiclock.config import resolve_ref
+
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "config" / "schemas" / "config.schema.yaml"
 SAMPLES_SCHEMA = ROOT / "config" / "schemas" / "samples.schema.yaml"
 README = ROOT / "config" / "README.md"
 
@@ -35,17 +37,6 @@ qc:
 ```
 
 """
-
-
-def resolve(node: dict, schema: dict) -> dict:
-    """A schema node with a local `$ref` replaced by its definition."""
-    reference = node.get("$ref")
-    if not reference:
-        return node
-    target = schema
-    for part in reference.removeprefix("#/").split("/"):
-        target = target[part]
-    return {**target, **{key: value for key, value in node.items() if key != "$ref"}}
 
 
 def type_text(node: dict) -> str:
@@ -87,15 +78,15 @@ def one_line(text: str) -> str:
 
 def rows(node: dict, schema: dict, path: str, required: bool) -> list[tuple[str, str, str, str]]:
     """One row per key under ``node`` (itself included), depth first, in the schema's order."""
-    node = resolve(node, schema)
+    node = resolve_ref(node, schema)
     found = [(f"`{path}`", type_text(node), default_text(node, required), one_line(node.get("description", "")))]
     for option in node.get("oneOf", []):
-        option = resolve(option, schema)
+        option = resolve_ref(option, schema)
         if option.get("type") == "object":
             found += children(option, schema, path)
     found += children(node, schema, path)
-    if node.get("type") == "array" and resolve(node.get("items", {}), schema).get("type") == "object":
-        found += children(resolve(node["items"], schema), schema, f"{path}[]")
+    if node.get("type") == "array" and resolve_ref(node.get("items", {}), schema).get("type") == "object":
+        found += children(resolve_ref(node["items"], schema), schema, f"{path}[]")
     return found
 
 

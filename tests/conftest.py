@@ -1,13 +1,19 @@
+import copy
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from epiclock import plan
 from epiclock.demo import simulate
+from epiclock.errors import EpiclockError
+from epiclock.io.tables import write_tsv
 from epiclock.qc import assess, metrics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +65,48 @@ def bench_script(name: str):
     sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+# --- configs and sample sheets for epiclock.plan (tests/test_plan.py, tests/test_bad_inputs.py) ---
+
+
+DEMO_CONFIG = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
+
+
+def plan_config(tmp_path, samples: pd.DataFrame, change=None) -> dict:
+    """The demo's design and contrasts on a beta-matrix study in ``tmp_path``."""
+    write_tsv(samples, tmp_path / "samples.tsv")
+    (tmp_path / "betas.tsv.gz").write_bytes(b"")
+    config = {"samples": str(tmp_path / "samples.tsv"),
+              "input": {"type": "betas", "betas": str(tmp_path / "betas.tsv.gz")},
+              "clocks": {"names": ["horvath2013"]},
+              "design": copy.deepcopy(DEMO_CONFIG["design"]),
+              "contrasts": copy.deepcopy(DEMO_CONFIG["contrasts"])}
+    if change is not None:
+        change(config)
+    return config
+
+
+def plan_stops(config, pattern) -> str:
+    """The plan refuses ``config`` with one line matching ``pattern``."""
+    with pytest.raises(EpiclockError) as caught:
+        plan.make_plan(config)
+    message = str(caught.value)
+    assert re.search(pattern, message), message
+    assert "\n" not in message
+    return message
+
+
+def write_pair(directory, stem, content=b"idat"):
+    """A stand-in IDAT pair ``stem`` in ``directory`` (the plan only looks for the files)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for channel in ("Red", "Grn"):
+        (directory / f"{stem}_{channel}.idat").write_bytes(content + channel.encode())
+
+
+def idat_sheet(stems):
+    """A sample sheet S1, S2, ... with these IDAT basenames."""
+    return pd.DataFrame({"sample_id": [f"S{n}" for n in range(1, len(stems) + 1)], "basename": stems})
 
 
 def snakemake(project_root, workdir, *arguments, check=True):
@@ -136,7 +184,6 @@ def study_for_units(seed: int = 7):
     import dataclasses
 
     import numpy as np
-    import pandas as pd
 
     from epiclock.clocks import data as clocks_data
     from epiclock.clocks import registry

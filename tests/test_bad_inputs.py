@@ -22,7 +22,7 @@ import pytest
 import yaml
 from snakemake.iocontainers import Log
 
-from conftest import matrix_qc, PROJECT_ROOT, snakemake
+from conftest import DEMO_CONFIG, PROJECT_ROOT, idat_sheet, matrix_qc, plan_config, plan_stops, snakemake, write_pair
 from epiclock import config as settings
 from epiclock import deltas, plan
 from epiclock.clocks import predict, registry
@@ -257,43 +257,6 @@ def test_bad_input_sample_sheet_with_a_bad_type(tmp_path):
 
 
 # --- the sample sheet against itself and the design (epiclock.plan, before any job) ------------------
-
-
-DEMO_CONFIG = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
-
-
-def plan_config(tmp_path, samples: pd.DataFrame, change=None) -> dict:
-    """The demo's design and contrasts on a beta-matrix study in ``tmp_path``."""
-    write_tsv(samples, tmp_path / "samples.tsv")
-    (tmp_path / "betas.tsv.gz").write_bytes(b"")
-    config = {"samples": str(tmp_path / "samples.tsv"),
-              "input": {"type": "betas", "betas": str(tmp_path / "betas.tsv.gz")},
-              "clocks": {"names": ["horvath2013"]},
-              "design": copy.deepcopy(DEMO_CONFIG["design"]),
-              "contrasts": copy.deepcopy(DEMO_CONFIG["contrasts"])}
-    if change is not None:
-        change(config)
-    return config
-
-
-def plan_stops(config, pattern) -> str:
-    """The plan refuses ``config`` with one line matching ``pattern``."""
-    with pytest.raises(EpiclockError) as caught:
-        plan.make_plan(config)
-    message = str(caught.value)
-    assert re.search(pattern, message), message
-    assert "\n" not in message
-    return message
-
-
-def write_pair(directory, stem, content=b"idat"):
-    directory.mkdir(parents=True, exist_ok=True)
-    for channel in ("Red", "Grn"):
-        (directory / f"{stem}_{channel}.idat").write_bytes(content + channel.encode())
-
-
-def idat_sheet(stems):
-    return pd.DataFrame({"sample_id": [f"S{n}" for n in range(1, len(stems) + 1)], "basename": stems})
 
 
 def test_bad_input_sample_ids_equal_up_to_case(tmp_path):

@@ -8,47 +8,20 @@ import shutil
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import PROJECT_ROOT
+from conftest import DEMO_CONFIG, PROJECT_ROOT, idat_sheet, plan_config, plan_stops, write_pair
 from epiclock import deltas, plan
 from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
 from epiclock.io.tables import write_tsv
-
-DEMO_CONFIG = yaml.safe_load((PROJECT_ROOT / "config/config.yaml").read_text())
-
 
 @pytest.fixture(scope="module")
 def study():
     return simulate.simulate_study(simulate.StudyParameters(donors=3, replicates=2, seed=4, background_cpgs=50))
 
 
-def study_config(tmp_path, samples: pd.DataFrame, change=None) -> dict:
-    """The demo's design and contrasts on a beta-matrix study in ``tmp_path``."""
-    write_tsv(samples, tmp_path / "samples.tsv")
-    (tmp_path / "betas.tsv.gz").write_bytes(b"")
-    config = {"samples": str(tmp_path / "samples.tsv"),
-              "input": {"type": "betas", "betas": str(tmp_path / "betas.tsv.gz")},
-              "clocks": {"names": ["horvath2013"]},
-              "design": copy.deepcopy(DEMO_CONFIG["design"]),
-              "contrasts": copy.deepcopy(DEMO_CONFIG["contrasts"])}
-    if change is not None:
-        change(config)
-    return config
-
-
-def stops(config, pattern) -> str:
-    with pytest.raises(EpiclockError) as caught:
-        plan.make_plan(config)
-    message = str(caught.value)
-    assert re.search(pattern, message), message
-    assert "\n" not in message
-    return message
-
-
 def test_a_beta_matrix_study_is_one_batch_of_every_sample(tmp_path, study):
-    planned = plan.make_plan(study_config(tmp_path, study.samples))
+    planned = plan.make_plan(plan_config(tmp_path, study.samples))
     assert planned.batches == {plan.MATRIX_BATCH: study.samples["sample_id"].tolist()}
     assert planned.missing_inputs == {}
     assert planned.input_files() == {"samples": str(tmp_path / "samples.tsv"), "betas": str(tmp_path / "betas.tsv.gz")}
@@ -57,7 +30,7 @@ def test_a_beta_matrix_study_is_one_batch_of_every_sample(tmp_path, study):
 def test_a_donor_age_column_of_another_name_is_read_as_numbers(tmp_path, study):
     # The age column named 'age' in the design: it is numeric, so deltas can subtract it.
     samples = study.samples.rename(columns={"donor_age": "age"})
-    planned = plan.make_plan(study_config(tmp_path, samples, lambda c: c["design"].update(donor_age_column="age")))
+    planned = plan.make_plan(plan_config(tmp_path, samples, lambda c: c["design"].update(donor_age_column="age")))
     assert pd.api.types.is_float_dtype(planned.sheet["age"])
     predictions = pd.DataFrame({"sample_id": samples["sample_id"], "clock": "horvath2013", "dnam_age": 50.0,
                                 "status": "ok"})
@@ -73,24 +46,14 @@ def test_a_clock_only_study_needs_only_sample_ids(tmp_path, study):
     def clock_only(config):
         del config["design"], config["contrasts"]
 
-    planned = plan.make_plan(study_config(tmp_path, samples, clock_only))
+    planned = plan.make_plan(plan_config(tmp_path, samples, clock_only))
     assert not planned.settings.has_design
     assert planned.batches[plan.MATRIX_BATCH] == samples["sample_id"].tolist()
 
 
 def test_contrasts_without_a_design_are_refused(tmp_path, study):
-    stops(study_config(tmp_path, study.samples, lambda c: c.pop("design")),
+    plan_stops(plan_config(tmp_path, study.samples, lambda c: c.pop("design")),
           r"^config contrasts: contrasts compare conditions within donors and need a design")
-
-
-def write_pair(directory, stem, content=b"idat"):
-    directory.mkdir(parents=True, exist_ok=True)
-    for channel in ("Red", "Grn"):
-        (directory / f"{stem}_{channel}.idat").write_bytes(content + channel.encode())
-
-
-def idat_sheet(stems):
-    return pd.DataFrame({"sample_id": [f"S{n}" for n in range(1, len(stems) + 1)], "basename": stems})
 
 
 def test_idat_pairs_found_under_subfolders_and_samples_without_one(tmp_path):
@@ -108,7 +71,7 @@ def test_batches_of_at_most_the_batch_size():
 
 
 def test_inputs_not_there_yet_are_listed_not_fatal(tmp_path, study):
-    config = study_config(tmp_path, study.samples)
+    config = plan_config(tmp_path, study.samples)
     (tmp_path / "betas.tsv.gz").unlink()
     assert plan.make_plan(config).missing_inputs == {config["input"]["betas"]: "config input.betas"}
     (tmp_path / "samples.tsv").unlink()
@@ -119,7 +82,7 @@ def test_inputs_not_there_yet_are_listed_not_fatal(tmp_path, study):
         config["input"] = {"type": "idat", "idat_dir": str(tmp_path / "idats")}
         config["manifest"] = {"path": str(tmp_path / "manifest.csv")}
 
-    planned = plan.make_plan(study_config(tmp_path, study.samples, idats))
+    planned = plan.make_plan(plan_config(tmp_path, study.samples, idats))
     assert planned.missing_inputs == {str(tmp_path / "manifest.csv"): "config manifest.path",
                                       str(tmp_path / "idats"): "config input.idat_dir"}
 
@@ -128,7 +91,7 @@ def test_custom_clock_named_like_a_shipped_one(tmp_path, study):
     def clash(config):
         config["custom_clocks"] = [{"name": "horvath2013", "betas": "b", "ages": "a"}]
 
-    stops(study_config(tmp_path, study.samples, clash), r"^config custom_clocks: horvath2013 would hide a shipped clock")
+    plan_stops(plan_config(tmp_path, study.samples, clash), r"^config custom_clocks: horvath2013 would hide a shipped clock")
 
 
 def test_the_demo_plan_batches_its_idats(tmp_path):
@@ -151,7 +114,7 @@ def test_the_demo_plan_batches_its_idats(tmp_path):
 
 
 def test_results_of_another_study_are_refused(tmp_path, study):
-    config = study_config(tmp_path, study.samples)
+    config = plan_config(tmp_path, study.samples)
     settings = plan.make_plan(config).settings
     results = tmp_path / "results"
     plan.check_results_dir(settings, results)        # nothing there yet

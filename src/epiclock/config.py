@@ -36,25 +36,27 @@ def key_path(parts) -> str:
     return text
 
 
-def _resolve(schema: dict, root: dict) -> dict:
-    reference = schema.get("$ref")
+def resolve_ref(node: dict, root: dict) -> dict:
+    """A schema node with a local ``$ref`` replaced by the definition in ``root`` it names (keys beside
+    the ``$ref`` kept); a node without one as it is. ci/config_readme.py walks the schema with it too."""
+    reference = node.get("$ref")
     if not reference:
-        return schema
+        return node
     target = root
-    for part in reference.lstrip("#/").split("/"):
+    for part in reference.removeprefix("#/").split("/"):
         target = target[part]
-    return target
+    return {**target, **{key: value for key, value in node.items() if key != "$ref"}}
 
 
 def apply_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
     """A copy of ``config`` with the schema's defaults for every key left out, at every depth
     (objects inside arrays too); keys the user gave are kept as given."""
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if isinstance(config, dict) and "properties" in schema:
         filled = dict(config)
         for key, sub_schema in schema["properties"].items():
-            sub_schema = _resolve(sub_schema, root)
+            sub_schema = resolve_ref(sub_schema, root)
             if key not in filled and "default" in sub_schema:
                 filled[key] = copy.deepcopy(sub_schema["default"])
             if key in filled:
