@@ -39,6 +39,11 @@ REPOSITORIES = {
 }
 STEMTOC = ("Zhu T et al. Nature Communications 15:4211 (2024)", "10.1038/s41467-024-48649-8")
 TESCHENDORFF2020 = ("Teschendorff AE. Genome Medicine 12:56 (2020)", "10.1186/s13073-020-00752-3")
+CELLPOPAGE = ("An expedited screening platform for the discovery of anti-ageing compounds in vitro and in vivo. Genome "
+              "Medicine (2024) (the CellPopAge clock; github.com/ucl-medical-genomics/CellPopAge-epigenetic-clock)",
+              "10.1186/s13073-024-01349-w")
+SENESCENCE = ("Kasamoto J, Gonzalez J, Markov Y, et al., Higgins-Chen AT. DNA methylation signatures of cellular senescence "
+              "are not reversed by senolytic treatment. Aging Cell (2026)", "10.1111/acel.70430")
 
 
 def checkout(sources: Path, repository: str) -> Path:
@@ -146,8 +151,7 @@ def vendor_methylcipher_v2(sources: Path) -> list[dict]:
     print(f"cellpopage\t{len(selected)} CpGs\tintercept {float(cellpopage['intercept'][0])!r}")
     relative = write_weights("cellpopage", pd.Series(selected["coefficient"].to_numpy(), index=selected["CpG"]))
     rows.append(reference.row(relative, "CellPopAge: the 42 CpGs with non-zero coefficients of 2,543 (intercept in clocks.yaml)",
-                              "CellPopAge clock, github.com/ucl-medical-genomics/CellPopAge-epigenetic-clock (as packaged by methylCIPHERv2)",
-                              "", "CellPopAge_ref$all_CpGs read with rdata; zero coefficients dropped"))
+                              *CELLPOPAGE, "CellPopAge_ref$all_CpGs read with rdata; zero coefficients dropped"))
     # The intercepts are in the package's R/calcSenescenceAge.R (make_simple_clock calls).
     for name, clock, intercept in (("senchronoage", "SenChronoAge", "-80.0532"), ("sencultureage", "SenCultureAge", "-254.6817"),
                                    ("senmortalityage", "SenMortalityAge", "0")):
@@ -157,8 +161,7 @@ def vendor_methylcipher_v2(sources: Path) -> list[dict]:
         print(f"{name}\t{len(table)} CpGs\tintercept {intercept} (R/calcSenescenceAge.R)")
         rows.append(source.row(relative, f"{clock}: {len(table)} CpG coefficients (intercept {intercept} in clocks.yaml, "
                                f"from the package's calc{clock})",
-                               f"{clock}, Higgins-Chen lab senescence clocks (as packaged by methylCIPHERv2)", "",
-                               "columns CpG, Coefficient kept as cpg_id, coefficient; CSV->TSV; values unchanged"))
+                               *SENESCENCE, "columns CpG, Coefficient kept as cpg_id, coefficient; CSV->TSV; values unchanged"))
     return rows
 
 

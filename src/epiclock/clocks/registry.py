@@ -8,6 +8,7 @@ import functools
 import pandas as pd
 import yaml
 
+from epiclock.clocks import miage
 from epiclock.clocks.clock import COVARIATES, DIRECTIONS, OUTPUT_KINDS, Clock
 from epiclock.clocks.data import data_path, read_cpg_list, read_cpg_table
 from epiclock.clocks.model import LinearClock, TRANSFORMS, TRANSFORM_UNITS
@@ -56,11 +57,18 @@ def for_simulation() -> list[str]:
     return [name for name in available() if _registry()[name].get("simulate", False)]
 
 
-REQUIRED_FIELDS = ("title", "coefficients", "transform", "unit", "direction", "output_kind", "tissue",
+REQUIRED_FIELDS = ("title", "coefficients", "unit", "direction", "output_kind", "tissue",
                    "intended_use", "citation", "doi", "licence", "restricted")
 
 
 PREPROCESSING_STEPS = ("standardise_sample", "quantile_normalise", "sample_quantile")
+
+
+# Clocks that are not linear models on betas, by clocks.yaml's ``model``: the function that builds
+# the model from the clock's data file (``coefficients``), and the units it can output. Such a
+# model predicts each sample on its own, NaN for a row with an unmeasured CpG, so Clock applies it
+# as it does a linear model (reference imputation, coverage, status).
+NONLINEAR_MODELS = {"miage": (miage.load, ("divisions",))}
 
 
 def _preprocessing(name: str, entry: dict, cpg_ids) -> SampleStandardisation | QuantileNormalisation | SampleQuantile | None:
@@ -96,13 +104,22 @@ def get(name: str) -> Clock:
         raise EpiclockError(f"unknown clock {name!r}; {hint}`epiclock clocks list` shows the {len(registry)} clocks "
                             f"(panels: {', '.join(PANELS)})")
     entry = registry[name]
-    absent = [key for key in REQUIRED_FIELDS if key not in entry]
+    absent = [key for key in REQUIRED_FIELDS + (() if entry.get("model") in NONLINEAR_MODELS else ("transform",))
+              if key not in entry]
     if absent:
         raise EpiclockError(f"data/clocks.yaml, clock {name}: missing field(s) {', '.join(absent)}")
-    transform, unit = entry["transform"], entry["unit"]
-    if transform not in TRANSFORMS:
+    unit = entry["unit"]
+    if entry.get("model") in NONLINEAR_MODELS:
+        build, units = NONLINEAR_MODELS[entry["model"]]
+        model, transform = build(data_path(entry["coefficients"])), None
+        if unit not in units:
+            raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit model {entry['model']!r} "
+                                f"(allowed: {', '.join(units)})")
+    else:
+        transform = entry["transform"]
+    if transform is not None and transform not in TRANSFORMS:
         raise EpiclockError(f"data/clocks.yaml, clock {name}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}")
-    if unit not in TRANSFORM_UNITS[transform]:
+    if transform is not None and unit not in TRANSFORM_UNITS[transform]:
         raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit transform {transform!r} "
                             f"(allowed: {', '.join(TRANSFORM_UNITS[transform])})")
     for key, allowed in (("direction", DIRECTIONS), ("output_kind", OUTPUT_KINDS)):
@@ -112,6 +129,16 @@ def get(name: str) -> Clock:
     if set(panels) - set(PANELS[:-1]):
         raise EpiclockError(f"data/clocks.yaml, clock {name}: panels must be among {', '.join(PANELS[:-1])}")
     components, covariates = {}, ()
+    if transform is None:
+        return Clock(
+            name=name, title=entry["title"], model=model, unit=unit, tissue=entry["tissue"],
+            citation=entry["citation"], doi=str(entry["doi"]), licence=entry["licence"],
+            restricted=bool(entry["restricted"]),
+            min_coverage=float(entry["min_coverage"]) if "min_coverage" in entry else None,
+            imputation_reference=getattr(model, "imputation_reference", None),
+            imputation_label=getattr(model, "imputation_label", "reference medians"),
+            direction=entry["direction"], output_kind=entry["output_kind"], intended_use=entry["intended_use"],
+            panels=panels)
     if entry.get("model") == "grimage":
         coefficients, intercept, components = _grimage(entry["coefficients"])
         covariates = COVARIATES
