@@ -2,6 +2,7 @@ rule train_clock:
     input:
         betas=lambda wildcards: CUSTOM_CLOCKS[wildcards.name]["betas"],
         ages=lambda wildcards: CUSTOM_CLOCKS[wildcards.name]["ages"],
+        study=ancient(STUDY_RECORD),
     output:
         coefficients="results/training/{name}/coefficients.tsv",
         definition="results/training/{name}/clock.yaml",

@@ -52,8 +52,10 @@ CUSTOM_CLOCKS = PLAN.custom_clocks
 HAS_DESIGN = PLAN.settings.has_design
 
 
-onstart:
-    epiclock_plan.mark_results_dir(PLAN.settings, "results")
+# Which study the results belong to (plan.check_results_dir reads it above, before any job): written by
+# rule record_study, an input of every step that writes first into results/, so that a workflow used
+# as a module (whose onstart does not run) records it too.
+STUDY_RECORD = f"results/{epiclock_plan.STUDY_MARK}"
 
 
 wildcard_constraints:

@@ -2,11 +2,35 @@
 # preprocessed per sample in batches of samples. Either way every batch leaves the same tables
 # (batch_outputs), so QC and the clocks read the two routes alike.
 
+
+# Written once, before the first step writes into results/; `ancient`, so that its date never makes
+# the steps that wait for it run again.
+rule record_study:
+    output:
+        STUDY_RECORD,
+    log:
+        **job_log("record_study"),
+    benchmark:
+        job_benchmark("record_study")
+    localrule: True
+    conda:
+        "../envs/epiclock.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        identity=epiclock_plan.study_identity(PLAN.settings),
+    script:
+        "../scripts/record_study.py"
+
+
 if MATRIX_INPUT:
 
     rule import_betas:
         input:
             betas=config["input"]["betas"],
+            study=ancient(STUDY_RECORD),
         output:
             **batch_outputs(MATRIX_BATCH),
         log:
@@ -32,6 +56,7 @@ else:
             probes=parsed_manifests("probes"),
             controls=parsed_manifests("controls"),
             mask_file=mask_file(),
+            study=ancient(STUDY_RECORD),
         output:
             **batch_outputs(),
         log:

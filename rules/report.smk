@@ -3,6 +3,7 @@ rule write_provenance:
         **input_files(),
         # From IDATs: what `auto` preprocessing became for the run's manifests, as the batches resolved it.
         **({} if MATRIX_INPUT else {"manifest_controls": parsed_manifests("controls")}),
+        study=ancient(STUDY_RECORD),
     output:
         "results/provenance.json",
     log:

@@ -6,6 +6,10 @@ import zipfile
 
 import pandas as pd
 import pytest
+import yaml
+
+from epiclock import plan
+from epiclock.config import Settings
 
 pytestmark = pytest.mark.workflow
 
@@ -39,6 +43,19 @@ def test_module_use_gives_the_results_of_a_direct_run(project_root, finished_run
         module = pd.read_csv(tmp_path / "results" / table, sep="\t")
         pd.testing.assert_frame_equal(module, direct, check_exact=False, rtol=1e-12, atol=0, obj=table)
     assert (tmp_path / "results/report.html").stat().st_size > 10_000
+
+    # The record of the study is written through the module too (a module runs no onstart), and results
+    # of another study are refused there before any job.
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    recorded = yaml.safe_load((tmp_path / "results/study.yaml").read_text())
+    assert recorded == plan.study_identity(Settings.from_config(config))
+    other = dict(config, samples=str(tmp_path / "other.tsv"))
+    pd.read_csv(config["samples"], sep="\t").to_csv(tmp_path / "other.tsv", sep="\t", index=False)
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    refused = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run", "--configfile",
+                              "other.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "epiclock: error: results/ holds the results of another study (samples " in refused.stderr
 
     # Snakemake's report through the module: every reported output with its own caption, and the rule graph.
     archive = tmp_path / "report.zip"

@@ -14,6 +14,7 @@ from epiclock import deltas, plan
 from epiclock.demo import simulate
 from epiclock.errors import EpiclockError
 from epiclock.io.tables import write_tsv
+from epiclock.steps.record_study import record_study
 
 @pytest.fixture(scope="module")
 def study():
@@ -118,7 +119,7 @@ def test_results_of_another_study_are_refused(tmp_path, study):
     settings = plan.make_plan(config).settings
     results = tmp_path / "results"
     plan.check_results_dir(settings, results)        # nothing there yet
-    plan.mark_results_dir(settings, results)
+    record_study(plan.study_identity(settings), str(results / plan.STUDY_MARK))   # what rule record_study writes
     plan.check_results_dir(settings, results)        # the same study again
     other = dict(config, samples=str(tmp_path / "other.tsv"))
     write_tsv(study.samples, tmp_path / "other.tsv")

@@ -1,6 +1,7 @@
 """End-to-end: the Snakefile on a small simulated study, in a temporary directory."""
 
 import json
+import os
 import re
 
 import pandas as pd
@@ -105,6 +106,14 @@ def test_rerun_has_nothing_to_do(project_root, finished_run):
     assert planned_rules(project_root, finished_run) == set()
 
 
+def test_the_study_records_date_reruns_nothing(project_root, finished_run):
+    """results/study.yaml is written before the first steps, which wait for it, but only its being there counts."""
+    record = finished_run / "results/study.yaml"
+    assert record.is_file()
+    os.utime(record)
+    assert planned_rules(project_root, finished_run) == set()
+
+
 def _without_run_date(html: str) -> str:
     return re.sub(r'<span id="run-date">[^<]*</span>', "", html)
 
@@ -176,3 +185,4 @@ def test_contrasts_adjusted_for_composition_beside_the_unadjusted(finished_run):
     assert contrasts[["adjusted_estimate", "adjusted_mixed_estimate"]].notna().all().all()
     html = (finished_run / "results/report.html").read_text()
     assert 'id="contrasts-adjusted"' in html and "adjusted (donor level)" in html
+

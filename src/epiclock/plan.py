@@ -30,7 +30,7 @@ from epiclock.errors import EpiclockError
 from epiclock.io import catalogue, download
 from epiclock.io.idat import green_idat_prefixes, idat_pair_paths
 from epiclock.io.manifest import parse_controls
-from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet, write_text
+from epiclock.io.tables import SAMPLE_ID_COLUMN, read_sample_sheet
 from epiclock.preprocess import pipeline
 from epiclock.qc import sex as qc_sex
 
@@ -461,8 +461,3 @@ def check_results_dir(settings: Settings, results_dir: str | Path) -> None:
             f"{results_dir}/ holds the results of another study ({changed} {recorded.get(changed)}, this config: "
             f"{current[changed]}); run each study in its own directory (snakemake -d STUDY_DIR --configfile "
             f"STUDY_DIR/config.yaml) or move {results_dir}/ aside")
-
-
-def mark_results_dir(settings: Settings, results_dir: str | Path) -> None:
-    """Record which study ``results_dir`` belongs to (called when a run starts, not in a dry run)."""
-    write_text(yaml.safe_dump(study_identity(settings), sort_keys=True), Path(results_dir) / STUDY_MARK)
