@@ -119,6 +119,26 @@ def test_the_slurm_profile_without_its_plugin_says_how_to_install_it(project_roo
     assert error.count("\n") == 1  # one line, not Snakemake's usage text
 
 
+def test_plain_snakemake_with_the_slurm_profile_but_no_plugin_says_so_in_one_line(project_root, monkeypatch):
+    """The profile's YTE definitions stop Snakemake before it rejects `executor: slurm` with its usage text."""
+    hide_plugin = ("import importlib.util, sys\n"
+                   "real_find_spec = importlib.util.find_spec\n"
+                   "importlib.util.find_spec = lambda name, *rest: None if name == 'snakemake_executor_plugin_slurm' "
+                   "else real_find_spec(name, *rest)\n"
+                   "from snakemake.cli import main\n"
+                   "main(['--workflow-profile', 'profiles/slurm', '--dry-run'])\n")
+    result = subprocess.run([sys.executable, "-c", hide_plugin], cwd=project_root, capture_output=True, text=True)
+    assert result.returncode == 1 and "usage:" not in result.stderr and "Traceback" not in result.stderr
+    real_find_spec = launch.importlib.util.find_spec
+    monkeypatch.setattr(launch.importlib.util, "find_spec",
+                        lambda name: None if name == "snakemake_executor_plugin_slurm" else real_find_spec(name))
+    with pytest.raises(EpiclockError) as raised:
+        launch.check_executor("slurm")
+    # The same line as `epiclock run` gives, after Snakemake's note on which profile it reads.
+    assert result.stderr.splitlines()[-1] == f"epiclock: error: {raised.value}"
+    assert len(result.stderr.splitlines()) == 2 and result.stderr.startswith("Using workflow specific profile")
+
+
 def test_an_unknown_executor_is_named(tmp_path):
     with pytest.raises(EpiclockError, match="pip install snakemake-executor-plugin-no-such-executor"):
         launch.check_executor("no-such-executor")
