@@ -3,6 +3,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -186,3 +188,18 @@ def test_contrasts_adjusted_for_composition_beside_the_unadjusted(finished_run):
     html = (finished_run / "results/report.html").read_text()
     assert 'id="contrasts-adjusted"' in html and "adjusted (donor level)" in html
 
+
+def test_demo_accuracy_reports_every_clock_in_its_own_unit(project_root, finished_run):
+    """bench/demo_accuracy.py once read estimate_years, empty for clocks not in years: every clock of
+    contrasts.tsv must come out with its estimate, under its unit's heading."""
+    result = subprocess.run(
+        [sys.executable, str(project_root / "bench/demo_accuracy.py"), "--results", str(finished_run / "results"),
+         "--truth", str(finished_run / "data/truth.tsv"), "--samples", str(finished_run / "data/samples.tsv"),
+         "--config", str(finished_run / "config.yaml")], capture_output=True, text=True, cwd=project_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    contrasts = pd.read_csv(finished_run / "results/deltas/contrasts.tsv", sep="\t")
+    sections = dict(re.findall(r"\ncontrasts in ([^:]+):[^\n]*\n(.*?)(?=\ncontrasts in |\Z)", result.stdout, re.S))
+    assert set(sections) == set(contrasts["unit"]) and {"years", "divisions"} <= set(sections)
+    for row in contrasts.itertuples():
+        line = next(line for line in sections[row.unit].splitlines() if line.split()[:2] == [row.contrast, row.clock])
+        assert f"{row.estimate:.4g}" == line.split()[2], line
