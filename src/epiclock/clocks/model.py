@@ -69,7 +69,7 @@ TRANSFORM_UNITS = {"anti_trafo": ("years",), "linear": ("years", "kb", "weeks", 
                    "pace": ("years/year",), "logistic": ("probability",), "identity": UNITS}
 
 
-def segment_dots(values: np.ndarray, coef: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def segment_dots(values: np.ndarray, coef: np.ndarray, starts: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """Per row of ``values`` (samples x features) and per segment of its columns (a clock's features,
     segments starting at ``starts`` and running to the next start or the end), the sum of
     ``values * coef`` over the segment: samples x segments.
@@ -79,9 +79,10 @@ def segment_dots(values: np.ndarray, coef: np.ndarray, starts: np.ndarray) -> np
     segment, on that segment alone, so the order of the additions depends only on the segment's
     length. Neither a BLAS product (which blocks its sums by the matrix shape and thread count) nor
     np.add.reduce along an axis of a 2-D array (whose iteration order numpy may choose by shape)
-    promises that. tests/test_clocks.py checks the property across batch shapes.
+    promises that. tests/test_clocks.py checks the property across batch shapes. ``scratch``: an
+    array of the shape of ``values`` for the products (it may be ``values`` itself).
     """
-    product = np.multiply(values, np.asarray(coef, dtype=float), dtype=float)
+    product = np.multiply(values, np.asarray(coef, dtype=float), out=scratch, dtype=float)
     return np.add.reduceat(product, np.asarray(starts, dtype=np.intp), axis=1)
 
 

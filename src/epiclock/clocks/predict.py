@@ -126,6 +126,7 @@ class _Run:
                              if isinstance(clock.preprocessing, SampleStandardisation)]
         self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
             if self.standardised else None
+        self.squares = np.empty((min(CHUNK_SAMPLES, n_samples), matrix.by_sample.shape[1])) if self.standardised else None
         self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids)
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
@@ -141,7 +142,8 @@ class _Run:
         rows = self.matrix.by_sample[start:stop]
         values = self.buffer[:stop - start]
         if rows.shape[1]:
-            np.take(rows, self.sources, axis=1, out=values)
+            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
+            np.take(rows, self.sources, axis=1, out=values, mode="clip")
         values[:, self.absent] = np.nan
         for index, given in self.given.items():
             columns = self.columns[index]
@@ -156,8 +158,6 @@ class _Run:
             elif len(self.unfilled_columns):
                 np.add.at(self.n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
         self._preprocess(rows, values, start, stop)
-        # Linear clocks: the dot products here, their output transforms once all chunks are done.
-        self.outputs[start:stop] = segment_dots(values, self.coef, self.starts)
         for index in self.other_models:
             model = self.clocks[index].model
             features = pd.DataFrame(values[:, self.columns[index]], columns=model.feature_names_in_, copy=False)
@@ -165,6 +165,11 @@ class _Run:
         for index, outputs in self.components.items():
             for column, model in enumerate(self.clocks[index].components.values()):
                 outputs[start:stop, column] = model.predict_array(values[:, self.columns[index]])
+        # Linear clocks: the dot products here (the products overwrite the chunk's features, read
+        # by now), their output transforms once all chunks are done.
+        linear = segment_dots(values, self.coef, self.starts, scratch=values)
+        linear[:, self.other_models] = self.outputs[start:stop, self.other_models]
+        self.outputs[start:stop] = linear
 
     def finish(self) -> None:
         """The linear clocks' output transforms, on the dot products of every chunk."""
@@ -175,7 +180,7 @@ class _Run:
     def _preprocess(self, rows: np.ndarray, values: np.ndarray, start: int, stop: int) -> None:
         """Each clock's per-sample preprocessing, on its own columns of the chunk."""
         if self.standardised:
-            count, mean, sd = sample_statistics(rows)
+            count, mean, sd = sample_statistics(rows, scratch=self.squares[:len(rows)])
             for kept, computed in zip(self.statistics, (count, mean, sd)):
                 kept[start:stop] = computed
             for index in self.standardised:

@@ -109,11 +109,12 @@ class BetaMatrix:
         return self.index.get_indexer(cpg_ids)
 
 
-def sample_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_statistics(rows: np.ndarray, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample (row) over every measured probe: count, mean and SD (n - 1, as R's scale()).
 
     Each row is reduced on its own (np.add.reduceat over the whole row: one call of numpy's
     summation per row), so a sample's statistics are bitwise the same whatever the other rows.
+    ``scratch``: an array of the shape of ``rows`` for their squares.
     """
     n_probes = rows.shape[1]
     whole_row = np.zeros(1, dtype=np.intp)
@@ -121,7 +122,7 @@ def sample_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
         empty = np.zeros(len(rows))
         return empty.astype(int), np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     total = np.add.reduceat(rows, whole_row, axis=1)[:, 0]
-    squares = np.add.reduceat(np.square(rows), whole_row, axis=1)[:, 0]
+    squares = np.add.reduceat(np.square(rows, out=scratch), whole_row, axis=1)[:, 0]
     count = np.full(len(rows), n_probes, dtype=float)
     mean = total / n_probes
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -174,12 +175,18 @@ class QuantileNormaliser:
             np.copyto(block, np.broadcast_to(self.target_values, block.shape), where=unmeasured)
         block[:, self.own_columns] = own
         block.sort(axis=1)
-        # Values below v, and values up to v (those below the next float after v): one search per sample.
-        queries = np.concatenate([own, np.nextafter(own, np.inf)], axis=1)
+        # Values below v, and values up to v (those below the next float after v): one search per
+        # sample, its queries in ascending order (numpy's search then narrows from the last answer).
+        order = np.argsort(own, axis=1, kind="stable")
+        ascending = np.take_along_axis(own, order, axis=1)
+        queries = np.empty((len(own), 2 * own.shape[1]))
+        queries[:, 0::2], queries[:, 1::2] = ascending, np.nextafter(ascending, np.inf)
         counts = np.empty(queries.shape, dtype=np.intp)
         for row in range(len(rows)):
             counts[row] = np.searchsorted(block[row], queries[row], side="left")
-        below, up_to = counts[:, :own.shape[1]], counts[:, own.shape[1]:]
+        below, up_to = np.empty(own.shape, dtype=np.intp), np.empty(own.shape, dtype=np.intp)
+        np.put_along_axis(below, order, counts[:, 0::2], axis=1)
+        np.put_along_axis(up_to, order, counts[:, 1::2], axis=1)
         rank = (below + 1 + up_to) / 2
         floor = np.floor(rank).astype(int)
         halfway = (rank - floor) > 0.4
