@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.base import RegressorMixin
 
 from epiclock.clocks.data import reference_medians
@@ -172,10 +173,10 @@ class Clock:
             status[row] = known[key]
         return {
             "sample_id": samples,
-            "clock": np.full(n_samples, self.name, dtype=object),
+            "clock": self.name,
             "dnam_age": np.where(usable, ages, np.nan),
-            "unit": np.full(n_samples, self.unit, dtype=object),
-            "n_cpgs": np.full(n_samples, n_cpgs),
+            "unit": self.unit,
+            "n_cpgs": n_cpgs,
             "n_cpgs_used": n_measured.astype(int),
             "n_cpgs_missing": (n_cpgs - n_measured).astype(int),
             "n_cpgs_imputed": n_imputed.astype(int),
@@ -204,10 +205,51 @@ class Clock:
         return table[DETAIL_COLUMNS]
 
 
+# Columns of text, and the dtype pandas gives a column of Python strings (object before pandas 3).
+TEXT_COLUMNS = ("sample_id", "clock", "unit", "status")
+
+
+TEXT_DTYPE = pd.Series(["text"]).dtype
+
+
 def frame(tables: list[dict]) -> pd.DataFrame:
-    """One prediction table from the columns of several clocks' (built once: cheaper than a frame each)."""
-    return pd.DataFrame({column: np.concatenate([table[column] for table in tables]) for column in PREDICTION_COLUMNS},
-                        columns=PREDICTION_COLUMNS)
+    """One prediction table from the columns of several clocks' (``Clock.table``; a column may be
+    one value for all of a clock's samples). Built once: cheaper than a frame each."""
+    lengths = [len(table["dnam_age"]) for table in tables]
+    columns = {}
+    for column in PREDICTION_COLUMNS:
+        parts = [table[column] for table in tables]
+        if column in TEXT_COLUMNS and TEXT_DTYPE != object:
+            columns[column] = _text_column(parts, lengths)
+        else:
+            columns[column] = np.concatenate([np.broadcast_to(np.asarray(part, dtype=object if column in TEXT_COLUMNS
+                                                                         else None), (length,))
+                                              for part, length in zip(parts, lengths)])
+    return pd.DataFrame(columns, columns=PREDICTION_COLUMNS)
+
+
+def _text_column(parts: list, lengths: list[int]) -> pd.Series:
+    """A column of text from each clock's part (one string, or one per sample) as an Arrow dictionary:
+    each distinct part is converted once (a run's clocks share the sample IDs; most statuses are
+    'ok'), which is many times faster than converting every row's Python string."""
+    labels: list = []
+    codes, converted = [], {}
+    for part, length in zip(parts, lengths):
+        if isinstance(part, str):
+            codes.append(np.full(length, len(labels)))
+            labels.append(part)
+            continue
+        if id(part) not in converted:
+            part_codes, uniques = pd.factorize(np.asarray(part, dtype=object))
+            converted[id(part)] = part_codes + len(labels)
+            labels.extend(uniques)
+        codes.append(converted[id(part)])
+    if not all(isinstance(label, str) for label in labels):   # sample IDs of another type: as pandas reads them
+        return pd.Series(np.concatenate([np.broadcast_to(np.asarray(part, dtype=object), (length,))
+                                         for part, length in zip(parts, lengths)]))
+    text = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(codes).astype(np.int32)),
+                                          pa.array(labels, type=pa.string())).cast(pa.string())
+    return pd.Series(text, dtype=TEXT_DTYPE)
 
 
 def _status(n_measured: int, n_imputed: int, n_cpgs: int, coverage: float, min_coverage: float, usable: bool,

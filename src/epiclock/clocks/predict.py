@@ -126,8 +126,9 @@ class _Run:
                              if isinstance(clock.preprocessing, SampleStandardisation)]
         self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
             if self.standardised else None
-        self.squares = np.empty((min(CHUNK_SAMPLES, n_samples), matrix.by_sample.shape[1])) if self.standardised else None
-        self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids)
+        chunk_samples = min(CHUNK_SAMPLES, n_samples)
+        self.squares = np.empty((chunk_samples, matrix.by_sample.shape[1])) if self.standardised else None
+        self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids, chunk_samples)
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
         self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
@@ -135,7 +136,8 @@ class _Run:
         self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
         self.components = {index: np.empty((n_samples, len(clock.components))) for index, clock in enumerate(clocks)
                            if with_details and clock.components}
-        self.buffer = np.empty((min(CHUNK_SAMPLES, n_samples), n_features))
+        self.buffer = np.empty((chunk_samples, n_features))
+        self.missing = np.empty((chunk_samples, n_features), dtype=bool)
 
     def chunk(self, start: int, stop: int) -> None:
         """Every clock's output for samples start..stop (rows of the matrix)."""
@@ -149,7 +151,7 @@ class _Run:
             columns = self.columns[index]
             values[:, columns.stop - given.shape[1]:columns.stop] = np.where(np.isnan(given[start:stop]), 0.0,
                                                                              given[start:stop])
-        missing = np.isnan(values)
+        missing = np.isnan(values, out=self.missing[:stop - start])
         if missing.any():
             self.n_missing[start:stop] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
             np.copyto(values, self.fill, where=missing)

@@ -145,7 +145,7 @@ class QuantileNormaliser:
     Unmeasured target probes take their target value.
     """
 
-    def __init__(self, target: pd.Series, matrix: BetaMatrix, cpg_ids):
+    def __init__(self, target: pd.Series, matrix: BetaMatrix, cpg_ids, max_samples: int):
         target_values = target.to_numpy(dtype=float)
         self.sorted_target = np.sort(target_values)
         self.n_target = len(target_values)
@@ -154,24 +154,26 @@ class QuantileNormaliser:
         positions = matrix.positions(target.index)
         order = np.argsort(np.where(positions >= 0, positions, np.iinfo(positions.dtype).max), kind="stable")
         positions, self.target_values = positions[order], target_values[order]
-        self.present = np.flatnonzero(positions >= 0)
         self.absent = np.flatnonzero(positions < 0)
-        self.sources = positions[self.present]
+        self.sources = np.maximum(positions, 0)
         self.own_columns = target.index[order].get_indexer(cpg_ids)
+        # Reused by every block of samples (up to max_samples): no allocation per block.
+        self.block = np.empty((max_samples, self.n_target))
+        self.unmeasured = np.empty((max_samples, self.n_target), dtype=bool)
 
     def apply(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The normalised values of the clock's CpGs for a block of samples (``rows``: their whole
         rows of the matrix; ``own``: their values of the clock's CpGs, imputed where unmeasured),
         and how many target probes each sample measured."""
-        if len(self.absent):
-            block = np.empty((len(rows), self.n_target))
-            block[:, self.present] = rows.take(self.sources, axis=1)
-            block[:, self.absent] = np.nan
-        else:
-            block = rows.take(self.sources, axis=1)
-        unmeasured = np.isnan(block)
-        n_measured = self.n_target - np.add.reduce(unmeasured, axis=1, dtype=np.intp)
+        block = self.block[:len(rows)]
+        if rows.shape[1]:
+            # mode='clip' (absent probes read column 0, then NaN): with the default mode numpy buffers ``out``.
+            np.take(rows, self.sources, axis=1, out=block, mode="clip")
+        block[:, self.absent] = np.nan
+        unmeasured = np.isnan(block, out=self.unmeasured[:len(rows)])
+        n_measured = np.full(len(rows), self.n_target)
         if unmeasured.any():
+            n_measured -= np.count_nonzero(unmeasured, axis=1)
             np.copyto(block, np.broadcast_to(self.target_values, block.shape), where=unmeasured)
         block[:, self.own_columns] = own
         block.sort(axis=1)
