@@ -109,6 +109,9 @@ class BetaMatrix:
         return self.index.get_indexer(cpg_ids)
 
 
+STATISTICS_ROWS = 4
+
+
 def sample_statistics(rows: np.ndarray, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample (row) over every measured probe: count, mean and SD (n - 1, as R's scale()).
 
@@ -121,8 +124,14 @@ def sample_statistics(rows: np.ndarray, scratch: np.ndarray | None = None) -> tu
     if n_probes == 0:
         empty = np.zeros(len(rows))
         return empty.astype(int), np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    total = np.add.reduceat(rows, whole_row, axis=1)[:, 0]
-    squares = np.add.reduceat(np.square(rows, out=scratch), whole_row, axis=1)[:, 0]
+    total = np.empty(len(rows))
+    squares = np.empty(len(rows))
+    # A few rows at a time, so their squares stay in the processor's fastest cache.
+    for start in range(0, len(rows), STATISTICS_ROWS):
+        block = rows[start:start + STATISTICS_ROWS]
+        total[start:start + len(block)] = np.add.reduceat(block, whole_row, axis=1)[:, 0]
+        squared = np.square(block, out=None if scratch is None else scratch[:len(block)])
+        squares[start:start + len(block)] = np.add.reduceat(squared, whole_row, axis=1)[:, 0]
     count = np.full(len(rows), n_probes, dtype=float)
     mean = total / n_probes
     with np.errstate(invalid="ignore", divide="ignore"):
