@@ -416,6 +416,29 @@ def test_residual_age_acceleration_needs_spread_ages(donor_ages, reason):
     assert per_sample["delta_age"].notna().all()
 
 
+def test_clocks_not_in_years_get_no_delta_to_donor_age():
+    """A telomere length (kb) or a pace has no difference to a donor's age in years: the per-sample
+    delta and residual and the per-condition delta are empty, with the reason; years clocks keep theirs."""
+    table = _factorial_table()
+    sheet = table.drop(columns=["clock", "dnam_age", "status"])
+    years = table[["sample_id", "clock", "dnam_age", "status"]].assign(unit="years")
+    kb = years.assign(clock="telomeres", unit="kb", dnam_age=years["dnam_age"] / 10)
+    per_sample = deltas.per_sample(pd.concat([years, kb], ignore_index=True), sheet, DESIGN)
+    telomeres = per_sample[per_sample["clock"] == "telomeres"]
+    assert (telomeres["unit"] == "kb").all() and telomeres["dnam_age"].notna().all()
+    assert telomeres[["delta_age", "age_acceleration_residual"]].isna().all().all()
+    assert (telomeres["age_acceleration_note"] == "not computed: the clock reads kb, not years; a difference to "
+                                                   "the donor's age (years) would mix units").all()
+    in_years = per_sample[per_sample["clock"] != "telomeres"]
+    assert in_years["delta_age"].notna().all() and in_years["age_acceleration_residual"].notna().all()
+    summary = deltas.per_condition(per_sample, DESIGN)
+    kb_rows, year_rows = summary[summary["unit"] == "kb"], summary[summary["unit"] == "years"]
+    assert len(kb_rows) == len(year_rows) > 0 and kb_rows["mean_dnam_age"].notna().all()
+    assert kb_rows[["mean_delta_age", "ci_low", "ci_high"]].isna().all().all()
+    assert kb_rows["note"].str.startswith("not computed: the clock reads kb").all()
+    assert year_rows[["mean_delta_age", "ci_low", "ci_high"]].notna().all().all() and (year_rows["note"] == "").all()
+
+
 def test_samples_without_age_say_so():
     sheet, predictions = _sheet_and_predictions()
     predictions.loc[0, "dnam_age"] = np.nan

@@ -21,11 +21,14 @@ from epiclock.errors import EpiclockError
 # spanning at least this many years (a decade is about the resolution of the clocks' errors).
 RESIDUAL_MIN_DISTINCT_AGES = 3
 RESIDUAL_MIN_AGE_SPAN_YEARS = 10.0
-PER_CONDITION_COLUMNS = ["clock", "condition", "n_samples", "n_donors", "mean_dnam_age", "mean_delta_age",
-                         "ci_low", "ci_high"]
+PER_CONDITION_COLUMNS = ["clock", "unit", "condition", "n_samples", "n_donors", "mean_dnam_age", "mean_delta_age",
+                         "ci_low", "ci_high", "note"]
 # The columns every per-sample table has, whatever the design calls the donor age.
-PER_SAMPLE_COLUMNS = ["sample_id", "clock", "dnam_age", "delta_age", "age_acceleration_residual",
+PER_SAMPLE_COLUMNS = ["sample_id", "clock", "unit", "dnam_age", "delta_age", "age_acceleration_residual",
                       "age_acceleration_note", "condition"]
+# The only unit a clock's output can be compared with a donor's age in; predictions without a unit
+# column (simulated ages) are taken to be in it.
+YEARS = "years"
 # Imputation columns a prediction table carries (epiclock.clocks.PREDICTION_COLUMNS).
 IMPUTATION_COLUMNS = ["n_cpgs", "n_cpgs_used", "n_cpgs_imputed"]
 
@@ -172,10 +175,17 @@ def condition_labels(sheet: pd.DataFrame, design: Design) -> pd.Series:
         lambda row: ", ".join(f"{factor}={value}" for factor, value in row.items()), axis=1)
 
 
+def not_in_years_note(unit: str) -> str:
+    """Why a clock gets no delta against donor age or age acceleration."""
+    return (f"not computed: the clock reads {unit}, not years; a difference to the donor's age (years) "
+            f"would mix units")
+
+
 def per_sample(predictions: pd.DataFrame, sheet: pd.DataFrame, design: Design) -> pd.DataFrame:
     """DNAm age per sample and clock, with the delta against the donor's chronological age and,
-    where the donor ages allow it, the residual age acceleration. The clocks' imputation counts
-    come along when the predictions have them (contrasts compare them between their sides)."""
+    where the donor ages allow it, the residual age acceleration; both only for clocks whose unit
+    is years (the predictions' ``unit`` column; years where there is none). The clocks' imputation
+    counts come along when the predictions have them (contrasts compare them between their sides)."""
     check_design(sheet, design)
     annotated = sheet.assign(condition=condition_labels(sheet, design))
     optional = [design.chip_column] if design.chip_column in sheet.columns else []
@@ -183,15 +193,20 @@ def per_sample(predictions: pd.DataFrame, sheet: pd.DataFrame, design: Design) -
     imputation = [column for column in IMPUTATION_COLUMNS if column in predictions.columns]
     table = predictions[["sample_id", "clock", "dnam_age", "status", *imputation]].merge(
         annotated[keep], on="sample_id", how="left", validate="many_to_one")
-    table["delta_age"] = table["dnam_age"] - table[design.donor_age_column]
+    table.insert(2, "unit", predictions["unit"].to_numpy() if "unit" in predictions.columns else YEARS)
+    in_years = (table["unit"] == YEARS).to_numpy()
+    table["delta_age"] = np.where(in_years, table["dnam_age"] - table[design.donor_age_column], np.nan)
     table["age_acceleration_residual"] = np.nan
     table["age_acceleration_note"] = ""
-    for _, rows in table.groupby("clock", sort=False):
+    for (_, unit), rows in table.groupby(["clock", "unit"], sort=False):
+        if unit != YEARS:
+            table.loc[rows.index, "age_acceleration_note"] = not_in_years_note(unit)
+            continue
         residuals, note = residual_age_acceleration(rows["dnam_age"], rows[design.donor_age_column])
         table.loc[rows.index, "age_acceleration_residual"] = residuals
         table.loc[rows.index, "age_acceleration_note"] = note
     table.loc[table["dnam_age"].isna(), "age_acceleration_note"] = "no DNAm age"
-    leading = ["sample_id", "clock", "dnam_age", design.donor_age_column, "delta_age",
+    leading = ["sample_id", "clock", "unit", "dnam_age", design.donor_age_column, "delta_age",
                "age_acceleration_residual", "age_acceleration_note", "condition"]
     rest = [column for column in table.columns if column not in leading]
     return table[leading + rest]
@@ -231,16 +246,18 @@ def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float,
 
 
 def per_condition(per_sample_table: pd.DataFrame, design: Design) -> pd.DataFrame:
-    """Mean delta age per condition and clock; the 95% CI is over donor means (donors are the replicates)."""
+    """Mean DNAm age and delta age per condition and clock; the 95% CI of the delta is over donor means
+    (donors are the replicates). A clock not in years has its mean output only, and a note."""
     rows = []
     usable = per_sample_table.dropna(subset=["dnam_age"])
-    for (clock, condition), group in usable.groupby(["clock", "condition"], sort=True):
+    for (clock, unit, condition), group in usable.groupby(["clock", "unit", "condition"], sort=True):
         donor_means = group.groupby(design.donor_column)[["dnam_age", "delta_age"]].mean()
         mean_delta, ci_low, ci_high = mean_ci(donor_means["delta_age"].to_numpy())
         rows.append({
-            "clock": clock, "condition": condition, "n_samples": len(group), "n_donors": len(donor_means),
-            "mean_dnam_age": float(donor_means["dnam_age"].mean()), "mean_delta_age": mean_delta,
-            "ci_low": ci_low, "ci_high": ci_high,
+            "clock": clock, "unit": unit, "condition": condition, "n_samples": len(group),
+            "n_donors": len(donor_means), "mean_dnam_age": float(donor_means["dnam_age"].mean()),
+            "mean_delta_age": mean_delta, "ci_low": ci_low, "ci_high": ci_high,
+            "note": "" if unit == YEARS else not_in_years_note(unit),
         })
     return pd.DataFrame(rows, columns=PER_CONDITION_COLUMNS)
 

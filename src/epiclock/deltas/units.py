@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from epiclock.deltas.design import YEARS
 from epiclock.errors import EpiclockError
-
-YEARS = "years"
 
 
 def clock_units(predictions: pd.DataFrame) -> dict[str, str]:
