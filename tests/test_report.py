@@ -118,6 +118,22 @@ def test_interaction_is_worded_as_an_interaction():
     assert reading.interaction_phrase({**entry, "minus": None}) is None
 
 
+def test_imbalanced_imputation_is_flagged_beside_the_headline(report_inputs):
+    """A contrast whose sides imputed different numbers of CpGs says so under its headline, with the
+    threshold (design.max_imputed_difference, 2% in the demo config) and each side's mean."""
+    contrasts = report_inputs.contrasts.copy()
+    first = contrasts["contrast"].iloc[0]
+    flagged = (contrasts["contrast"] == first) & (contrasts["clock"] == "horvath_skin_blood2018")
+    assert flagged.sum() == 1 and not contrasts["imputation_flag"].any()
+    contrasts.loc[flagged, ["imputation_flag", "treated_mean_imputed", "reference_mean_imputed"]] = [True, 30.0, 2.0]
+    html = report.render(dataclasses.replace(report_inputs, contrasts=contrasts))
+    notes = re.findall(r'<p class="note imputation-flag">(.*?)</p>', html)
+    assert notes == ["Imputation differs between the sides by more than 2% of the clock's CpGs (mean imputed per "
+                     "sample, treated vs reference) under horvath_skin_blood2018 (30.0 vs 2.0 CpGs): part of a "
+                     "shift there may come from imputation alone."]
+    assert "imputation-flag" not in report.render(report_inputs)
+
+
 def test_primary_clock_falls_back_to_the_first_clock_and_says_so():
     assert reading.primary_clock({"report": {"primary_clock": "hannum2013"}}, ["horvath2013", "hannum2013"]) == (
         "hannum2013", "")

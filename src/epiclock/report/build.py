@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
+from epiclock import deltas  # noqa: E402
 from epiclock.clocks import clock as clocks_clock  # noqa: E402
 from epiclock.preprocess import controls
 from epiclock.qc import assess as qc_assess
@@ -694,6 +695,8 @@ def render(inputs: ReportInputs) -> str:
         identity_problems=identity_problems(inputs.identity),
         clock_sections=clock_sections,
         has_design=bool(config.get("design")),
+        max_imputed_difference=(deltas.Design.from_config(config["design"]).max_imputed_difference
+                                if config.get("design") else None),
         clock_names=clock_names,
         ages=inputs.predictions.pivot(index="sample_id", columns="clock", values="dnam_age").reindex(
             columns=clock_names).reset_index() if len(inputs.predictions) else inputs.predictions,

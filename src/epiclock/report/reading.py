@@ -160,6 +160,16 @@ def primary_clock(config: dict, run_clocks: list[str]) -> tuple[str, str]:
     return chosen, f"The configured primary clock {wanted} is not among this run's clocks; {chosen} heads each contrast."
 
 
+def imbalanced_imputation(rows: pd.DataFrame) -> list[str]:
+    """The clocks of one contrast whose sides imputed different numbers of CpGs (imputation_flag), with
+    the mean imputed CpGs of each side, treated first."""
+    if "imputation_flag" not in rows.columns:
+        return []
+    flagged = rows[rows["imputation_flag"].fillna(False).astype(bool)]
+    return [f"{row.clock} ({row.treated_mean_imputed:.1f} vs {row.reference_mean_imputed:.1f} CpGs)"
+            for row in flagged.itertuples()]
+
+
 def headlines(contrasts: pd.DataFrame, contrast_config: list[dict], clocks: dict, primary: str) -> list[dict]:
     """Per contrast: its description, the verdict of the primary test under the primary clock (or
     why nothing was tested), and the other clocks' readings as detail."""
@@ -175,6 +185,7 @@ def headlines(contrasts: pd.DataFrame, contrast_config: list[dict], clocks: dict
         agreeing = [reading for reading in tested if reading["significant"]]
         result.append({
             "name": name, "description": entry.get("description") or name.replace("_", " "),
+            "imputation": imbalanced_imputation(rows),
             "interaction": interaction_phrase(entry) is not None or bool(entry.get("minus")),
             "test": rows["test"].iloc[0] if "test" in rows.columns else "",
             "head": head, "others": others,
