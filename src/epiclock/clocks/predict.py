@@ -8,9 +8,10 @@ clock after clock, into one array (a CpG read by two clocks is copied into each 
 each clock's own imputation reference fills its own columns, all with one np.copyto); each clock's
 preprocessing rewrites its own columns; then one elementwise product with every clock's
 coefficients, summed per clock (``model.segment_dots``), gives every ``LinearClock``'s linear
-predictor at once. A clock whose model is another scikit-learn regressor is called on its columns,
-one chunk at a time. Nothing mixes the samples of a chunk, so a sample's output never depends on
-the others of the run (see ``model.segment_dots``).
+predictor at once. A clock whose model is another scikit-learn regressor is called through its
+predict on its columns, MODEL_SAMPLES samples at a time (such a model must read each row on its
+own). Nothing else mixes samples, so a sample's output never depends on the others of the run (see
+``model.segment_dots``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from epiclock.errors import EpiclockError
 # Samples per chunk: 16 rows of a clock-only excerpt (34,000 probes: 4.4 MB) stay in the processor's
 # cache while every clock reads them; 32 and 64 measured slower, fewer pay more per-chunk overhead.
 CHUNK_SAMPLES = 16
+
+
+# Samples per call of a model that is not a LinearClock (a multiple of CHUNK_SAMPLES).
+MODEL_SAMPLES = 1024
 
 
 def predict(betas: pd.DataFrame, clocks: list[Clock], imputation: str = "reference",
@@ -134,6 +139,11 @@ class _Run:
         self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
         # Clocks whose model is not a LinearClock: called on their own columns, chunk by chunk.
         self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
+        self.linear_models = np.flatnonzero([isinstance(clock.model, LinearClock) for clock in clocks])
+        # Their preprocessed features, gathered over several chunks: a model's predict has its own
+        # overhead per call (an iterative fit, say), paid once per MODEL_SAMPLES samples.
+        self.model_features = {index: np.empty((min(MODEL_SAMPLES, n_samples), widths[index]))
+                               for index in self.other_models}
         self.components = {index: np.empty((n_samples, len(clock.components))) for index, clock in enumerate(clocks)
                            if with_details and clock.components}
         self.buffer = np.empty((chunk_samples, n_features))
@@ -161,23 +171,25 @@ class _Run:
                 np.add.at(self.n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
         self._preprocess(rows, values, start, stop)
         for index in self.other_models:
-            model = self.clocks[index].model
-            features = pd.DataFrame(values[:, self.columns[index]], columns=model.feature_names_in_, copy=False)
-            self.outputs[start:stop, index] = model.predict(features)
+            first = start - start % MODEL_SAMPLES
+            features = self.model_features[index]
+            features[start - first:stop - first] = values[:, self.columns[index]]
+            if stop - first == MODEL_SAMPLES or stop == self.matrix.n_samples:
+                model = self.clocks[index].model
+                self.outputs[first:stop, index] = model.predict(
+                    pd.DataFrame(features[:stop - first], columns=model.feature_names_in_, copy=False))
         for index, outputs in self.components.items():
             for column, model in enumerate(self.clocks[index].components.values()):
                 outputs[start:stop, column] = model.predict_array(values[:, self.columns[index]])
         # Linear clocks: the dot products here (the products overwrite the chunk's features, read
         # by now), their output transforms once all chunks are done.
         linear = segment_dots(values, self.coef, self.starts, scratch=values)
-        linear[:, self.other_models] = self.outputs[start:stop, self.other_models]
-        self.outputs[start:stop] = linear
+        self.outputs[start:stop, self.linear_models] = linear[:, self.linear_models]
 
     def finish(self) -> None:
         """The linear clocks' output transforms, on the dot products of every chunk."""
-        for index, clock in enumerate(self.clocks):
-            if index not in self.other_models:
-                self.outputs[:, index] = clock.model.output(self.outputs[:, index])
+        for index in self.linear_models:
+            self.outputs[:, index] = self.clocks[index].model.output(self.outputs[:, index])
 
     def _preprocess(self, rows: np.ndarray, values: np.ndarray, start: int, stop: int) -> None:
         """Each clock's per-sample preprocessing, on its own columns of the chunk."""
