@@ -14,6 +14,7 @@ the other samples of a run.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,11 +132,16 @@ class Clock:
     def effective_min_coverage(self, min_coverage: float) -> float:
         return max(min_coverage, self.min_coverage or 0.0)
 
+    @functools.cached_property
     def reference_values(self) -> np.ndarray:
         """Per CpG of the clock, the value that replaces it when unmeasured under 'reference'
-        imputation: the clock's own reference, else the shared reference medians (NaN: none)."""
+        imputation: the clock's own reference, else the shared reference medians (NaN: none).
+        Looked up once per clock (a lookup among the 450,000 medians per call would cost more than
+        predicting a small batch)."""
         reference = self.imputation_reference if self.imputation_reference is not None else reference_medians()
-        return reference.reindex(self.cpg_ids).to_numpy(dtype=float)
+        values = reference.reindex(self.cpg_ids).to_numpy(dtype=float)
+        values.flags.writeable = False
+        return values
 
     def usable(self, n_measured: np.ndarray, n_imputed: np.ndarray, min_coverage: float,
                shortfall: np.ndarray) -> np.ndarray:

@@ -109,7 +109,7 @@ class _Run:
         self.absent = np.flatnonzero(positions < 0)
         # What an unmeasured feature becomes: its clock's reference value under 'reference'
         # imputation, else 0 (the sample then gets no age; zeros keep its arithmetic finite).
-        reference = (np.concatenate([np.concatenate([clock.reference_values(), np.full(len(clock.covariates), np.nan)])
+        reference = (np.concatenate([np.concatenate([clock.reference_values, np.full(len(clock.covariates), np.nan)])
                                      for clock in clocks])
                      if imputation == "reference" else np.full(n_features, np.nan))
         self.fill = np.where(np.isnan(reference), 0.0, reference)
