@@ -116,6 +116,28 @@ def test_ages_are_bitwise_equal_across_batch_sizes_and_positions(name):
         assert np.array_equal(part, whole[start:stop]), (name, start, stop)
 
 
+def test_clocks_predicted_together_give_each_clocks_own_bits():
+    # One call gathers every clock's CpGs side by side and shares the per-sample statistics: each
+    # clock's outputs, counts and statuses must still be those of the clock alone, to the bit, with
+    # CpGs missing from the matrix and unmeasured values scattered over the samples.
+    names = ["horvath2013", "hannum2013", "zhang2019_en", "dunedinpace2022", "stemtoc2024", "grimagev2_2022",
+             "epitoc2_2020", "weidner2014", "miage2018"]
+    clocks = clocks_registry.resolve(names)
+    needed = pd.Index(sorted(set().union(*(clock.cpg_ids for clock in clocks))
+                             | set(clocks_registry.get("dunedinpace2022").preprocessing.target.index)))
+    betas = _random_betas(needed.union(pd.Index([f"cg9{i:07d}" for i in range(5000)])), 6)
+    betas = betas.drop(index=clocks_registry.get("hannum2013").cpg_ids[:5])
+    betas = betas.mask(np.random.default_rng(7).random(betas.shape) < 0.02)
+    covariates = pd.DataFrame({"age": [50.0, 61.0, np.nan, 40.0, 33.0, 70.0], "female": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]},
+                              index=betas.columns)
+    together, details = predict.predict_with_details(betas, clocks, covariates=covariates)
+    alone = [predict.predict_with_details(betas, [clock], covariates=covariates) for clock in clocks]
+    pd.testing.assert_frame_equal(together, pd.concat([table for table, _ in alone], ignore_index=True), check_exact=True)
+    pd.testing.assert_frame_equal(details, pd.concat([table for _, table in alone if len(table)], ignore_index=True),
+                                  check_exact=True)
+    assert together["n_cpgs_imputed"].gt(0).any() and together.groupby("clock")["dnam_age"].count().gt(0).all()
+
+
 def test_unknown_clock_and_imputation_are_clear_errors():
     with pytest.raises(EpiclockError, match=r"unknown clock 'hannum'; did you mean hannum2013\? `epiclock clocks list` "
                                             r"shows the \d+ clocks \(panels: in_vitro, mitotic, blood, pace, all\)"):
