@@ -169,9 +169,19 @@ class Clock:
             notes = np.array([note if existing is None else f"{existing}; {note}" for existing in notes], dtype=object)
         n_samples = len(samples)
         status = np.full(n_samples, "ok", dtype=object)
-        # Samples with the same counts and reasons share one status (most of a run's imputed samples do).
+        # Samples with the same counts and reasons share one status (most of a run's imputed samples
+        # do): each distinct one is written once.
+        rows = np.flatnonzero(~usable | (n_imputed > 0) | (notes != None))  # noqa: E711
+        plain = (shortfall[rows] == None) & (notes[rows] == None)  # noqa: E711
+        counted = rows[plain]
+        keys = (n_measured[counted].astype(np.int64) * (n_cpgs + 1) + n_imputed[counted]) * 2 + usable[counted]
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        texts = np.array([_status(int(n_measured[row]), int(n_imputed[row]), n_cpgs, float(coverage[row]), required,
+                                  bool(usable[row]), imputation, self.imputation_label, None, None)
+                          for row in counted[first]], dtype=object)
+        status[counted] = texts[inverse.reshape(-1)]
         known: dict = {}
-        for row in np.flatnonzero(~usable | (n_imputed > 0) | (notes != None)):  # noqa: E711
+        for row in rows[~plain]:
             key = (int(n_measured[row]), int(n_imputed[row]), bool(usable[row]), shortfall[row], notes[row])
             if key not in known:
                 known[key] = _status(key[0], key[1], n_cpgs, float(coverage[row]), required, key[2], imputation,
