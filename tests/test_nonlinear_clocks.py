@@ -1,5 +1,6 @@
-"""The clocks that are not linear models on betas (MiAge), against biolearn 0.9.1's own output
-(tests/fixtures/biolearn/models_*, written once by make_fixtures.py) and against their definitions."""
+"""The clocks that are not linear models on betas (MiAge, GP-age, AltumAge), against biolearn 0.9.1's
+own output (tests/fixtures/biolearn/models_*, written once by make_fixtures.py), the GP-age authors'
+published demo output (tests/fixtures/gp_age) and their definitions."""
 
 import functools
 
@@ -25,11 +26,18 @@ def _fixture(root):
     return betas, expected
 
 
-def _compared(root, name):
+def _compared(root, name, dropped=False):
+    """biolearn's and our predictions side by side; ``dropped``: on the fixture's matrix without the
+    CpGs biolearn's run left out (each tool then fills them its own way, from the same values)."""
     betas, expected = _fixture(root)
-    predicted = _predict(betas, name, imputation="none", min_coverage=1.0)
-    merged = expected[expected["clock"] == name].merge(predicted, on=["sample_id", "clock"], validate="one_to_one")
-    assert len(merged) == betas.shape[1] and (merged["status"] == "ok").all()
+    rows = expected[(expected["clock"] == name) & ((expected["input"] != "complete") == dropped)]
+    if dropped:
+        kept = betas.index.difference(_dropped_cpgs())
+        predicted = _predict(betas.loc[kept], name, imputation="reference", min_coverage=0.5)
+    else:
+        predicted = _predict(betas, name, imputation="none", min_coverage=1.0)
+    merged = rows.merge(predicted, on=["sample_id", "clock"], validate="one_to_one")
+    assert len(merged) == betas.shape[1] and merged["status"].str.startswith("ok").all()
     return betas, merged
 
 
@@ -43,6 +51,22 @@ def _miage_betas(divisions, noise=0.0, seed=0):
                         columns=[f"S{i}" for i in range(len(divisions))])
 
 
+GP_AGE = ["gp_age10_2023", "gp_age30_2023", "gp_age71_2023", "gp_age_a_2023", "gp_age_b_2023", "gp_age_c_2023"]
+# make_fixtures.py's DROP_EVERY: every 7th CpG (in ID order) of the GP-age and AltumAge models is
+# absent from the fixture's second run.
+DROP_EVERY = 7
+
+
+def _dropped_cpgs():
+    ids = set().union(*(clocks_registry.get(name).cpg_ids for name in GP_AGE + ["altumage2022"]))
+    return sorted(ids)[::DROP_EVERY]
+
+
+def _n_dropped(name, dropped):
+    """How many of the clock's CpGs the fixture's second run leaves out (0 for the complete run)."""
+    return len(set(clocks_registry.get(name).cpg_ids) & set(_dropped_cpgs())) if dropped else 0
+
+
 def _predict(betas, name="miage2018", **settings):
     return predict.predict(betas, [clocks_registry.get(name)], **settings)
 
@@ -50,7 +74,7 @@ def _predict(betas, name="miage2018", **settings):
 def test_miage_agrees_with_biolearn_and_is_as_good_a_minimum(project_root):
     betas, merged = _compared(project_root, "miage2018")
     ours, theirs = merged["dnam_age"].to_numpy(), merged["prediction"].to_numpy()
-    # Measured: at most 3.4e-6 divisions apart (3.7e-9 of n) on the fixture's 64 to 5,900 divisions.
+    # Measured: at most 1.6e-5 divisions apart (1.4e-8 of n) on the fixture's 60 to 6,000 divisions.
     assert np.all(np.abs(ours - theirs) <= BRENT_RELATIVE_TOLERANCE * theirs)
     model = clocks_registry.get("miage2018").model
     values = betas.loc[model.feature_names_in_, merged["sample_id"]].to_numpy().T
@@ -108,3 +132,66 @@ def test_a_nonlinear_clock_entry_is_checked(monkeypatch, field, value, message):
     monkeypatch.setitem(clocks_registry._registry(), "broken_miage", entry)
     with pytest.raises(EpiclockError, match=message):
         clocks_registry.get("broken_miage")
+
+
+@pytest.mark.parametrize("name", GP_AGE)
+@pytest.mark.parametrize("dropped", [False, True], ids=["complete", "dropped_cpgs"])
+def test_gp_age_equals_biolearn(project_root, name, dropped):
+    # dropped: biolearn (like the authors' predict_age.py) fills an unmeasured CpG with the training
+    # samples' mean; so does the clock's imputation reference.
+    _, merged = _compared(project_root, name, dropped)
+    # Measured: at most 4.3e-11 years apart, complete or not.
+    assert (merged["n_cpgs_imputed"] == _n_dropped(name, dropped)).all()
+    assert np.abs(merged["dnam_age"] - merged["prediction"]).max() < 1e-6
+
+
+def test_gp_age30_reproduces_the_authors_published_demo(project_root):
+    # mirivar/GP-age's demo/meth_test.csv and the predictions its README's demo printed, 3 decimals.
+    betas = pd.read_csv(project_root / "tests/fixtures/gp_age/meth_test.csv", index_col="ID")
+    published = pd.read_csv(project_root / "tests/fixtures/gp_age/GP-age_30_cpgs_predictions.csv", index_col="sample")
+    predicted = _predict(betas, "gp_age30_2023", imputation="none", min_coverage=1.0).set_index("sample_id")
+    assert np.abs(predicted["dnam_age"] - published["predictions"]).max() <= 0.0005 + 1e-9
+
+
+def test_gp_age_of_a_sample_does_not_depend_on_the_batch(project_root):
+    betas, _ = _fixture(project_root)
+    whole = _predict(betas, "gp_age71_2023")["dnam_age"].to_numpy()
+    for start, stop in [(0, 1), (2, 7)]:
+        part = _predict(betas.iloc[:, start:stop], "gp_age71_2023")["dnam_age"].to_numpy()
+        assert np.allclose(part, whole[start:stop], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("dropped", [False, True], ids=["complete", "dropped_cpgs"])
+def test_altumage_agrees_with_biolearns_float32_network(project_root, dropped):
+    # biolearn runs the network in torch float32, ours in float64: measured at most 3.1e-5 years apart
+    # (complete; 7.5e-6 with dropped CpGs) on the fixture; 1e-3 years bounds float32's rounding
+    # through 20,318 inputs and 6 layers.
+    # dropped: biolearn's 'altumage_center' imputation and the clock's reference, both AltumAge's centres.
+    _, merged = _compared(project_root, "altumage2022", dropped)
+    assert (merged["n_cpgs_imputed"] == _n_dropped("altumage2022", dropped)).all()
+    assert np.abs(merged["dnam_age"] - merged["prediction"]).max() < 1e-3
+
+
+def test_altumage_is_a_network_not_a_linear_model(project_root):
+    # Halving every deviation from the centres does not halve the age's deviation: the SELU layers bend it.
+    clock = clocks_registry.get("altumage2022")
+    betas, _ = _fixture(project_root)
+    centres = pd.Series(clock.model.center, index=clock.cpg_ids)
+    full = betas.loc[clock.cpg_ids]
+    half = full.sub(centres, axis=0) * 0.5 + centres.to_numpy()[:, None]
+    at_centre = pd.DataFrame({"C": centres})
+    ages = [_predict(frame, "altumage2022")["dnam_age"].to_numpy() for frame in (full, half, at_centre)]
+    linear_guess = (ages[0] + ages[2][0]) / 2
+    assert np.abs(ages[1] - linear_guess).max() > 0.1
+
+
+def test_the_new_clocks_are_listed_with_how_to_read_them():
+    table = clocks_registry.describe().set_index("name")
+    for name in GP_AGE + ["altumage2022"]:
+        row = table.loc[name]
+        assert (row["unit"], row["output_kind"], row["direction"]) == ("years", "age", "higher = older")
+        assert row["doi"].startswith("10.") and row["licence"] and row["citation"]
+    assert set(GP_AGE) <= set(clocks_registry.panel("blood"))
+    assert table.loc[GP_AGE, "restricted"].all()   # Yissum research licence
+    assert table.loc["gp_age71_2023", "cpgs"] == 71 and table.loc["altumage2022", "cpgs"] == 20318
+    assert not table.loc["altumage2022", "restricted"]

@@ -122,7 +122,9 @@ def vendor_gp_age(source_dir: Path) -> list[dict]:
             f"{variance:.6g}, lengthscale {lengthscale:.6g}, noise {noise:.6g}), {len(inputs)} training samples and "
             "their weights; prediction k(x, X) @ weights (clocks/gp_age.py)", *GP_AGE, source,
             "GPy JSON read (gzip); X kept, weights (K + (noise + 1e-8) I)^-1 Y solved by Cholesky in float64 by "
-            "tools/vendor_nonlinear_clocks.py; CpG order from biolearn 0.9.1's model definition (biolearn/model.py); "
+            "tools/vendor_nonlinear_clocks.py; CpG order from biolearn 0.9.1's model definition (biolearn/model.py), "
+            "the same as the authors' model_data/GP-age_sites_*.csv (mirivar/GP-age 64db43b, whose model files are "
+            "byte-identical); "
             f"X stored as {stored.dtype} (exact); .npz"))
     return rows
 

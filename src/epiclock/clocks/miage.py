@@ -53,14 +53,16 @@ class MiAgeModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The divisions of each sample (row of X; columns ``feature_names_in_``), as clocks.predict calls a model."""
-        return self.predict_array(X.reindex(columns=self.feature_names_in_).to_numpy(dtype=float))
+        if not X.columns.equals(pd.Index(self.feature_names_in_)):
+            X = X.reindex(columns=self.feature_names_in_)
+        return self.predict_array(X.to_numpy(dtype=float))
 
     def predict_array(self, values: np.ndarray) -> np.ndarray:
         values = np.atleast_2d(np.asarray(values, dtype=float))
         divisions = np.full(values.shape[0], np.nan)
         complete = np.flatnonzero(~np.isnan(values).any(axis=1))
         if len(complete):
-            divisions[complete] = self._fit(values[complete])
+            divisions[complete] = self._fit(values if len(complete) == len(values) else values[complete])
         return divisions
 
     def _fit(self, values: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import functools
 import pandas as pd
 import yaml
 
-from epiclock.clocks import miage
+from epiclock.clocks import altumage, gp_age, miage
 from epiclock.clocks.clock import COVARIATES, DIRECTIONS, OUTPUT_KINDS, Clock
 from epiclock.clocks.data import data_path, read_cpg_list, read_cpg_table
 from epiclock.clocks.model import LinearClock, TRANSFORMS, TRANSFORM_UNITS
@@ -66,9 +66,12 @@ PREPROCESSING_STEPS = ("standardise_sample", "quantile_normalise", "sample_quant
 
 # Clocks that are not linear models on betas, by clocks.yaml's ``model``: the function that builds
 # the model from the clock's data file (``coefficients``), and the units it can output. Such a
-# model predicts each sample on its own, NaN for a row with an unmeasured CpG, so Clock applies it
-# as it does a linear model (reference imputation, coverage, status).
-NONLINEAR_MODELS = {"miage": (miage.load, ("divisions",))}
+# model has ``feature_names_in_`` and ``predict(X)``, which clocks.predict calls on the clock's
+# imputed features like any regressor's (coverage and status as for every clock); it predicts
+# each sample on its own, and may bring its own imputation reference (GP-age's training means,
+# AltumAge's centres).
+NONLINEAR_MODELS = {"miage": (miage.load, ("divisions",)), "gp_age": (gp_age.load, ("years",)),
+                    "altumage": (altumage.load, ("years",))}
 
 
 def _preprocessing(name: str, entry: dict, cpg_ids) -> SampleStandardisation | QuantileNormalisation | SampleQuantile | None:
