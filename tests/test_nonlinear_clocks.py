@@ -172,6 +172,16 @@ def test_altumage_agrees_with_biolearns_float32_network(project_root, dropped):
     assert np.abs(merged["dnam_age"] - merged["prediction"]).max() < 1e-3
 
 
+def test_altumage_of_a_sample_does_not_depend_on_the_batch_beyond_rounding(project_root):
+    # Its layers are BLAS matrix products, which may block their sums by the batch's shape: equal to
+    # rounding (relative 1e-12 bounds a few ulps through 20,318 inputs), not bitwise.
+    betas, _ = _fixture(project_root)
+    whole = _predict(betas, "altumage2022")["dnam_age"].to_numpy()
+    for start, stop in [(0, 1), (2, 7)]:
+        part = _predict(betas.iloc[:, start:stop], "altumage2022")["dnam_age"].to_numpy()
+        assert np.allclose(part, whole[start:stop], rtol=1e-12, atol=0)
+
+
 def test_altumage_is_a_network_not_a_linear_model(project_root):
     # Halving every deviation from the centres does not halve the age's deviation: the SELU layers bend it.
     clock = clocks_registry.get("altumage2022")
