@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from epiclock.clocks.model import PerSampleModel
 from epiclock.errors import EpiclockError
 
 BATCH_NORM_EPSILON = 1e-3
@@ -30,7 +31,7 @@ def selu(values: np.ndarray) -> np.ndarray:
         return SELU_SCALE * np.where(values > 0, values, SELU_ALPHA * np.expm1(np.minimum(values, 0.0)))
 
 
-class AltumAgeModel:
+class AltumAgeModel(PerSampleModel):
     """AltumAge as a clock's model: ``predict_array`` maps samples x CpGs betas (in
     ``feature_names_in_`` order) to years; a row with an unmeasured CpG gets NaN."""
 
@@ -65,21 +66,7 @@ class AltumAgeModel:
         self._first_weight = np.ascontiguousarray(weight * per_cpg[:, None])
         self._first_bias = offset @ weight + linear_bias
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The years of each sample (row of X; columns ``feature_names_in_``), as clocks.predict calls a model."""
-        if not X.columns.equals(pd.Index(self.feature_names_in_)):
-            X = X.reindex(columns=self.feature_names_in_)
-        return self.predict_array(X.to_numpy(dtype=float))
-
-    def predict_array(self, values: np.ndarray) -> np.ndarray:
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        ages = np.full(values.shape[0], np.nan)
-        complete = np.flatnonzero(~np.isnan(values).any(axis=1))
-        if len(complete):
-            ages[complete] = self._forward(values if len(complete) == len(values) else values[complete])
-        return ages
-
-    def _forward(self, values: np.ndarray) -> np.ndarray:
+    def _predict_complete(self, values: np.ndarray) -> np.ndarray:
         hidden = selu(values @ self._first_weight + self._first_bias)
         for number, (mean, gain, bias, weight, linear_bias) in enumerate(self.layers[1:], start=2):
             hidden = ((hidden - mean) * gain + bias) @ weight + linear_bias

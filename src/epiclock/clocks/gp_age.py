@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from epiclock.clocks.model import PerSampleModel
 from epiclock.errors import EpiclockError
 
 # Samples per block of the kernel matrix (block x training samples doubles): bounds memory.
@@ -22,7 +23,7 @@ BLOCK_SAMPLES = 256
 ARRAYS = ("cpg_ids", "training_inputs", "weights", "variance", "lengthscale")
 
 
-class GaussianProcessAge:
+class GaussianProcessAge(PerSampleModel):
     """A GP-age model as a clock's model: ``predict_array`` maps samples x CpGs betas (in
     ``feature_names_in_`` order) to years; a row with an unmeasured CpG gets NaN."""
 
@@ -40,19 +41,10 @@ class GaussianProcessAge:
         self._training_norms = np.add.reduce(self.training_inputs ** 2, axis=1)
         self.imputation_reference = pd.Series(self.training_inputs.mean(axis=0), index=self.feature_names_in_)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The years of each sample (row of X; columns ``feature_names_in_``), as clocks.predict calls a model."""
-        if not X.columns.equals(pd.Index(self.feature_names_in_)):
-            X = X.reindex(columns=self.feature_names_in_)
-        return self.predict_array(X.to_numpy(dtype=float))
-
-    def predict_array(self, values: np.ndarray) -> np.ndarray:
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        ages = np.full(values.shape[0], np.nan)
-        complete = np.flatnonzero(~np.isnan(values).any(axis=1))
-        for start in range(0, len(complete), BLOCK_SAMPLES):
-            rows = complete[start:start + BLOCK_SAMPLES]
-            ages[rows] = self._mean(values[rows])
+    def _predict_complete(self, values: np.ndarray) -> np.ndarray:
+        ages = np.empty(len(values))
+        for start in range(0, len(values), BLOCK_SAMPLES):
+            ages[start:start + BLOCK_SAMPLES] = self._mean(values[start:start + BLOCK_SAMPLES])
         return ages
 
     def _mean(self, values: np.ndarray) -> np.ndarray:

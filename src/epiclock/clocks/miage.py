@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from epiclock.clocks.model import PerSampleModel
 from epiclock.errors import EpiclockError
 
 MIN_DIVISIONS, MAX_DIVISIONS = 10.0, 10_000.0
@@ -29,7 +30,7 @@ RELATIVE_TOLERANCE = 1e-13
 MAX_ITERATIONS = 200
 
 
-class MiAgeModel:
+class MiAgeModel(PerSampleModel):
     """The MiAge fit as a clock's model: ``predict_array`` maps samples x CpGs betas (in
     ``feature_names_in_`` order) to divisions; a row with an unmeasured CpG gets NaN."""
 
@@ -51,21 +52,7 @@ class MiAgeModel:
         curves = self.c + self.d * np.exp(self.log_b * (np.asarray(divisions, dtype=float)[:, None] - 1.0))
         return np.add.reduce((curves - values) ** 2, axis=1)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The divisions of each sample (row of X; columns ``feature_names_in_``), as clocks.predict calls a model."""
-        if not X.columns.equals(pd.Index(self.feature_names_in_)):
-            X = X.reindex(columns=self.feature_names_in_)
-        return self.predict_array(X.to_numpy(dtype=float))
-
-    def predict_array(self, values: np.ndarray) -> np.ndarray:
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        divisions = np.full(values.shape[0], np.nan)
-        complete = np.flatnonzero(~np.isnan(values).any(axis=1))
-        if len(complete):
-            divisions[complete] = self._fit(values if len(complete) == len(values) else values[complete])
-        return divisions
-
-    def _fit(self, values: np.ndarray) -> np.ndarray:
+    def _predict_complete(self, values: np.ndarray) -> np.ndarray:
         offset = self.c[None, :] - values                       # c_i - beta_i
         # Objective on the grid, expanded: sum (c - beta)^2 + 2 (c - beta) . curve + sum curve^2.
         on_grid = (np.add.reduce(offset ** 2, axis=1)[:, None] + 2.0 * offset @ self._grid_curves

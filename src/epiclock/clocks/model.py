@@ -136,3 +136,28 @@ class LinearClock(RegressorMixin, BaseEstimator):
         if np.isnan(values).any():
             raise EpiclockError("LinearClock.predict: the input lacks some of the clock's CpGs")
         return self.predict_array(values)
+
+
+class PerSampleModel:
+    """Base of the models that are not linear (MiAge, GP-age, AltumAge), as ``clocks.predict`` calls
+    them: ``predict(X)`` on samples x ``feature_names_in_``, NaN for a sample with a feature left
+    unmeasured (clocks.predict imputes before); a subclass computes ``_predict_complete`` on the rest."""
+
+    feature_names_in_: np.ndarray
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The output for each sample (row of X)."""
+        if not X.columns.equals(pd.Index(self.feature_names_in_)):
+            X = X.reindex(columns=self.feature_names_in_)
+        return self.predict_array(X.to_numpy(dtype=float))
+
+    def predict_array(self, values: np.ndarray) -> np.ndarray:
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        outputs = np.full(values.shape[0], np.nan)
+        complete = np.flatnonzero(~np.isnan(values).any(axis=1))
+        if len(complete):
+            outputs[complete] = self._predict_complete(values if len(complete) == len(values) else values[complete])
+        return outputs
+
+    def _predict_complete(self, values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
