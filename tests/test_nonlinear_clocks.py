@@ -153,14 +153,6 @@ def test_gp_age30_reproduces_the_authors_published_demo(project_root):
     assert np.abs(predicted["dnam_age"] - published["predictions"]).max() <= 0.0005 + 1e-9
 
 
-def test_gp_age_of_a_sample_does_not_depend_on_the_batch(project_root):
-    betas, _ = _fixture(project_root)
-    whole = _predict(betas, "gp_age71_2023")["dnam_age"].to_numpy()
-    for start, stop in [(0, 1), (2, 7)]:
-        part = _predict(betas.iloc[:, start:stop], "gp_age71_2023")["dnam_age"].to_numpy()
-        assert np.allclose(part, whole[start:stop], rtol=1e-12, atol=0)
-
-
 @pytest.mark.parametrize("dropped", [False, True], ids=["complete", "dropped_cpgs"])
 def test_altumage_agrees_with_biolearns_float32_network(project_root, dropped):
     # biolearn runs the network in torch float32, ours in float64: measured at most 3.1e-5 years apart
@@ -172,13 +164,14 @@ def test_altumage_agrees_with_biolearns_float32_network(project_root, dropped):
     assert np.abs(merged["dnam_age"] - merged["prediction"]).max() < 1e-3
 
 
-def test_altumage_of_a_sample_does_not_depend_on_the_batch_beyond_rounding(project_root):
-    # Its layers are BLAS matrix products, which may block their sums by the batch's shape: equal to
-    # rounding (relative 1e-12 bounds a few ulps through 20,318 inputs), not bitwise.
+@pytest.mark.parametrize("name", ["gp_age71_2023", "altumage2022"])
+def test_a_matrix_product_model_does_not_depend_on_the_batch_beyond_rounding(project_root, name):
+    # GP-age's kernel and AltumAge's layers are BLAS matrix products, which may block their sums by the
+    # batch's shape: equal to rounding (relative 1e-12 bounds a few ulps over thousands of terms), not bitwise.
     betas, _ = _fixture(project_root)
-    whole = _predict(betas, "altumage2022")["dnam_age"].to_numpy()
+    whole = _predict(betas, name)["dnam_age"].to_numpy()
     for start, stop in [(0, 1), (2, 7)]:
-        part = _predict(betas.iloc[:, start:stop], "altumage2022")["dnam_age"].to_numpy()
+        part = _predict(betas.iloc[:, start:stop], name)["dnam_age"].to_numpy()
         assert np.allclose(part, whole[start:stop], rtol=1e-12, atol=0)
 
 
