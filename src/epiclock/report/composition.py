@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from epiclock import composition  # noqa: E402
+from epiclock.deltas import SIGNIFICANCE  # noqa: E402
 from epiclock.report.svg import figure_svg  # noqa: E402
 
 CELL_COLOURS = ("#1f4e79", "#e69f00", "#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f", "#17becf", "#bcbd22",
@@ -86,5 +87,5 @@ def section(fractions: pd.DataFrame, contrasts: pd.DataFrame, figures_by_name: d
     environment.filters["p"] = lambda v: ("NA" if v is None or (isinstance(v, float) and math.isnan(v))
                                           else f"{v:.2g}" if v >= 1e-4 else f"{v:.1e}")
     return environment.get_template("composition.html.j2").render(
-        references=references, method=settings.get("method", "rpc"), significance=0.05)
+        references=references, method=settings.get("method", "rpc"), significance=SIGNIFICANCE)
 

@@ -12,7 +12,8 @@ import math
 
 import pandas as pd
 
-SIGNIFICANCE_LEVEL = 0.05
+from epiclock.deltas import SIGNIFICANCE
+
 # The contrast table's column counting the pairing units (donors) of the primary test.
 PAIRS_COLUMN = "n_donors"
 
@@ -135,7 +136,7 @@ def clock_sentence(row, clock, entry: dict) -> dict:
         finding = f"{quantity(clock)} {with_unit(estimate, unit)} ({move(estimate, clock)})"
     else:
         finding = f"no estimate of {quantity(clock)}"
-    significant = reason is None and not is_missing(row.q_value) and row.q_value < SIGNIFICANCE_LEVEL
+    significant = reason is None and not is_missing(row.q_value) and row.q_value < SIGNIFICANCE
     if reason is not None:
         verdict = f"not tested: {reason}"
         status = "not tested"
@@ -189,7 +190,7 @@ def headlines(contrasts: pd.DataFrame, contrast_config: list[dict], clocks: dict
             "interaction": interaction_phrase(entry) is not None or bool(entry.get("minus")),
             "test": rows["test"].iloc[0] if "test" in rows.columns else "",
             "head": head, "others": others,
-            "others_summary": (f"{len(agreeing)} of {len(tested)} other clocks show a shift at q < {SIGNIFICANCE_LEVEL:g}"
+            "others_summary": (f"{len(agreeing)} of {len(tested)} other clocks show a shift at q < {SIGNIFICANCE:g}"
                                + (f"; {len(others) - len(tested)} not tested" if len(others) > len(tested) else "")),
         })
     return result
