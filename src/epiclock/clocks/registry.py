@@ -111,37 +111,44 @@ def get(name: str) -> Clock:
               if key not in entry]
     if absent:
         raise EpiclockError(f"data/clocks.yaml, clock {name}: missing field(s) {', '.join(absent)}")
-    unit = entry["unit"]
-    if entry.get("model") in NONLINEAR_MODELS:
-        build, units = NONLINEAR_MODELS[entry["model"]]
-        model, transform = build(data_path(entry["coefficients"])), None
-        if unit not in units:
-            raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit model {entry['model']!r} "
-                                f"(allowed: {', '.join(units)})")
-    else:
-        transform = entry["transform"]
-    if transform is not None and transform not in TRANSFORMS:
-        raise EpiclockError(f"data/clocks.yaml, clock {name}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}")
-    if transform is not None and unit not in TRANSFORM_UNITS[transform]:
-        raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit transform {transform!r} "
-                            f"(allowed: {', '.join(TRANSFORM_UNITS[transform])})")
     for key, allowed in (("direction", DIRECTIONS), ("output_kind", OUTPUT_KINDS)):
         if entry[key] not in allowed:
             raise EpiclockError(f"data/clocks.yaml, clock {name}: {key} {entry[key]!r} is not one of {', '.join(allowed)}")
     panels = tuple(entry.get("panels", ()))
     if set(panels) - set(PANELS[:-1]):
         raise EpiclockError(f"data/clocks.yaml, clock {name}: panels must be among {', '.join(PANELS[:-1])}")
+    model_fields = _nonlinear_fields(name, entry) if entry.get("model") in NONLINEAR_MODELS else _linear_fields(name, entry)
+    return Clock(
+        name=name, title=entry["title"], unit=entry["unit"], tissue=entry["tissue"],
+        citation=entry["citation"], doi=str(entry["doi"]), licence=entry["licence"],
+        restricted=bool(entry["restricted"]),
+        min_coverage=float(entry["min_coverage"]) if "min_coverage" in entry else None,
+        direction=entry["direction"], output_kind=entry["output_kind"], intended_use=entry["intended_use"],
+        panels=panels, **model_fields,
+    )
+
+
+def _nonlinear_fields(name: str, entry: dict) -> dict:
+    """The model of a clock that is not linear (NONLINEAR_MODELS), and the imputation reference it brings."""
+    build, units = NONLINEAR_MODELS[entry["model"]]
+    if entry["unit"] not in units:
+        raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {entry['unit']!r} does not fit model {entry['model']!r} "
+                            f"(allowed: {', '.join(units)})")
+    model = build(data_path(entry["coefficients"]))
+    return {"model": model, "imputation_reference": getattr(model, "imputation_reference", None),
+            "imputation_label": getattr(model, "imputation_label", "reference medians")}
+
+
+def _linear_fields(name: str, entry: dict) -> dict:
+    """A linear clock's model (its coefficients in CpG ID order, then covariates), preprocessing,
+    imputation reference and further outputs."""
+    transform, unit = entry["transform"], entry["unit"]
+    if transform not in TRANSFORMS:
+        raise EpiclockError(f"data/clocks.yaml, clock {name}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}")
+    if unit not in TRANSFORM_UNITS[transform]:
+        raise EpiclockError(f"data/clocks.yaml, clock {name}: unit {unit!r} does not fit transform {transform!r} "
+                            f"(allowed: {', '.join(TRANSFORM_UNITS[transform])})")
     components, covariates = {}, ()
-    if transform is None:
-        return Clock(
-            name=name, title=entry["title"], model=model, unit=unit, tissue=entry["tissue"],
-            citation=entry["citation"], doi=str(entry["doi"]), licence=entry["licence"],
-            restricted=bool(entry["restricted"]),
-            min_coverage=float(entry["min_coverage"]) if "min_coverage" in entry else None,
-            imputation_reference=getattr(model, "imputation_reference", None),
-            imputation_label=getattr(model, "imputation_label", "reference medians"),
-            direction=entry["direction"], output_kind=entry["output_kind"], intended_use=entry["intended_use"],
-            panels=panels)
     if entry.get("model") == "grimage":
         coefficients, intercept, components = _grimage(entry["coefficients"])
         covariates = COVARIATES
@@ -161,22 +168,16 @@ def get(name: str) -> Clock:
     n_cpg_features = len(coefficients) - len(covariates)
     if "sample_quantile" not in (entry.get("preprocessing") or {}):
         coefficients = pd.concat([coefficients.iloc[:n_cpg_features].sort_index(), coefficients.iloc[n_cpg_features:]])
-    model = LinearClock.from_coefficients(coefficients, intercept, transform)
-    cpg_index = coefficients.index[:n_cpg_features]
     reference_file = entry.get("imputation_reference")
-    return Clock(
-        name=name, title=entry["title"], model=model, unit=unit, tissue=entry["tissue"],
-        citation=entry["citation"], doi=str(entry["doi"]), licence=entry["licence"],
-        restricted=bool(entry["restricted"]),
-        min_coverage=float(entry["min_coverage"]) if "min_coverage" in entry else None,
-        preprocessing=_preprocessing(name, entry, cpg_index),
-        imputation_reference=read_cpg_table(reference_file, "mean") if reference_file else None,
-        imputation_label=f"the clock's own reference ({reference_file})" if reference_file else "reference medians",
-        simulate=bool(entry.get("simulate", False)),
-        direction=entry["direction"], output_kind=entry["output_kind"], intended_use=entry["intended_use"],
-        panels=panels, covariates=covariates, components=components,
-        rate_per_year="rate_per_year" in entry.get("details", ()),
-    )
+    return {
+        "model": LinearClock.from_coefficients(coefficients, intercept, transform),
+        "preprocessing": _preprocessing(name, entry, coefficients.index[:n_cpg_features]),
+        "imputation_reference": read_cpg_table(reference_file, "mean") if reference_file else None,
+        "imputation_label": f"the clock's own reference ({reference_file})" if reference_file else "reference medians",
+        "simulate": bool(entry.get("simulate", False)),
+        "covariates": covariates, "components": components,
+        "rate_per_year": "rate_per_year" in entry.get("details", ()),
+    }
 
 
 GRIMAGE_COMBINATION, GRIMAGE_SCALING = "COX", "transform"
