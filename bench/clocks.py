@@ -1,13 +1,25 @@
-"""Seconds to predict all shipped clocks for N samples from betas in memory, and peak memory.
+"""Seconds to predict all shipped clocks for N samples from betas in memory, where the time goes, and
+peak memory.
 
 One core: BLAS and OpenMP threads are set to 1 before numpy loads. The matrix holds every probe a
-clock reads, including DunedinPACE's 20,000 normalisation probes (which also serve as the whole
-array for Zhang's per-sample standardisation). Printed, all timed in the same process (medians):
-every clock; every clock but DunedinPACE; the clocks without per-sample preprocessing; and two
-floors, each as a ratio: one dense matrix product of the matrix by one weight per probe and clock
-(the floor for any linear clock), and np.sort of DunedinPACE's normalisation matrix (samples x its
-20,000 probes) along its rows, the floor for any exact rank of its CpGs among them. The ratios are
-what to compare across machines.
+clock reads, including DunedinPACE's 20,000 normalisation probes and AltumAge's 20,318 inputs. All
+timed in the same process (medians of --repeats runs), printed:
+- every clock in one call (what the workflow does), wall and CPU time;
+- each family of clocks alone (one call each): the linear clocks on betas, Zhang's (per-sample
+  standardisation over the whole array), stemTOC's (a per-sample quantile), DunedinPACE
+  (per-sample quantile normalisation), MiAge, the six GP-age models and AltumAge;
+- beside each family, the one operation its arithmetic cannot avoid, timed on the same shapes, and
+  the family's time as a multiple of it:
+  - whole-array families (Zhang): one read of every value of the matrix (np.add.reduce per row);
+  - DunedinPACE: np.sort, in place, of its samples x 20,000 normalisation block (any exact rank of
+    its CpGs among the 20,000 is at least a sort's work);
+  - GP-age: per model, the product samples x CpGs by CpGs x 8,337 training samples and one np.exp
+    per entry of that kernel matrix (in cache-sized blocks), the direct evaluation's arithmetic;
+  - AltumAge: its first layer, one product samples x 20,318 by 20,318 x 32;
+  - linear clocks: one product of the samples x (union of their CpGs) block by a weight column per
+    clock (a BLAS product of the same shape; not a floor, a yardstick).
+  The sum of these operations is what all clocks cost at best done this way; it is printed against
+  the sum of the families' times.
 
     .venv/bin/python bench/clocks.py [--samples 10000] [--repeats 3]
     .venv/bin/python bench/clocks.py --versus-biolearn [--biolearn-python /tmp/blvenv/bin/python] [--samples 1000]
@@ -81,6 +93,77 @@ def versus_biolearn(samples: int, biolearn_python: str) -> None:
           f"(sum of its models); ratio {total_theirs / all_ours:.1f}x")
 
 
+# Cache-sized blocks of the GP-age kernel matrix for its reference operation: rows x 8,337 doubles.
+KERNEL_BLOCK_ROWS = 16
+
+
+def family(clock) -> str:
+    """Which family of the breakdown a shipped clock belongs to."""
+    model, step = type(clock.model).__name__, clock.preprocessing
+    if model != "LinearClock":
+        return {"MiAgeModel": "MiAge", "GaussianProcessAge": "GP-age (6 models)", "AltumAgeModel": "AltumAge"}[model]
+    if isinstance(step, clocks_preprocessing.QuantileNormalisation):
+        return "DunedinPACE (quantile normalisation)"
+    if isinstance(step, clocks_preprocessing.SampleStandardisation):
+        return "Zhang (whole-array standardisation)"
+    if isinstance(step, clocks_preprocessing.SampleQuantile):
+        return "stemTOC (per-sample quantile)"
+    return "linear on betas"
+
+
+def reference_operations(betas: pd.DataFrame, members: dict, repeats: int, rng) -> dict:
+    """Per family, a description of the operation its arithmetic cannot avoid and its median seconds."""
+    by_sample = betas.to_numpy().T
+    n_samples = by_sample.shape[0]
+    operations = {}
+
+    linear = members.get("linear on betas", [])
+    if linear:
+        union = betas.index.get_indexer(sorted(set().union(*(clock.cpg_ids for clock in linear))))
+        block = np.ascontiguousarray(by_sample[:, union])
+        weights = rng.normal(0, 1, (len(union), len(linear)))
+        operations["linear on betas"] = (f"BLAS product {n_samples} x {len(union)} by {len(union)} x {len(linear)}",
+                                         statistics.median(timed(lambda: block @ weights, repeats)))
+    if "Zhang (whole-array standardisation)" in members:
+        operations["Zhang (whole-array standardisation)"] = (
+            f"one read of the matrix ({by_sample.shape[1]} probes a sample)",
+            statistics.median(timed(lambda: np.add.reduce(by_sample, axis=1), repeats)))
+    for clock in members.get("DunedinPACE (quantile normalisation)", []):
+        target = betas.index.get_indexer(clock.preprocessing.target.index)
+        normalisation = np.ascontiguousarray(by_sample[:, target])
+        sorts = []
+        # Sorted in place, so the time is the sort's, not an allocation's; each run sorts a fresh
+        # copy made outside the timing.
+        for _ in range(repeats):
+            unsorted = normalisation.copy()
+            sorts += timed(lambda: unsorted.sort(axis=1), 1)
+        operations["DunedinPACE (quantile normalisation)"] = (
+            f"np.sort in place of {n_samples} x {len(target)}", statistics.median(sorts))
+    gp_models = [clock.model for clock in members.get("GP-age (6 models)", [])]
+    if gp_models:
+        inputs = [np.ascontiguousarray(by_sample[:, betas.index.get_indexer(model.feature_names_in_)])
+                  for model in gp_models]
+
+        def kernel_arithmetic():
+            for model, values in zip(gp_models, inputs):
+                training = model.training_inputs.T.copy()
+                block = np.empty((KERNEL_BLOCK_ROWS, training.shape[1]))
+                for start in range(0, n_samples, KERNEL_BLOCK_ROWS):
+                    rows = values[start:start + KERNEL_BLOCK_ROWS]
+                    product = np.matmul(rows, training, out=block[:len(rows)])
+                    np.exp(product, out=product)
+        sizes = "+".join(str(len(model.feature_names_in_)) for model in gp_models)
+        operations["GP-age (6 models)"] = (
+            f"per model: product {n_samples} x CpGs ({sizes}) by CpGs x {len(gp_models[0].weights)}, and one exp per entry",
+            statistics.median(timed(kernel_arithmetic, repeats)))
+    for clock in members.get("AltumAge", []):
+        first = clock.model._first_weight
+        values = np.ascontiguousarray(by_sample[:, betas.index.get_indexer(clock.model.feature_names_in_)])
+        operations["AltumAge"] = (f"first layer: product {n_samples} x {first.shape[0]} by {first.shape[0]} x {first.shape[1]}",
+                                  statistics.median(timed(lambda: values @ first, repeats)))
+    return operations
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=None, help="10,000 (1,000 with --versus-biolearn)")
@@ -107,52 +190,44 @@ def main() -> None:
                          columns=[f"S{i}" for i in range(arguments.samples)], copy=False)
     del values
     data.reference_medians()  # loaded once per process, not part of the per-call time
-    weights = rng.normal(0, 1, (len(cpg_ids), len(names)))
-    normalised = [clock for clock in shipped if isinstance(clock.preprocessing, clocks_preprocessing.QuantileNormalisation)]
-    without_normalisation = [clock for clock in shipped if clock not in normalised]
-    linear_only = [clock for clock in shipped if clock.preprocessing is None]
-    target = normalised[0].preprocessing.target.index
-    normalisation_matrix = betas.loc[target].to_numpy().T.copy()
-
     covariates = pd.DataFrame({"age": rng.uniform(20, 80, arguments.samples), "female": rng.integers(0, 2, arguments.samples)},
                               index=betas.columns, dtype=float)
+    members = {}
+    for clock in shipped:
+        members.setdefault(family(clock), []).append(clock)
+
     cpu_start = time.process_time()
     clock_times = timed(lambda: clocks_predict.predict(betas, shipped, covariates=covariates), arguments.repeats)
     clock_cpu = (time.process_time() - cpu_start) / arguments.repeats
-    without_times = timed(lambda: clocks_predict.predict(betas, without_normalisation, covariates=covariates),
-                          arguments.repeats)
-    linear_times = timed(lambda: clocks_predict.predict(betas, linear_only), arguments.repeats)
-    product_times = timed(lambda: betas.to_numpy().T @ weights, arguments.repeats)
-    # Sorted in place, so the time is the sort's, not a 10,000 x 20,000 allocation's; each run
-    # sorts a fresh copy (made outside the timing).
-    sort_times = []
-    for _ in range(arguments.repeats):
-        unsorted = normalisation_matrix.copy()
-        sort_times += timed(lambda: unsorted.sort(axis=1), 1)
+    family_times = {name: statistics.median(timed(lambda: clocks_predict.predict(betas, clocks, covariates=covariates),
+                                                  arguments.repeats))
+                    for name, clocks in members.items()}
+    operations = reference_operations(betas, members, arguments.repeats, rng)
 
     tracemalloc.start()
     clocks_predict.predict(betas, shipped, covariates=covariates)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    clock_median, without_median = statistics.median(clock_times), statistics.median(without_times)
-    linear_median, product_median = statistics.median(linear_times), statistics.median(product_times)
-    sort_median = statistics.median(sort_times)
+    clock_median = statistics.median(clock_times)
     print(f"clocks: {len(names)}; samples: {arguments.samples}; probes in matrix: {len(cpg_ids)} (one core); "
           f"medians of {arguments.repeats} runs")
-    print(f"predict all {len(shipped)} clocks: {clock_median:.3f} s (min {min(clock_times):.3f}, max {max(clock_times):.3f}); "
-          f"{clock_median / product_median:.2f}x the dense product; CPU time {clock_cpu:.3f} s a run (mean: wall "
-          "time above CPU time means other processes shared the core)")
-    print(f"predict the {len(without_normalisation)} clocks without DunedinPACE: {without_median:.3f} s; "
-          f"{without_median / product_median:.2f}x the dense product")
-    print(f"predict the {len(linear_only)} clocks without per-sample preprocessing: {linear_median:.3f} s; "
-          f"{linear_median / product_median:.2f}x the dense product")
-    print(f"floor, one dense matrix product ({arguments.samples} x {len(cpg_ids)} by {len(cpg_ids)} x {len(names)}): "
-          f"{product_median:.3f} s")
-    print(f"floor, np.sort of the normalisation matrix ({arguments.samples} x {len(target)}, in place along rows): "
-          f"{sort_median:.3f} s; DunedinPACE's share of the run ({clock_median - without_median:.3f} s) is "
-          f"{(clock_median - without_median) / sort_median:.2f}x that sort; all clocks are "
-          f"{clock_median / sort_median:.2f}x it")
+    print(f"predict all {len(shipped)} clocks in one call: {clock_median:.3f} s (min {min(clock_times):.3f}, "
+          f"max {max(clock_times):.3f}); CPU time {clock_cpu:.3f} s a run (mean: wall time above CPU time means "
+          "other processes shared the core)")
+    print("family\tclocks\tseconds_alone\treference_operation\treference_s\tratio")
+    for name, clocks in sorted(members.items(), key=lambda item: -family_times[item[0]]):
+        if name in operations:
+            description, seconds = operations[name]
+            print(f"{name}\t{len(clocks)}\t{family_times[name]:.3f}\t{description}\t{seconds:.3f}\t"
+                  f"{family_times[name] / seconds:.2f}x")
+        else:
+            print(f"{name}\t{len(clocks)}\t{family_times[name]:.3f}\t-\t-\t-")
+    with_operation = [name for name in members if name in operations]
+    families_total = sum(family_times[name] for name in with_operation)
+    operations_total = sum(seconds for _, seconds in operations.values())
+    print(f"the {len(with_operation)} families with a reference operation, alone, summed: {families_total:.3f} s; "
+          f"their reference operations, summed: {operations_total:.3f} s ({families_total / operations_total:.2f}x)")
     print(f"peak memory allocated during predict: {peak / 2**20:.1f} MiB "
           f"(input matrix {betas.memory_usage(deep=True).sum() / 2**20:.1f} MiB)")
 

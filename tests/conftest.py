@@ -59,7 +59,23 @@ def small_study() -> simulate.SimulatedStudy:
 
 
 def bench_script(name: str):
-    """bench/<name>.py as a module, so that tests can call its functions."""
+    """bench/<name>.py as a module, so that tests can call its functions. A timing script imports
+    bench/_timing.py, which sets the BLAS and OpenMP thread variables to 1: the test process's own
+    values are put back, so that later tests' subprocesses keep theirs."""
+    kept = {variable: os.environ.get(variable) for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if str(PROJECT_ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    try:
+        return _load_bench_script(name)
+    finally:
+        for variable, value in kept.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+def _load_bench_script(name: str):
     spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / f"bench/{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up by name
