@@ -4,16 +4,18 @@ Every clock takes one path: its CpGs are read from the matrix, unmeasured ones f
 reference values, its per-sample preprocessing applied, then its model. The samples are handled in
 chunks of CHUNK_SAMPLES, small enough that a chunk's rows of the matrix stay in the processor's cache
 while all clocks read them. For each chunk the features of every clock are gathered side by side,
-clock after clock, into one array (a CpG read by two clocks is copied into each clock's columns, so
-each clock's own imputation reference fills its own columns, all with one np.copyto); each clock's
-preprocessing rewrites its own columns; then one elementwise product with every clock's
-coefficients, summed per clock (``model.segment_dots``), gives every ``LinearClock``'s linear
-predictor at once. A clock whose model is another scikit-learn regressor is called through its
-predict on its columns, MODEL_SAMPLES samples at a time (such a model must fit each row on its
-own). Nothing else mixes samples: a linear clock's output, and MiAge's, is bitwise the same in any
-batch (see ``model.segment_dots``); GP-age's kernel and AltumAge's layers are BLAS matrix products,
-whose sums may be blocked by the batch's shape, so theirs agree across batches to rounding (tested to
-1e-12 relative in tests/test_nonlinear_clocks.py).
+clock after clock (the ``LinearClock``s first), into one array (a CpG read by two clocks is copied
+into each clock's columns, so each clock's own imputation reference fills its own columns, all with
+one np.copyto); each clock's preprocessing rewrites its own columns; then one elementwise product of
+the linear clocks' columns with their coefficients, summed per clock (``model.segment_dots``), gives
+every linear predictor at once. A clock whose model is not a ``LinearClock`` has its columns copied
+into a batch of MODEL_SAMPLES samples, on which its model is called: ``predict_array`` on the array
+for a ``model.PerSampleModel`` (MiAge, GP-age, AltumAge), any other scikit-learn regressor's
+predict on a frame with its feature names (such a model must fit each row on its own). Nothing else
+mixes samples: a linear clock's output, and MiAge's, is bitwise the same in any batch (see
+``model.segment_dots``); GP-age's kernel and AltumAge's layers are BLAS matrix products, whose sums
+may be blocked by the batch's shape, so theirs agree across batches to rounding (tested to 1e-12
+relative in tests/test_nonlinear_clocks.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.clocks.clock import COVARIATES, DETAIL_COLUMNS, IMPUTATION_METHODS, Clock, frame
-from epiclock.clocks.model import LinearClock, segment_dots
+from epiclock.clocks.model import LinearClock, PerSampleModel, segment_dots
 from epiclock.clocks.preprocessing import (BetaMatrix, QuantileNormalisation, QuantileNormaliser, SampleQuantile,
                                            SampleStandardisation, collapse_replicate_probes, sample_statistics)
 from epiclock.errors import EpiclockError
@@ -98,10 +100,19 @@ class _Run:
     def __init__(self, clocks: list[Clock], matrix: BetaMatrix, imputation: str, covariates: pd.DataFrame | None,
                  with_details: bool):
         self.clocks, self.matrix = clocks, matrix
-        widths = [len(clock.model.feature_names_in_) for clock in clocks]
-        self.starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
-        self.columns = [slice(start, start + width) for start, width in zip(self.starts, widths)]
-        features = [feature for clock in clocks for feature in clock.model.feature_names_in_]
+        # The linear clocks' columns first, then the other models': the dot products then read only
+        # the span of the linear clocks.
+        self.linear_models = np.flatnonzero([isinstance(clock.model, LinearClock) for clock in clocks])
+        self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
+        # The clocks in the order their columns lie: clock ``layout[i]``'s start at ``starts[i]``.
+        self.layout = layout = np.concatenate([self.linear_models, self.other_models]).astype(np.intp)
+        widths = np.array([len(clock.model.feature_names_in_) for clock in clocks], dtype=np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(widths[layout])[:-1]]).astype(np.intp)
+        self.columns = [slice(0, 0)] * len(clocks)
+        for index, start in zip(layout, self.starts):
+            self.columns[index] = slice(int(start), int(start + widths[index]))
+        self.linear_width = int(widths[self.linear_models].sum())
+        features = [feature for index in layout for feature in clocks[index].model.feature_names_in_]
         n_features = len(features)
         is_covariate = np.zeros(n_features, dtype=bool)
         for clock, columns in zip(clocks, self.columns):
@@ -111,15 +122,16 @@ class _Run:
         self.absent = np.flatnonzero(positions < 0)
         # What an unmeasured feature becomes: its clock's reference value under 'reference'
         # imputation, else 0 (the sample then gets no age; zeros keep its arithmetic finite).
-        reference = (np.concatenate([np.concatenate([clock.reference_values, np.full(len(clock.covariates), np.nan)])
-                                     for clock in clocks])
+        reference = (np.concatenate([np.concatenate([clocks[index].reference_values,
+                                                     np.full(len(clocks[index].covariates), np.nan)])
+                                     for index in layout])
                      if imputation == "reference" else np.full(n_features, np.nan))
         self.fill = np.where(np.isnan(reference), 0.0, reference)
         self.imputing = imputation == "reference"
         self.unfilled_columns = np.flatnonzero(np.isnan(reference) & ~is_covariate)
-        self.unfilled_clock = np.searchsorted(self.starts, self.unfilled_columns, side="right") - 1
-        self.coef = np.concatenate([clock.model.coef_ if isinstance(clock.model, LinearClock) else np.zeros(width)
-                                    for clock, width in zip(clocks, widths)])
+        self.unfilled_clock = layout[np.searchsorted(self.starts, self.unfilled_columns, side="right") - 1]
+        self.coef = np.concatenate([clocks[index].model.coef_ for index in self.linear_models]) \
+            if len(self.linear_models) else np.zeros(0)
         n_samples, n_clocks = matrix.n_samples, len(clocks)
         self.n_missing = np.zeros((n_samples, n_clocks), dtype=np.intp)
         self.n_unfilled = np.zeros((n_samples, n_clocks), dtype=np.intp)
@@ -139,11 +151,9 @@ class _Run:
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
         self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
-        # Clocks whose model is not a LinearClock: called on their own columns, chunk by chunk.
-        self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
-        self.linear_models = np.flatnonzero([isinstance(clock.model, LinearClock) for clock in clocks])
-        # Their preprocessed features, gathered over several chunks: a model's predict has its own
-        # overhead per call (an iterative fit, say), paid once per MODEL_SAMPLES samples.
+        # The preprocessed features of the models that are not linear, gathered over several chunks: a
+        # model's predict has its own overhead per call (an iterative fit, say), paid once per
+        # MODEL_SAMPLES samples.
         self.model_features = {index: np.empty((min(MODEL_SAMPLES, n_samples), widths[index]))
                                for index in self.other_models}
         self.components = {index: np.empty((n_samples, len(clock.components))) for index, clock in enumerate(clocks)
@@ -165,28 +175,29 @@ class _Run:
                                                                              given[start:stop])
         missing = np.isnan(values, out=self.missing[:stop - start])
         if missing.any():
-            self.n_missing[start:stop] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
+            self.n_missing[start:stop, self.layout] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
             np.copyto(values, self.fill, where=missing)
             if not self.imputing:
                 self.n_unfilled[start:stop] = self.n_missing[start:stop]
             elif len(self.unfilled_columns):
                 np.add.at(self.n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
         self._preprocess(rows, values, start, stop)
-        for index in self.other_models:
-            first = start - start % MODEL_SAMPLES
-            features = self.model_features[index]
-            features[start - first:stop - first] = values[:, self.columns[index]]
-            if stop - first == MODEL_SAMPLES or stop == self.matrix.n_samples:
-                model = self.clocks[index].model
-                self.outputs[first:stop, index] = model.predict(
-                    pd.DataFrame(features[:stop - first], columns=model.feature_names_in_, copy=False))
         for index, outputs in self.components.items():
             for column, model in enumerate(self.clocks[index].components.values()):
                 outputs[start:stop, column] = model.predict_array(values[:, self.columns[index]])
         # Linear clocks: the dot products here (the products overwrite the chunk's features, read
         # by now), their output transforms once all chunks are done.
-        linear = segment_dots(values, self.coef, self.starts, scratch=values)
-        self.outputs[start:stop, self.linear_models] = linear[:, self.linear_models]
+        if len(self.linear_models):
+            linear = values[:, :self.linear_width]
+            self.outputs[start:stop, self.linear_models] = segment_dots(linear, self.coef,
+                                                                        self.starts[:len(self.linear_models)],
+                                                                        scratch=linear)
+        first = start - start % MODEL_SAMPLES   # the first sample of the chunk's batch
+        for index in self.other_models:
+            features = self.model_features[index]
+            features[start - first:stop - first] = values[:, self.columns[index]]
+            if stop - first == MODEL_SAMPLES or stop == self.matrix.n_samples:
+                self.outputs[first:stop, index] = _model_outputs(self.clocks[index].model, features[:stop - first])
 
     def finish(self) -> None:
         """The linear clocks' output transforms, on the dot products of every chunk."""
@@ -239,6 +250,15 @@ class _Run:
                 shortfall[row] = (f"no age: the clock needs the sample's {' and '.join(absent)} from the sample sheet "
                                   "(design.donor_age_column, qc.sex_column with F or M)")
         return shortfall, notes
+
+
+def _model_outputs(model, features: np.ndarray) -> np.ndarray:
+    """A model's outputs on its features (samples x ``feature_names_in_``): the array itself for the
+    shipped models that are not linear (``PerSampleModel``), a frame with the feature names for any
+    other scikit-learn regressor."""
+    if isinstance(model, PerSampleModel):
+        return model.predict_array(features)
+    return model.predict(pd.DataFrame(features, columns=model.feature_names_in_, copy=False))
 
 
 def required_cpgs(chosen) -> pd.Index | None:
