@@ -6,9 +6,11 @@ divisions n; the mitotic age minimises the squared error sum_i (beta_i(n) - beta
 n in [MIN_DIVISIONS, MAX_DIVISIONS] (the bounds biolearn 0.9.1 searches). biolearn runs scipy's
 bounded Brent search sample by sample; here all samples are solved at once: the objective on a
 fixed grid of n (one matrix product) brackets each sample's best grid point, and a safeguarded
-Newton iteration on the objective's derivative (bisection where Newton would leave the bracket)
-converges to the minimum inside it, to about 1e-12 of n. The answer is never worse than the best
-grid point, so a second local minimum cannot win over a better one the grid saw.
+Newton iteration on the objective's derivative, started at the vertex of the parabola through the
+best grid point and its neighbours (bisection where Newton would leave the bracket), converges to
+the minimum inside it, to about 1e-12 of n (in three or four steps, measured on random betas and on
+betas drawn around its curves). The answer is never worse than the best grid point, so a second
+local minimum cannot win over a better one the grid saw.
 
 Each sample is solved on its own row (row-wise sums), so its value does not depend on the batch.
 """
@@ -46,6 +48,7 @@ class MiAgeModel(PerSampleModel):
         self.grid = np.geomspace(MIN_DIVISIONS, MAX_DIVISIONS, GRID_POINTS)
         # The curves' moving part d * b ** (n - 1) at every grid point (CpGs x grid).
         self._grid_curves = self.d[:, None] * np.exp(self.log_b[:, None] * (self.grid[None, :] - 1.0))
+        self._grid_curves_by_point = np.ascontiguousarray(self._grid_curves.T)
 
     def objective(self, values: np.ndarray, divisions: np.ndarray) -> np.ndarray:
         """sum_i (c_i + d_i b_i ** (n - 1) - beta_i) ** 2 per sample (row of ``values``) at its ``divisions``."""
@@ -61,7 +64,15 @@ class MiAgeModel(PerSampleModel):
         last = len(self.grid) - 1
         low = self.grid[np.maximum(best - 1, 0)]
         high = self.grid[np.minimum(best + 1, last)]
-        divisions = self.grid[best].copy()
+        # Newton starts at the vertex of the parabola through the best grid point and its neighbours
+        # (the grid is even in log n), about 1e-4 of n from the minimum rather than the grid's 1e-2.
+        inner = np.clip(best, 1, last - 1)
+        rows = np.arange(len(values))
+        before, centre, after = (on_grid[rows, inner - 1], on_grid[rows, inner], on_grid[rows, inner + 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vertex = 0.5 * (before - after) / (before - 2.0 * centre + after)
+        vertex = np.where((best == inner) & (np.abs(vertex) <= 0.5), vertex, 0.0)
+        divisions = np.clip(self.grid[best] * (self.grid[1] / self.grid[0]) ** vertex, low, high)
         active = np.arange(len(values))
         for _ in range(MAX_ITERATIONS):
             n = divisions[active]
@@ -76,7 +87,9 @@ class MiAgeModel(PerSampleModel):
             low[active] = np.where(rising, low[active], n)
             with np.errstate(divide="ignore", invalid="ignore"):
                 newton = n - gradient / curvature
-            inside = (curvature > 0) & (newton > low[active]) & (newton < high[active])
+            # Within the bracket, its ends included: a converged step (newton == n, which is one of
+            # the ends by now) is taken, not replaced by a bisection that starts the search over.
+            inside = (curvature > 0) & (newton >= low[active]) & (newton <= high[active])
             following = np.where(inside, newton, 0.5 * (low[active] + high[active]))
             # A bracket closed onto a bound (the minimum at MIN_DIVISIONS or MAX_DIVISIONS) stays there.
             following = np.where(low[active] == high[active], low[active], following)
@@ -85,10 +98,10 @@ class MiAgeModel(PerSampleModel):
             active = active[~done]
             if not len(active):
                 break
-        # Never worse than the best grid point.
-        grid_best = self.grid[best]
-        better_on_grid = self.objective(values, grid_best) < self.objective(values, divisions)
-        return np.where(better_on_grid, grid_best, divisions)
+        # Never worse than the best grid point (its objective as ``objective`` computes it, from the
+        # curves already computed there).
+        on_best = np.add.reduce((self.c + self._grid_curves_by_point[best] - values) ** 2, axis=1)
+        return np.where(on_best < self.objective(values, divisions), self.grid[best], divisions)
 
 
 PARAMETERS = ["b", "c", "d"]
