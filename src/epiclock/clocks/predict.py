@@ -3,15 +3,16 @@
 Every clock takes one path: its CpGs are read from the matrix, unmeasured ones filled from fixed
 reference values, its per-sample preprocessing applied, then its model. The samples are handled in
 chunks of CHUNK_SAMPLES, small enough that a chunk's rows of the matrix stay in the processor's cache
-while all clocks read them. For each chunk the features of every clock are gathered side by side,
-clock after clock (the ``LinearClock``s first), into one array (a CpG read by two clocks is copied
-into each clock's columns, so each clock's own imputation reference fills its own columns, all with
-one np.copyto); each clock's preprocessing rewrites its own columns; then one elementwise product of
-the linear clocks' columns with their coefficients, summed per clock (``model.segment_dots``), gives
-every linear predictor at once. A clock whose model is not a ``LinearClock`` has its columns copied
-into a batch of MODEL_SAMPLES samples, on which its model is called: ``predict_array`` on the array
-for a ``model.PerSampleModel`` (MiAge, GP-age, AltumAge), any other scikit-learn regressor's
-predict on a frame with its feature names (such a model must fit each row on its own). Nothing else
+while all clocks read them. For each chunk the features of the clocks are gathered side by side, clock
+after clock, into one array (a CpG read by two clocks is copied into each clock's columns, so each
+clock's own imputation reference fills its own columns, with one np.copyto an array): the
+``LinearClock``s' into an array of the chunk's samples, the other models' straight into the chunk's
+rows of a batch of MODEL_SAMPLES samples. Each clock's preprocessing rewrites its own columns; then
+one elementwise product of the linear clocks' columns with their coefficients, summed per clock
+(``model.segment_dots``), gives every linear predictor at once. Once a batch is complete, each
+other model is called on its columns of it: ``predict_array`` on the array for a
+``model.PerSampleModel`` (MiAge, GP-age, AltumAge), any other scikit-learn regressor's predict on a
+frame with its feature names (such a model must fit each row on its own). Nothing else
 mixes samples: a linear clock's output, and MiAge's, is bitwise the same in any batch (see
 ``model.segment_dots``); GP-age's kernel and AltumAge's layers are BLAS matrix products, whose sums
 may be blocked by the batch's shape, so theirs agree across batches to rounding (tested to 1e-12
@@ -94,29 +95,22 @@ def predict_with_details(betas: pd.DataFrame, clocks: list[Clock], imputation: s
     return frame(tables), detail_table
 
 
-class _Run:
-    """The clocks' features laid side by side, and what each chunk of samples gives."""
+class _Features:
+    """Several clocks' features side by side, clock after clock, in the rows of one array: where each
+    column is read from the matrix, and what fills it when unmeasured."""
 
-    def __init__(self, clocks: list[Clock], matrix: BetaMatrix, imputation: str, covariates: pd.DataFrame | None,
-                 with_details: bool):
-        self.clocks, self.matrix = clocks, matrix
-        # The linear clocks' columns first, then the other models': the dot products then read only
-        # the span of the linear clocks.
-        self.linear_models = np.flatnonzero([isinstance(clock.model, LinearClock) for clock in clocks])
-        self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
-        # The clocks in the order their columns lie: clock ``layout[i]``'s start at ``starts[i]``.
-        self.layout = layout = np.concatenate([self.linear_models, self.other_models]).astype(np.intp)
-        widths = np.array([len(clock.model.feature_names_in_) for clock in clocks], dtype=np.intp)
-        self.starts = np.concatenate([[0], np.cumsum(widths[layout])[:-1]]).astype(np.intp)
-        self.columns = [slice(0, 0)] * len(clocks)
-        for index, start in zip(layout, self.starts):
-            self.columns[index] = slice(int(start), int(start + widths[index]))
-        self.linear_width = int(widths[self.linear_models].sum())
-        features = [feature for index in layout for feature in clocks[index].model.feature_names_in_]
+    def __init__(self, clocks: list[Clock], indices, matrix: BetaMatrix, imputation: str, n_rows: int,
+                 chunk_samples: int):
+        self.clocks = np.asarray(indices, dtype=np.intp)   # the index of each clock, in column order
+        widths = [len(clocks[index].model.feature_names_in_) for index in self.clocks]
+        self.starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
+        self.columns = {int(index): slice(int(start), int(start) + width)
+                        for index, start, width in zip(self.clocks, self.starts, widths)}
+        features = [feature for index in self.clocks for feature in clocks[index].model.feature_names_in_]
         n_features = len(features)
         is_covariate = np.zeros(n_features, dtype=bool)
-        for clock, columns in zip(clocks, self.columns):
-            is_covariate[columns.stop - len(clock.covariates):columns.stop] = True
+        for index, columns in self.columns.items():
+            is_covariate[columns.stop - len(clocks[index].covariates):columns.stop] = True
         positions = np.where(is_covariate, -1, matrix.positions(features))
         self.sources = np.maximum(positions, 0)
         self.absent = np.flatnonzero(positions < 0)
@@ -124,15 +118,59 @@ class _Run:
         # imputation, else 0 (the sample then gets no age; zeros keep its arithmetic finite).
         reference = (np.concatenate([np.concatenate([clocks[index].reference_values,
                                                      np.full(len(clocks[index].covariates), np.nan)])
-                                     for index in layout])
-                     if imputation == "reference" else np.full(n_features, np.nan))
+                                     for index in self.clocks])
+                     if imputation == "reference" and n_features else np.full(n_features, np.nan))
         self.fill = np.where(np.isnan(reference), 0.0, reference)
         self.imputing = imputation == "reference"
         self.unfilled_columns = np.flatnonzero(np.isnan(reference) & ~is_covariate)
-        self.unfilled_clock = layout[np.searchsorted(self.starts, self.unfilled_columns, side="right") - 1]
+        self.unfilled_clock = self.clocks[np.searchsorted(self.starts, self.unfilled_columns, side="right") - 1]
+        self.values = np.empty((n_rows, n_features))
+        self.missing = np.empty((chunk_samples, n_features), dtype=bool)
+
+    def read(self, rows: np.ndarray, into: slice, given: dict, start: int, stop: int, n_missing: np.ndarray,
+             n_unfilled: np.ndarray) -> np.ndarray:
+        """The features of samples start..stop (``rows`` of the matrix) in rows ``into`` of the array,
+        unmeasured ones filled; their counts per sample and clock written to ``n_missing`` and
+        ``n_unfilled`` (samples x all clocks); ``given``: covariates per clock index."""
+        values = self.values[into]
+        if rows.shape[1]:
+            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
+            np.take(rows, self.sources, axis=1, out=values, mode="clip")
+        values[:, self.absent] = np.nan
+        for index, columns in self.columns.items():
+            if index in given:
+                values[:, columns.stop - given[index].shape[1]:columns.stop] = np.where(
+                    np.isnan(given[index][start:stop]), 0.0, given[index][start:stop])
+        missing = np.isnan(values, out=self.missing[:stop - start])
+        if missing.any():
+            n_missing[start:stop, self.clocks] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
+            np.copyto(values, self.fill, where=missing)
+            if not self.imputing:
+                n_unfilled[start:stop, self.clocks] = n_missing[start:stop, self.clocks]
+            elif len(self.unfilled_columns):
+                np.add.at(n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
+        return values
+
+
+class _Run:
+    """The clocks' features laid side by side, and what each chunk of samples gives."""
+
+    def __init__(self, clocks: list[Clock], matrix: BetaMatrix, imputation: str, covariates: pd.DataFrame | None,
+                 with_details: bool):
+        self.clocks, self.matrix = clocks, matrix
+        n_samples, n_clocks = matrix.n_samples, len(clocks)
+        chunk_samples = min(CHUNK_SAMPLES, n_samples)
+        self.linear_models = np.flatnonzero([isinstance(clock.model, LinearClock) for clock in clocks])
+        self.other_models = [index for index, clock in enumerate(clocks) if not isinstance(clock.model, LinearClock)]
+        # The linear clocks' features, chunk by chunk (the array stays in the processor's cache); the
+        # other models', read straight into a batch of MODEL_SAMPLES samples: a model's predict has its
+        # own overhead per call (an iterative fit, say), paid once per batch.
+        self.linear = _Features(clocks, self.linear_models, matrix, imputation, chunk_samples, chunk_samples)
+        self.batch_samples = min(MODEL_SAMPLES, n_samples)
+        self.others = _Features(clocks, self.other_models, matrix, imputation,
+                                self.batch_samples if self.other_models else 0, chunk_samples)
         self.coef = np.concatenate([clocks[index].model.coef_ for index in self.linear_models]) \
             if len(self.linear_models) else np.zeros(0)
-        n_samples, n_clocks = matrix.n_samples, len(clocks)
         self.n_missing = np.zeros((n_samples, n_clocks), dtype=np.intp)
         self.n_unfilled = np.zeros((n_samples, n_clocks), dtype=np.intp)
         self.outputs = np.empty((n_samples, n_clocks))
@@ -145,80 +183,63 @@ class _Run:
                              if isinstance(clock.preprocessing, SampleStandardisation)]
         self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
             if self.standardised else None
-        chunk_samples = min(CHUNK_SAMPLES, n_samples)
         self.squares = np.empty((chunk_samples, matrix.by_sample.shape[1])) if self.standardised else None
         self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids, chunk_samples)
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
         self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
-        # The preprocessed features of the models that are not linear, gathered over several chunks: a
-        # model's predict has its own overhead per call (an iterative fit, say), paid once per
-        # MODEL_SAMPLES samples.
-        self.model_features = {index: np.empty((min(MODEL_SAMPLES, n_samples), widths[index]))
-                               for index in self.other_models}
         self.components = {index: np.empty((n_samples, len(clock.components))) for index, clock in enumerate(clocks)
                            if with_details and clock.components}
-        self.buffer = np.empty((chunk_samples, n_features))
-        self.missing = np.empty((chunk_samples, n_features), dtype=bool)
+        # The clocks whose columns a chunk's preprocessing or components read: where they lie.
+        self.rewritten = {index: (name, features.columns[index])
+                          for name, features in (("linear", self.linear), ("others", self.others))
+                          for index in features.columns
+                          if index in {*self.standardised, *self.normalisers, *self.sorted, *self.components}}
 
     def chunk(self, start: int, stop: int) -> None:
         """Every clock's output for samples start..stop (rows of the matrix)."""
         rows = self.matrix.by_sample[start:stop]
-        values = self.buffer[:stop - start]
-        if rows.shape[1]:
-            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
-            np.take(rows, self.sources, axis=1, out=values, mode="clip")
-        values[:, self.absent] = np.nan
-        for index, given in self.given.items():
-            columns = self.columns[index]
-            values[:, columns.stop - given.shape[1]:columns.stop] = np.where(np.isnan(given[start:stop]), 0.0,
-                                                                             given[start:stop])
-        missing = np.isnan(values, out=self.missing[:stop - start])
-        if missing.any():
-            self.n_missing[start:stop, self.layout] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
-            np.copyto(values, self.fill, where=missing)
-            if not self.imputing:
-                self.n_unfilled[start:stop] = self.n_missing[start:stop]
-            elif len(self.unfilled_columns):
-                np.add.at(self.n_unfilled[start:stop].T, self.unfilled_clock, missing[:, self.unfilled_columns].T)
-        self._preprocess(rows, values, start, stop)
+        first = start - start % MODEL_SAMPLES   # the first sample of the chunk's batch
+        chunk = {"linear": self.linear.read(rows, slice(0, stop - start), self.given, start, stop, self.n_missing,
+                                            self.n_unfilled)}
+        if self.other_models:
+            chunk["others"] = self.others.read(rows, slice(start - first, stop - first), self.given, start, stop,
+                                               self.n_missing, self.n_unfilled)
+        own = {index: chunk[name][:, columns] for index, (name, columns) in self.rewritten.items()}
+        self._preprocess(rows, own, start, stop)
         for index, outputs in self.components.items():
             for column, model in enumerate(self.clocks[index].components.values()):
-                outputs[start:stop, column] = model.predict_array(values[:, self.columns[index]])
+                outputs[start:stop, column] = model.predict_array(own[index])
         # Linear clocks: the dot products here (the products overwrite the chunk's features, read
         # by now), their output transforms once all chunks are done.
         if len(self.linear_models):
-            linear = values[:, :self.linear_width]
-            self.outputs[start:stop, self.linear_models] = segment_dots(linear, self.coef,
-                                                                        self.starts[:len(self.linear_models)],
-                                                                        scratch=linear)
-        first = start - start % MODEL_SAMPLES   # the first sample of the chunk's batch
-        for index in self.other_models:
-            features = self.model_features[index]
-            features[start - first:stop - first] = values[:, self.columns[index]]
-            if stop - first == MODEL_SAMPLES or stop == self.matrix.n_samples:
-                self.outputs[first:stop, index] = _model_outputs(self.clocks[index].model, features[:stop - first])
+            self.outputs[start:stop, self.linear_models] = segment_dots(chunk["linear"], self.coef, self.linear.starts,
+                                                                        scratch=chunk["linear"])
+        if self.other_models and (stop - first == self.batch_samples or stop == self.matrix.n_samples):
+            batch = self.others.values[:stop - first]
+            for index in self.other_models:
+                self.outputs[first:stop, index] = _model_outputs(self.clocks[index].model,
+                                                                 batch[:, self.others.columns[index]])
 
     def finish(self) -> None:
         """The linear clocks' output transforms, on the dot products of every chunk."""
         for index in self.linear_models:
             self.outputs[:, index] = self.clocks[index].model.output(self.outputs[:, index])
 
-    def _preprocess(self, rows: np.ndarray, values: np.ndarray, start: int, stop: int) -> None:
-        """Each clock's per-sample preprocessing, on its own columns of the chunk."""
+    def _preprocess(self, rows: np.ndarray, own: dict, start: int, stop: int) -> None:
+        """Each clock's per-sample preprocessing, on its own columns of the chunk (``own``: per clock
+        index, a view of them)."""
         if self.standardised:
             count, mean, sd = sample_statistics(rows, scratch=self.squares[:len(rows)])
             for kept, computed in zip(self.statistics, (count, mean, sd)):
                 kept[start:stop] = computed
             for index in self.standardised:
-                columns = self.columns[index]
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    values[:, columns] = (values[:, columns] - mean[:, None]) / sd[:, None]
+                    own[index][...] = (own[index] - mean[:, None]) / sd[:, None]
         for index, normaliser in self.normalisers.items():
-            columns = self.columns[index]
-            values[:, columns], self.target_measured[index][start:stop] = normaliser.apply(rows, values[:, columns])
+            own[index][...], self.target_measured[index][start:stop] = normaliser.apply(rows, own[index])
         for index in self.sorted:
-            values[:, self.columns[index]].sort(axis=1)
+            own[index].sort(axis=1)
 
     def reasons(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Per sample, why clock ``index``'s preprocessing or covariates give no age (shortfall), and
