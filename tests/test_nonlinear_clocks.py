@@ -199,3 +199,13 @@ def test_the_new_clocks_are_listed_with_how_to_read_them():
     assert table.loc[GP_AGE, "restricted"].all()   # Yissum research licence
     assert table.loc["gp_age71_2023", "cpgs"] == 71 and table.loc["altumage2022", "cpgs"] == 20318
     assert not table.loc["altumage2022", "restricted"]
+
+
+def test_a_model_computes_only_the_rows_its_caller_counts_complete():
+    # clocks.predict passes the samples with every feature measured or imputed, and the model skips its
+    # own look for NaN; the others get NaN, and the rows computed are those it computes alone.
+    model = clocks_registry.get("miage2018").model
+    values = _miage_betas([50.0, 500.0, 5000.0], noise=0.02).to_numpy().T
+    everything = model.predict_array(values)
+    told = model.predict_array(values, np.array([0, 2]))
+    assert np.isnan(told[1]) and np.array_equal(told[[0, 2]], everything[[0, 2]])

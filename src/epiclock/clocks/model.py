@@ -151,10 +151,17 @@ class PerSampleModel:
             X = X.reindex(columns=self.feature_names_in_)
         return self.predict_array(X.to_numpy(dtype=float))
 
-    def predict_array(self, values: np.ndarray) -> np.ndarray:
+    def predict_array(self, values: np.ndarray, complete: np.ndarray | None = None) -> np.ndarray:
+        """The output for each sample (row of ``values``, features in ``feature_names_in_`` order).
+
+        complete: the rows the caller knows to have every feature measured or imputed, hence no NaN
+        (clocks.predict counts them as it reads the features; looking for NaN in a batch of AltumAge's
+        20,318 columns costs half as much as its first layer); None: the rows without NaN, found here.
+        """
         values = np.atleast_2d(np.asarray(values, dtype=float))
         outputs = np.full(values.shape[0], np.nan)
-        complete = np.flatnonzero(~np.isnan(values).any(axis=1))
+        if complete is None:
+            complete = np.flatnonzero(~np.isnan(values).any(axis=1))
         if len(complete):
             outputs[complete] = self._predict_complete(values if len(complete) == len(values) else values[complete])
         return outputs

@@ -218,8 +218,12 @@ class _Run:
         if self.other_models and (stop - first == self.batch_samples or stop == self.matrix.n_samples):
             batch = self.others.values[:stop - first]
             for index in self.other_models:
+                # A sample with a feature left unfilled gets no age: the model need not compute it.
+                # Preprocessing could make a NaN of a value that was there: then the model looks.
+                complete = (np.flatnonzero(self.n_unfilled[first:stop, index] == 0)
+                            if self.clocks[index].preprocessing is None else None)
                 self.outputs[first:stop, index] = _model_outputs(self.clocks[index].model,
-                                                                 batch[:, self.others.columns[index]])
+                                                                 batch[:, self.others.columns[index]], complete)
 
     def finish(self) -> None:
         """The linear clocks' output transforms, on the dot products of every chunk."""
@@ -273,12 +277,12 @@ class _Run:
         return shortfall, notes
 
 
-def _model_outputs(model, features: np.ndarray) -> np.ndarray:
+def _model_outputs(model, features: np.ndarray, complete: np.ndarray | None) -> np.ndarray:
     """A model's outputs on its features (samples x ``feature_names_in_``): the array itself for the
-    shipped models that are not linear (``PerSampleModel``), a frame with the feature names for any
-    other scikit-learn regressor."""
+    shipped models that are not linear (``PerSampleModel``, computing only the ``complete`` rows), a
+    frame with the feature names for any other scikit-learn regressor."""
     if isinstance(model, PerSampleModel):
-        return model.predict_array(features)
+        return model.predict_array(features, complete)
     return model.predict(pd.DataFrame(features, columns=model.feature_names_in_, copy=False))
 
 
