@@ -4,6 +4,7 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from sklearn.linear_model import LinearRegression
 
 from epiclock import EpiclockError
@@ -467,6 +468,74 @@ def test_dunedinpace_needs_most_of_its_normalisation_probes():
     assert "15000 of 20000 normalisation probes measured, below the minimum coverage 0.8" in result["status"].iloc[0]
     some = predict.predict(betas.drop(index=background[:10]), [clock])
     assert some["status"].iloc[0] == "ok (10 of 20000 normalisation probes set to their target value)"
+
+
+def _normalised_by_ranking(values: pd.Series, target: pd.Series, cpg_ids) -> np.ndarray:
+    """preprocessCore's normalize.quantiles.use.target on one sample, written plainly: every target
+    probe ranked (ties: their average rank, scipy's rankdata); rank r takes the r-th smallest target
+    value, and a rank ending in .5 the mean of the two around it."""
+    ranks = scipy.stats.rankdata(values.loc[target.index].to_numpy(), method="average")
+    sorted_target = np.sort(target.to_numpy())
+    whole = np.floor(ranks).astype(int)
+    halfway = 0.5 * (sorted_target[whole - 1] + sorted_target[np.minimum(whole, len(sorted_target) - 1)])
+    normalised = np.where(ranks > whole, halfway, sorted_target[whole - 1])
+    return pd.Series(normalised, index=target.index).loc[list(cpg_ids)].to_numpy()
+
+
+def test_dunedinpace_ranks_ties_as_preprocesscore():
+    # Betas with two decimals (as some published matrices are): every value ties with hundreds of
+    # others, groups of even size give ranks ending in .5, and measured values tie with the target
+    # values that replace unmeasured probes. Some target probes and clock CpGs are absent from the
+    # matrix, others unmeasured in some samples; 20 samples span two chunks of predict.
+    clock = clocks_registry.get("dunedinpace2022")
+    target = clock.preprocessing.target
+    rng = np.random.default_rng(19)
+    betas = _random_betas(target.index, 20).round(2)
+    betas.iloc[rng.choice(len(betas), 400, replace=False), 3] = np.nan
+    betas.iloc[rng.choice(len(betas), 40, replace=False), 7] = np.nan
+    betas = betas.drop(index=list(clock.cpg_ids[:5]) + list(target.index.difference(clock.cpg_ids)[:300]))
+    unmeasured = betas.index[betas["S3"].isna()]
+    betas.loc[betas.index[:50], "S3"] = target.loc[unmeasured[:50]].to_numpy()   # ties with filled-in targets
+    matrix = clocks_preprocessing.BetaMatrix(betas)
+    # The clock's own values as predict gives them: unmeasured ones from the clock's reference.
+    own = betas.reindex(clock.cpg_ids)
+    own = own.where(own.notna(), clock.imputation_reference.loc[clock.cpg_ids], axis=0).T.to_numpy()
+    normaliser = clocks_preprocessing.QuantileNormaliser(target, matrix, clock.cpg_ids, predict.CHUNK_SAMPLES)
+    whole_sample = betas.reindex(target.index)
+    whole_sample = whole_sample.where(whole_sample.notna(), target, axis=0)   # unmeasured: their target value
+    tied_halfway = 0
+    for start in range(0, 20, predict.CHUNK_SAMPLES):
+        stop = min(start + predict.CHUNK_SAMPLES, 20)
+        normalised, n_measured = normaliser.apply(matrix.by_sample[start:stop], own[start:stop])
+        for row, sample in enumerate(betas.columns[start:stop]):
+            values = whole_sample[sample].copy()
+            values.loc[clock.cpg_ids] = own[start + row]
+            expected = _normalised_by_ranking(values, target, clock.cpg_ids)
+            # Each value is one target value or the mean of two, computed alike: a wrong rank picks
+            # another target value, so equality to the bit is the property.
+            np.testing.assert_array_equal(normalised[row], expected, err_msg=sample)
+            assert n_measured[row] == betas[sample].reindex(target.index).notna().sum()
+            ranks = scipy.stats.rankdata(values.to_numpy(), method="average")
+            tied_halfway += np.count_nonzero(ranks[target.index.get_indexer(clock.cpg_ids)] % 1 == 0.5)
+    assert tied_halfway > 100   # the ties this test is about do occur
+
+
+def test_sample_statistics_depend_on_the_sample_alone():
+    # Bitwise: the same sample alone, in a batch, or copied to another address gives the same bits.
+    rows = np.random.default_rng(4).uniform(0.02, 0.98, (5, 30001))
+    rows[2, 17] = np.nan
+    together = clocks_preprocessing.sample_statistics(rows)
+    shifted = np.empty(rows.shape[1] + 1)[1:]
+    for index, row in enumerate(rows):
+        shifted[:] = row
+        for alone in (clocks_preprocessing.sample_statistics(rows[index:index + 1]),
+                      clocks_preprocessing.sample_statistics(shifted[None, :])):
+            assert [value[0] for value in alone] == [value[index] for value in together]
+    measured = rows[2][~np.isnan(rows[2])]
+    assert together[0][2] == 30000
+    assert together[1][2] == pytest.approx(measured.mean(), rel=1e-14)
+    assert together[2][2] == pytest.approx(measured.std(ddof=1), rel=1e-12)
+    assert together[2][0] == pytest.approx(rows[0].std(ddof=1), rel=1e-12)
 
 
 def test_few_cpg_clocks_require_every_cpg():

@@ -183,7 +183,6 @@ class _Run:
                              if isinstance(clock.preprocessing, SampleStandardisation)]
         self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
             if self.standardised else None
-        self.squares = np.empty((chunk_samples, matrix.by_sample.shape[1])) if self.standardised else None
         self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids, chunk_samples)
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
@@ -234,7 +233,7 @@ class _Run:
         """Each clock's per-sample preprocessing, on its own columns of the chunk (``own``: per clock
         index, a view of them)."""
         if self.standardised:
-            count, mean, sd = sample_statistics(rows, scratch=self.squares[:len(rows)])
+            count, mean, sd = sample_statistics(rows)
             for kept, computed in zip(self.statistics, (count, mean, sd)):
                 kept[start:stop] = computed
             for index in self.standardised:

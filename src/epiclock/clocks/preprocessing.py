@@ -109,29 +109,24 @@ class BetaMatrix:
         return self.index.get_indexer(cpg_ids)
 
 
-STATISTICS_ROWS = 4
-
-
-def sample_statistics(rows: np.ndarray, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sample (row) over every measured probe: count, mean and SD (n - 1, as R's scale()).
 
-    Each row is reduced on its own (np.add.reduceat over the whole row: one call of numpy's
-    summation per row), so a sample's statistics are bitwise the same whatever the other rows.
-    ``scratch``: an array of the shape of ``rows`` for their squares.
+    Each row is reduced on its own, so a sample's statistics are bitwise the same whatever the other
+    rows: its sum of squares by np.einsum over the row (one pass, no squares stored; a 2-D einsum
+    may split rows by the batch's shape), then its sum (np.add.reduce, pairwise) while the row is
+    still in the processor's cache. A BLAS dot would be faster, but OpenBLAS splits a long vector
+    among its threads, so its bits would depend on the thread count.
     """
     n_probes = rows.shape[1]
-    whole_row = np.zeros(1, dtype=np.intp)
     if n_probes == 0:
         empty = np.zeros(len(rows))
         return empty.astype(int), np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     total = np.empty(len(rows))
     squares = np.empty(len(rows))
-    # A few rows at a time, so their squares stay in the processor's fastest cache.
-    for start in range(0, len(rows), STATISTICS_ROWS):
-        block = rows[start:start + STATISTICS_ROWS]
-        total[start:start + len(block)] = np.add.reduceat(block, whole_row, axis=1)[:, 0]
-        squared = np.square(block, out=None if scratch is None else scratch[:len(block)])
-        squares[start:start + len(block)] = np.add.reduceat(squared, whole_row, axis=1)[:, 0]
+    for index, row in enumerate(rows):
+        squares[index] = np.einsum("i,i->", row, row)
+        total[index] = np.add.reduce(row)
     count = np.full(len(rows), n_probes, dtype=float)
     mean = total / n_probes
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,59 +146,74 @@ class QuantileNormaliser:
     A value's normalised level is the sorted target at its rank among the sample's target probes;
     a tie group's average rank ending in .5 takes the mean of the two neighbouring target values
     (preprocessCore's normalize.quantiles.use.target, as the DunedinPACE package and biolearn do).
-    Unmeasured target probes take their target value.
+    The sample's target probes are its own values of the clock's CpGs (imputed where unmeasured)
+    and, for every other target probe, its measured value, else the probe's target value.
+
+    Only the clock's values need a rank: each sample's measured target probes are sorted (the floor
+    of any exact rank) and searched for them; the target values of probes the matrix lacks are the
+    same for every sample, sorted once and searched alongside.
     """
 
     def __init__(self, target: pd.Series, matrix: BetaMatrix, cpg_ids, max_samples: int):
         target_values = target.to_numpy(dtype=float)
         self.sorted_target = np.sort(target_values)
         self.n_target = len(target_values)
-        # The target's probes in the matrix's row order (a sample's ranks do not depend on the order
-        # in which its values are listed), so each sample's row is read forwards.
         positions = matrix.positions(target.index)
-        order = np.argsort(np.where(positions >= 0, positions, np.iinfo(positions.dtype).max), kind="stable")
-        positions, self.target_values = positions[order], target_values[order]
-        self.absent = np.flatnonzero(positions < 0)
-        self.sources = np.maximum(positions, 0)
-        self.own_columns = target.index[order].get_indexer(cpg_ids)
+        is_own = np.zeros(self.n_target, dtype=bool)
+        own = target.index.get_indexer(cpg_ids)
+        is_own[own] = True
+        # The other target probes that the matrix holds, in its row order (a sample's ranks do not
+        # depend on the order in which its values are listed), so each sample's row is read forwards;
+        # then the clock's own CpGs, whose slots the sample's own values overwrite.
+        others = np.flatnonzero(~is_own & (positions >= 0))
+        others = others[np.argsort(positions[others], kind="stable")]
+        self.n_others = len(others)
+        self.sources = np.concatenate([positions[others], np.maximum(positions[own], 0)])
+        self.other_targets = target_values[others]
+        self.own_held = self.n_others + np.flatnonzero(positions[own] >= 0)
+        self.n_held = np.count_nonzero(positions >= 0)
+        self.absent_targets = np.sort(target_values[~is_own & (positions < 0)])
         # Reused by every block of samples (up to max_samples): no allocation per block.
-        self.block = np.empty((max_samples, self.n_target))
-        self.unmeasured = np.empty((max_samples, self.n_target), dtype=bool)
+        self.block = np.empty((max_samples, len(self.sources)))
 
     def apply(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The normalised values of the clock's CpGs for a block of samples (``rows``: their whole
         rows of the matrix; ``own``: their values of the clock's CpGs, imputed where unmeasured),
         and how many target probes each sample measured."""
         block = self.block[:len(rows)]
+        others = block[:, :self.n_others]
         if rows.shape[1]:
-            # mode='clip' (absent probes read column 0, then NaN): with the default mode numpy buffers ``out``.
+            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
             np.take(rows, self.sources, axis=1, out=block, mode="clip")
-        block[:, self.absent] = np.nan
-        unmeasured = np.isnan(block, out=self.unmeasured[:len(rows)])
-        n_measured = np.full(len(rows), self.n_target)
-        if unmeasured.any():
-            n_measured -= np.count_nonzero(unmeasured, axis=1)
-            np.copyto(block, np.broadcast_to(self.target_values, block.shape), where=unmeasured)
-        block[:, self.own_columns] = own
-        block.sort(axis=1)
-        # Values below v, and values up to v (those below the next float after v): one search per
-        # sample, its queries in ascending order (numpy's search then narrows from the last answer).
-        order = np.argsort(own, axis=1, kind="stable")
-        ascending = np.take_along_axis(own, order, axis=1)
+        n_measured = self.n_held - np.count_nonzero(np.isnan(block[:, self.own_held]), axis=1)
+        block[:, self.n_others:] = own
+        # A NaN makes a row's maximum NaN: only those rows look for their unmeasured probes.
+        if self.n_others:
+            for row in np.flatnonzero(np.isnan(np.max(others, axis=1))):
+                unmeasured = np.isnan(others[row])
+                n_measured[row] -= np.count_nonzero(unmeasured)
+                np.copyto(others[row], self.other_targets, where=unmeasured)
+        # Per sample, its values of the clock's CpGs in ascending order, each followed by the next float
+        # above it: the values below a query are then the values below v, and the values up to v.
+        order = np.argsort(own, axis=1)
         queries = np.empty((len(own), 2 * own.shape[1]))
-        queries[:, 0::2], queries[:, 1::2] = ascending, np.nextafter(ascending, np.inf)
+        queries[:, 0::2] = np.take_along_axis(own, order, axis=1)
+        queries[:, 1::2] = np.nextafter(queries[:, 0::2], np.inf)
         counts = np.empty(queries.shape, dtype=np.intp)
-        for row in range(len(rows)):
-            counts[row] = np.searchsorted(block[row], queries[row], side="left")
-        below, up_to = np.empty(own.shape, dtype=np.intp), np.empty(own.shape, dtype=np.intp)
-        np.put_along_axis(below, order, counts[:, 0::2], axis=1)
-        np.put_along_axis(up_to, order, counts[:, 1::2], axis=1)
-        rank = (below + 1 + up_to) / 2
-        floor = np.floor(rank).astype(int)
-        halfway = (rank - floor) > 0.4
-        upper = self.sorted_target[np.minimum(floor, self.n_target - 1)]
-        lower = self.sorted_target[floor - 1]
-        return np.where(halfway, 0.5 * (lower + upper), lower), n_measured
+        # Row by row, each searched while it is still in the processor's cache from its sort (numpy's
+        # search narrows from the last answer when the queries ascend).
+        for row, values in enumerate(block):
+            values.sort()
+            counts[row] = np.searchsorted(values, queries[row])
+        if len(self.absent_targets):
+            counts += np.searchsorted(self.absent_targets, queries)
+        # Twice the average rank of a value's tie group (ranks from 1): below + 1 up to up_to.
+        twice_rank = counts[:, 0::2] + 1 + counts[:, 1::2]
+        lower = self.sorted_target[twice_rank // 2 - 1]
+        upper = self.sorted_target[np.minimum(twice_rank // 2, self.n_target - 1)]
+        normalised = np.empty(own.shape)
+        np.put_along_axis(normalised, order, np.where(twice_rank % 2 == 1, 0.5 * (lower + upper), lower), axis=1)
+        return normalised, n_measured
 
 
 def cpg_names(labels: pd.Index) -> pd.Index:
