@@ -45,6 +45,7 @@ class MiAgeModel(PerSampleModel):
         self.c = parameters["c"].to_numpy(dtype=float)
         self.d = parameters["d"].to_numpy(dtype=float)
         self.log_b = np.log(self.b)
+        self._d_log_b = self.d * self.log_b
         self.grid = np.geomspace(MIN_DIVISIONS, MAX_DIVISIONS, GRID_POINTS)
         # The curves' moving part d * b ** (n - 1) at every grid point (CpGs x grid).
         self._grid_curves = self.d[:, None] * np.exp(self.log_b[:, None] * (self.grid[None, :] - 1.0))
@@ -77,10 +78,13 @@ class MiAgeModel(PerSampleModel):
         for _ in range(MAX_ITERATIONS):
             n = divisions[active]
             powers = np.exp(self.log_b * (n[:, None] - 1.0))       # b ** (n - 1)
-            residual = offset[active] + self.d * powers             # fitted - observed
-            slope = self.d * self.log_b * powers                    # d fitted / dn
-            gradient = np.add.reduce(residual * slope, axis=1)      # half the objective's derivative
-            curvature = np.add.reduce(slope ** 2 + residual * slope * self.log_b, axis=1)
+            # fitted - observed, and d fitted / dn (in place: the same arithmetic, fewer temporaries)
+            residual = (offset if len(active) == len(offset) else offset[active]) + self.d * powers
+            slope = np.multiply(self._d_log_b, powers, out=powers)
+            product = residual * slope
+            gradient = np.add.reduce(product, axis=1)               # half the objective's derivative
+            second = np.add(np.square(slope, out=slope), np.multiply(product, self.log_b, out=product), out=slope)
+            curvature = np.add.reduce(second, axis=1)
             # The minimum lies where the derivative changes sign: shrink the bracket to that side.
             rising = gradient > 0
             high[active] = np.where(rising, n, high[active])
