@@ -197,7 +197,8 @@ class Clock:
             "n_cpgs_missing": (n_cpgs - n_measured).astype(int),
             "n_cpgs_imputed": n_imputed.astype(int),
             "coverage": coverage,
-            "status": status,
+            # One value when every sample's is 'ok': the frame then need not look at each (``frame``).
+            "status": status if len(rows) else "ok",
         }
 
     def details(self, samples: np.ndarray, ages: np.ndarray, usable: np.ndarray, components: np.ndarray | None,
