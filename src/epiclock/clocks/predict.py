@@ -27,7 +27,8 @@ import pandas as pd
 from epiclock.clocks.clock import COVARIATES, DETAIL_COLUMNS, IMPUTATION_METHODS, Clock, frame
 from epiclock.clocks.model import LinearClock, PerSampleModel, segment_dots
 from epiclock.clocks.preprocessing import (BetaMatrix, QuantileNormalisation, QuantileNormaliser, SampleQuantile,
-                                           SampleStandardisation, collapse_replicate_probes, sample_statistics)
+                                           SampleStandardisation, collapse_replicate_probes, row_sums,
+                                           statistics_from_sums)
 from epiclock.errors import EpiclockError
 
 
@@ -195,7 +196,7 @@ class _Run:
                              if isinstance(clock.preprocessing, SampleStandardisation)]
         self.statistics = (np.zeros(n_samples, dtype=int), np.zeros(n_samples), np.zeros(n_samples)) \
             if self.standardised else None
-        self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids, chunk_samples)
+        self.normalisers = {index: QuantileNormaliser(clock.preprocessing.target, matrix, clock.cpg_ids)
                             for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, QuantileNormalisation)}
         self.target_measured = {index: np.zeros(n_samples, dtype=int) for index in self.normalisers}
         self.sorted = [index for index, clock in enumerate(clocks) if isinstance(clock.preprocessing, SampleQuantile)]
@@ -243,16 +244,27 @@ class _Run:
 
     def _preprocess(self, rows: np.ndarray, own: dict, start: int, stop: int) -> None:
         """Each clock's per-sample preprocessing, on its own columns of the chunk (``own``: per clock
-        index, a view of them)."""
+        index, a view of them). The steps that read a sample's whole row (the sums of a per-sample
+        standardisation, a quantile normaliser's probes) take it in turn, sample by sample, so the
+        row comes from memory once and is then read from the processor's cache."""
+        for index, normaliser in self.normalisers.items():
+            normaliser.begin(own[index])
+        sums = np.empty((len(rows), 2)) if self.standardised else None
+        if self.standardised or self.normalisers:
+            for position, row in enumerate(rows):
+                if sums is not None:
+                    sums[position] = row_sums(row)
+                for normaliser in self.normalisers.values():
+                    normaliser.rank_sample(position, row)
         if self.standardised:
-            count, mean, sd = sample_statistics(rows)
+            count, mean, sd = statistics_from_sums(rows, sums[:, 0], sums[:, 1])
             for kept, computed in zip(self.statistics, (count, mean, sd)):
                 kept[start:stop] = computed
             for index in self.standardised:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     own[index][...] = (own[index] - mean[:, None]) / sd[:, None]
         for index, normaliser in self.normalisers.items():
-            own[index][...], self.target_measured[index][start:stop] = normaliser.apply(rows, own[index])
+            own[index][...], self.target_measured[index][start:stop] = normaliser.end()
         for index in self.sorted:
             own[index].sort(axis=1)
 

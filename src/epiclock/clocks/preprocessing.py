@@ -109,24 +109,26 @@ class BetaMatrix:
         return self.index.get_indexer(cpg_ids)
 
 
-def sample_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per sample (row) over every measured probe: count, mean and SD (n - 1, as R's scale()).
+def row_sums(row: np.ndarray) -> tuple[float, float]:
+    """A sample's sum and sum of squares over its whole row, each depending on the row alone.
 
-    Each row is reduced on its own, so a sample's statistics are bitwise the same whatever the other
-    rows: its sum of squares by np.einsum over the row (one pass, no squares stored; a 2-D einsum
-    may split rows by the batch's shape), then its sum (np.add.reduce, pairwise) while the row is
-    still in the processor's cache. A BLAS dot would be faster, but OpenBLAS splits a long vector
-    among its threads, so its bits would depend on the thread count.
+    The squares by np.einsum over the row (one pass, no squares stored), then the sum (np.add.reduce,
+    pairwise) while the row is in the processor's cache. A 2-D einsum may split rows by the batch's
+    shape, and a BLAS dot splits a long vector among OpenBLAS's threads (its bits would depend on the
+    thread count): neither would keep a sample's statistics bitwise the same in any batch.
     """
+    squares = np.einsum("i,i->", row, row)
+    return np.add.reduce(row), squares
+
+
+def statistics_from_sums(rows: np.ndarray, total: np.ndarray,
+                         squares: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample (row) over every measured probe: count, mean and SD (n - 1, as R's scale()), from
+    the rows' ``row_sums``."""
     n_probes = rows.shape[1]
     if n_probes == 0:
         empty = np.zeros(len(rows))
         return empty.astype(int), np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    total = np.empty(len(rows))
-    squares = np.empty(len(rows))
-    for index, row in enumerate(rows):
-        squares[index] = np.einsum("i,i->", row, row)
-        total[index] = np.add.reduce(row)
     count = np.full(len(rows), n_probes, dtype=float)
     mean = total / n_probes
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -152,9 +154,13 @@ class QuantileNormaliser:
     Only the clock's values need a rank: each sample's measured target probes are sorted (the floor
     of any exact rank) and searched for them; the target values of probes the matrix lacks are the
     same for every sample, sorted once and searched alongside.
+
+    A block of samples goes through ``begin``, ``rank_sample`` for each of its rows (in any order, so a
+    caller can interleave other work on the same row while it is in cache), then ``end``; ``apply`` does
+    all three.
     """
 
-    def __init__(self, target: pd.Series, matrix: BetaMatrix, cpg_ids, max_samples: int):
+    def __init__(self, target: pd.Series, matrix: BetaMatrix, cpg_ids):
         target_values = target.to_numpy(dtype=float)
         self.sorted_target = np.sort(target_values)
         self.n_target = len(target_values)
@@ -164,56 +170,67 @@ class QuantileNormaliser:
         is_own[own] = True
         # The other target probes that the matrix holds, in its row order (a sample's ranks do not
         # depend on the order in which its values are listed), so each sample's row is read forwards;
-        # then the clock's own CpGs, whose slots the sample's own values overwrite.
+        # then the clock's own CpGs, those the matrix holds first: every held probe lies in front.
         others = np.flatnonzero(~is_own & (positions >= 0))
         others = others[np.argsort(positions[others], kind="stable")]
         self.n_others = len(others)
-        self.sources = np.concatenate([positions[others], np.maximum(positions[own], 0)])
+        self.own_order = np.argsort(positions[own] < 0, kind="stable")
+        self.sources = np.concatenate([positions[others], np.maximum(positions[own[self.own_order]], 0)])
         self.other_targets = target_values[others]
-        self.own_held = self.n_others + np.flatnonzero(positions[own] >= 0)
         self.n_held = np.count_nonzero(positions >= 0)
         self.absent_targets = np.sort(target_values[~is_own & (positions < 0)])
-        # Reused by every block of samples (up to max_samples): no allocation per block.
-        self.block = np.empty((max_samples, len(self.sources)))
+        # One sample's target probes, reused by every sample: no allocation per sample.
+        self.values = np.empty(len(self.sources))
 
     def apply(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The normalised values of the clock's CpGs for a block of samples (``rows``: their whole
         rows of the matrix; ``own``: their values of the clock's CpGs, imputed where unmeasured),
         and how many target probes each sample measured."""
-        block = self.block[:len(rows)]
-        others = block[:, :self.n_others]
-        if rows.shape[1]:
-            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
-            np.take(rows, self.sources, axis=1, out=block, mode="clip")
-        n_measured = self.n_held - np.count_nonzero(np.isnan(block[:, self.own_held]), axis=1)
-        block[:, self.n_others:] = own
-        # A NaN makes a row's maximum NaN: only those rows look for their unmeasured probes.
-        if self.n_others:
-            for row in np.flatnonzero(np.isnan(np.max(others, axis=1))):
-                unmeasured = np.isnan(others[row])
-                n_measured[row] -= np.count_nonzero(unmeasured)
-                np.copyto(others[row], self.other_targets, where=unmeasured)
+        self.begin(own)
+        for position, row in enumerate(rows):
+            self.rank_sample(position, row)
+        return self.end()
+
+    def begin(self, own: np.ndarray) -> None:
+        """A block of samples: their values of the clock's CpGs (as ``apply`` takes them) become search queries."""
+        self.own_slots = own[:, self.own_order]
+        self.n_measured = np.full(len(own), self.n_held)
         # Per sample, its values of the clock's CpGs in ascending order, each followed by the next float
         # above it: the values below a query are then the values below v, and the values up to v.
-        order = np.argsort(own, axis=1)
-        queries = np.empty((len(own), 2 * own.shape[1]))
-        queries[:, 0::2] = np.take_along_axis(own, order, axis=1)
-        queries[:, 1::2] = np.nextafter(queries[:, 0::2], np.inf)
-        counts = np.empty(queries.shape, dtype=np.intp)
-        # Row by row, each searched while it is still in the processor's cache from its sort (numpy's
-        # search narrows from the last answer when the queries ascend).
-        for row, values in enumerate(block):
-            values.sort()
-            counts[row] = np.searchsorted(values, queries[row])
+        self.order = np.argsort(own, axis=1)
+        self.queries = np.empty((len(own), 2 * own.shape[1]))
+        self.queries[:, 0::2] = np.take_along_axis(own, self.order, axis=1)
+        self.queries[:, 1::2] = np.nextafter(self.queries[:, 0::2], np.inf)
+        self.counts = np.empty(self.queries.shape, dtype=np.intp)
+
+    def rank_sample(self, position: int, row: np.ndarray) -> None:
+        """The counts of sample ``position`` of the block (``row``: its row of the matrix)."""
+        values, held = self.values, self.values[:self.n_held]
+        if row.size:
+            # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
+            np.take(row, self.sources, out=values, mode="clip")
+        # A NaN makes the maximum NaN: only then are the sample's unmeasured probes looked for.
+        if self.n_held and np.isnan(np.max(held)):
+            unmeasured = np.isnan(held)
+            self.n_measured[position] -= np.count_nonzero(unmeasured)
+            np.copyto(values[:self.n_others], self.other_targets, where=unmeasured[:self.n_others])
+        values[self.n_others:] = self.own_slots[position]
+        values.sort()
+        # numpy's search narrows from the last answer when the queries ascend.
+        self.counts[position] = np.searchsorted(values, self.queries[position])
+
+    def end(self) -> tuple[np.ndarray, np.ndarray]:
+        """What ``apply`` returns, once every sample of the block is ranked."""
+        counts = self.counts
         if len(self.absent_targets):
-            counts += np.searchsorted(self.absent_targets, queries)
+            counts += np.searchsorted(self.absent_targets, self.queries)
         # Twice the average rank of a value's tie group (ranks from 1): below + 1 up to up_to.
         twice_rank = counts[:, 0::2] + 1 + counts[:, 1::2]
         lower = self.sorted_target[twice_rank // 2 - 1]
         upper = self.sorted_target[np.minimum(twice_rank // 2, self.n_target - 1)]
-        normalised = np.empty(own.shape)
-        np.put_along_axis(normalised, order, np.where(twice_rank % 2 == 1, 0.5 * (lower + upper), lower), axis=1)
-        return normalised, n_measured
+        normalised = np.empty(self.order.shape)
+        np.put_along_axis(normalised, self.order, np.where(twice_rank % 2 == 1, 0.5 * (lower + upper), lower), axis=1)
+        return normalised, self.n_measured
 
 
 def cpg_names(labels: pd.Index) -> pd.Index:
