@@ -15,14 +15,18 @@ timed in the same process (medians of --repeats runs), printed:
     its CpGs among the 20,000 is at least a sort's work);
   - GP-age: per model, the product samples x CpGs by CpGs x 8,337 training samples and one np.exp
     per entry of that kernel matrix (in cache-sized blocks), the direct evaluation's arithmetic;
-  - AltumAge: its first layer, one product samples x 20,318 by 20,318 x 32;
+  - AltumAge: its first layer, one product 32 x 20,318 by 20,318 x samples (as the model computes it);
   - linear clocks: one product of the samples x (union of their CpGs) block by a weight column per
     clock (a BLAS product of the same shape; not a floor, a yardstick).
   The sum of these operations is what all clocks cost at best done this way; it is printed against
   the sum of the families' times.
 
     .venv/bin/python bench/clocks.py [--samples 10000] [--repeats 3]
+    .venv/bin/python bench/clocks.py --clock altumage2022 --clock miage2018 [--samples 10000] [--repeats 3]
     .venv/bin/python bench/clocks.py --versus-biolearn [--biolearn-python /tmp/blvenv/bin/python] [--samples 1000]
+
+--clock NAME (repeatable) times only the named clocks, each predicted alone on the same matrix, and
+all of them in one call.
 
 --versus-biolearn times, on one matrix, every clock that biolearn 0.9.1 also computes (clocks.yaml's
 biolearn_model) with epiclock and with biolearn (bench/biolearn_timing.py, run by the python of a
@@ -168,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=None, help="10,000 (1,000 with --versus-biolearn)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", action="append", default=[], help="time only this clock, alone (repeatable)")
     parser.add_argument("--versus-biolearn", action="store_true")
     parser.add_argument("--biolearn-python", default=DEFAULT_BIOLEARN_PYTHON)
     arguments = parser.parse_args()
@@ -192,6 +197,19 @@ def main() -> None:
     data.reference_medians()  # loaded once per process, not part of the per-call time
     covariates = pd.DataFrame({"age": rng.uniform(20, 80, arguments.samples), "female": rng.integers(0, 2, arguments.samples)},
                               index=betas.columns, dtype=float)
+    if arguments.clock:
+        chosen = registry.resolve(arguments.clock)
+        clocks_predict.predict(betas, chosen, covariates=covariates)  # each clock's reference values, looked up once
+        print(f"samples: {arguments.samples}; probes in matrix: {len(cpg_ids)} (one core); medians of {arguments.repeats} runs")
+        print("clock\tcpgs\tseconds_alone")
+        for clock in chosen:
+            seconds = statistics.median(timed(lambda: clocks_predict.predict(betas, [clock], covariates=covariates),
+                                              arguments.repeats))
+            print(f"{clock.name}\t{len(clock.cpg_ids)}\t{seconds:.3f}")
+        together = statistics.median(timed(lambda: clocks_predict.predict(betas, chosen, covariates=covariates),
+                                           arguments.repeats))
+        print(f"all {len(chosen)} in one call\t-\t{together:.3f}")
+        return
     members = {}
     for clock in shipped:
         members.setdefault(family(clock), []).append(clock)
