@@ -254,8 +254,9 @@ class _Run:
             for position, row in enumerate(rows):
                 if sums is not None:
                     sums[position] = row_sums(row)
+                complete = sums is not None and np.isfinite(sums[position, 0])
                 for normaliser in self.normalisers.values():
-                    normaliser.rank_sample(position, row)
+                    normaliser.rank_sample(position, row, complete)
         if self.standardised:
             count, mean, sd = statistics_from_sums(rows, sums[:, 0], sums[:, 1])
             for kept, computed in zip(self.statistics, (count, mean, sd)):

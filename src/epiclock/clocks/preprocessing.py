@@ -199,18 +199,19 @@ class QuantileNormaliser:
         # above it: the values below a query are then the values below v, and the values up to v.
         self.order = np.argsort(own, axis=1)
         self.queries = np.empty((len(own), 2 * own.shape[1]))
-        self.queries[:, 0::2] = np.take_along_axis(own, self.order, axis=1)
+        self.queries[:, 0::2] = np.sort(own, axis=1)
         self.queries[:, 1::2] = np.nextafter(self.queries[:, 0::2], np.inf)
         self.counts = np.empty(self.queries.shape, dtype=np.intp)
 
-    def rank_sample(self, position: int, row: np.ndarray) -> None:
-        """The counts of sample ``position`` of the block (``row``: its row of the matrix)."""
+    def rank_sample(self, position: int, row: np.ndarray, complete: bool = False) -> None:
+        """The counts of sample ``position`` of the block (``row``: its row of the matrix; ``complete``:
+        the caller knows the row has no NaN, its sum being finite)."""
         values, held = self.values, self.values[:self.n_held]
         if row.size:
             # mode='clip' (the positions are all valid): with the default mode numpy buffers ``out``.
             np.take(row, self.sources, out=values, mode="clip")
         # A NaN makes the maximum NaN: only then are the sample's unmeasured probes looked for.
-        if self.n_held and np.isnan(np.max(held)):
+        if self.n_held and not complete and np.isnan(np.max(held)):
             unmeasured = np.isnan(held)
             self.n_measured[position] -= np.count_nonzero(unmeasured)
             np.copyto(values[:self.n_others], self.other_targets, where=unmeasured[:self.n_others])
@@ -229,7 +230,8 @@ class QuantileNormaliser:
         lower = self.sorted_target[twice_rank // 2 - 1]
         upper = self.sorted_target[np.minimum(twice_rank // 2, self.n_target - 1)]
         normalised = np.empty(self.order.shape)
-        np.put_along_axis(normalised, self.order, np.where(twice_rank % 2 == 1, 0.5 * (lower + upper), lower), axis=1)
+        normalised[np.arange(len(normalised))[:, None], self.order] = np.where(twice_rank % 2 == 1,
+                                                                               0.5 * (lower + upper), lower)
         return normalised, self.n_measured
 
 
