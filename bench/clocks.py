@@ -21,9 +21,13 @@ timed in the same process (medians of --repeats runs), printed:
   The sum of these operations is what all clocks cost at best done this way; it is printed against
   the sum of the families' times.
 
-    .venv/bin/python bench/clocks.py [--samples 10000] [--repeats 3]
+    .venv/bin/python bench/clocks.py [--samples 10000] [--repeats 3] [--shares]
     .venv/bin/python bench/clocks.py --clock altumage2022 --clock miage2018 [--samples 10000] [--repeats 3]
     .venv/bin/python bench/clocks.py --versus-biolearn [--biolearn-python /tmp/blvenv/bin/python] [--samples 1000]
+
+--shares adds, for each clock whose preprocessing reads the whole array (DunedinPACE, Zhang), its
+share of the all-clock call: the median over --repeats of (all clocks) minus (all but that one),
+the two timed back to back.
 
 --clock NAME (repeatable) times only the named clocks, each predicted alone on the same matrix, and
 all of them in one call.
@@ -173,6 +177,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=None, help="10,000 (1,000 with --versus-biolearn)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clock", action="append", default=[], help="time only this clock, alone (repeatable)")
+    parser.add_argument("--shares", action="store_true",
+                        help="each whole-array preprocessed clock's share of the all-clock call")
     parser.add_argument("--versus-biolearn", action="store_true")
     parser.add_argument("--biolearn-python", default=DEFAULT_BIOLEARN_PYTHON)
     arguments = parser.parse_args()
@@ -222,6 +228,17 @@ def main() -> None:
                     for name, clocks in members.items()}
     operations = reference_operations(betas, members, arguments.repeats, rng)
 
+    shares = {}
+    if arguments.shares:
+        whole_array = (clocks_preprocessing.QuantileNormalisation, clocks_preprocessing.SampleStandardisation)
+        for clock in shipped:
+            if isinstance(clock.preprocessing, whole_array):
+                others = [other for other in shipped if other is not clock]
+                differences = [timed(lambda: clocks_predict.predict(betas, shipped, covariates=covariates), 1)[0]
+                               - timed(lambda: clocks_predict.predict(betas, others, covariates=covariates), 1)[0]
+                               for _ in range(arguments.repeats)]
+                shares[clock.name] = statistics.median(differences)
+
     tracemalloc.start()
     clocks_predict.predict(betas, shipped, covariates=covariates)
     _, peak = tracemalloc.get_traced_memory()
@@ -246,6 +263,9 @@ def main() -> None:
     operations_total = sum(seconds for _, seconds in operations.values())
     print(f"the {len(with_operation)} families with a reference operation, alone, summed: {families_total:.3f} s; "
           f"their reference operations, summed: {operations_total:.3f} s ({families_total / operations_total:.2f}x)")
+    for name, share in shares.items():
+        print(f"{name}'s share of the all-clock call (all minus all but it, median of {arguments.repeats} pairs): "
+              f"{share:.3f} s")
     print(f"peak memory allocated during predict: {peak / 2**20:.1f} MiB "
           f"(input matrix {betas.memory_usage(deep=True).sum() / 2**20:.1f} MiB)")
 
