@@ -6,17 +6,19 @@ chunks of CHUNK_SAMPLES, small enough that a chunk's rows of the matrix stay in 
 while all clocks read them. For each chunk the features of the clocks are gathered side by side, clock
 after clock, into one array (a CpG read by two clocks is copied into each clock's columns, so each
 clock's own imputation reference fills its own columns, with one np.copyto an array): the
-``LinearClock``s' into an array of the chunk's samples, the other models' straight into the chunk's
-rows of a batch of MODEL_SAMPLES samples. Each clock's preprocessing rewrites its own columns; then
-one elementwise product of the linear clocks' columns with their coefficients, summed per clock
-(``model.segment_dots``), gives every linear predictor at once. Once a batch is complete, each
-other model is called on its columns of it: ``predict_array`` on the array for a
-``model.PerSampleModel`` (MiAge, GP-age, AltumAge), any other scikit-learn regressor's predict on a
-frame with its feature names (such a model must fit each row on its own). Nothing else
-mixes samples: a linear clock's output, and MiAge's, is bitwise the same in any batch (see
-``model.segment_dots``); GP-age's kernel and AltumAge's layers are BLAS matrix products, whose sums
-may be blocked by the batch's shape, so theirs agree across batches to rounding (tested to 1e-12
-relative in tests/test_nonlinear_clocks.py).
+``LinearClock``s' into an array of the chunk's samples (their probes read once each, in the
+matrix's order, then copied into their columns: see ``_Features``), the other models' straight into
+the chunk's rows of a batch of MODEL_SAMPLES samples. Each clock's preprocessing rewrites its own
+columns; then one elementwise product of the linear clocks' columns with their coefficients, summed
+per clock (``model.segment_dots``), gives every linear predictor at once. Once a batch is complete,
+each other model is called on its columns of it: ``predict_array`` on the array for a
+``model.PerSampleModel`` (MiAge, GP-age, AltumAge), told which samples have every feature measured or
+imputed (only those are computed); any other scikit-learn regressor's predict on a frame with its
+feature names (such a model must fit each row on its own). Nothing else mixes samples: a linear
+clock's output, and MiAge's, is bitwise the same in any batch (see ``model.segment_dots``); GP-age's
+kernel and AltumAge's layers are BLAS matrix products, whose sums may be blocked by the batch's
+shape, so theirs agree across batches to rounding (tested to 1e-12 relative in
+tests/test_nonlinear_clocks.py).
 """
 
 from __future__ import annotations
