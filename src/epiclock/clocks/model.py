@@ -139,9 +139,10 @@ class LinearClock(RegressorMixin, BaseEstimator):
 
 
 class PerSampleModel:
-    """Base of the models that are not linear (MiAge, GP-age, AltumAge), as ``clocks.predict`` calls
-    them: ``predict(X)`` on samples x ``feature_names_in_``, NaN for a sample with a feature left
-    unmeasured (clocks.predict imputes before); a subclass computes ``_predict_complete`` on the rest."""
+    """Base of the models that are not linear (MiAge, GP-age, AltumAge): ``predict(X)`` on a frame of
+    samples x ``feature_names_in_``, as scikit-learn's regressors, or ``predict_array`` on the array
+    (as ``clocks.predict`` calls them); NaN for a sample with a feature left unmeasured (clocks.predict
+    imputes before); a subclass computes ``_predict_complete`` on the rest."""
 
     feature_names_in_: np.ndarray
 

@@ -5,7 +5,7 @@ reference values, its per-sample preprocessing applied, then its model. The samp
 chunks of CHUNK_SAMPLES, small enough that a chunk's rows of the matrix stay in the processor's cache
 while all clocks read them. For each chunk the features of the clocks are gathered side by side, clock
 after clock, into one array (a CpG read by two clocks is copied into each clock's columns, so each
-clock's own imputation reference fills its own columns, with one np.copyto an array): the
+clock's own imputation reference fills its own columns, with one np.copyto per array): the
 ``LinearClock``s' into an array of the chunk's samples (their probes read once each, in the
 matrix's order, then copied into their columns: see ``_Features``), the other models' straight into
 the chunk's rows of a batch of MODEL_SAMPLES samples. Each clock's preprocessing rewrites its own
