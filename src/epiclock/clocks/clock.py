@@ -76,10 +76,11 @@ class Clock:
     ``output_kind`` (one of OUTPUT_KINDS) and ``intended_use``; a custom clock is trained on age.
 
     model: a fitted scikit-learn regressor whose ``feature_names_in_`` are the clock's CpGs, then its
-    covariates. A ``LinearClock`` (every published and custom clock today) is computed with every
-    other linear clock at once by ``clocks.predict``; any other regressor is called through its
-    ``predict`` on the clock's preprocessed features, for up to ``clocks.predict.MODEL_SAMPLES``
-    samples at a time, and must read each sample (row) on its own.
+    covariates. A ``LinearClock`` (every custom clock, and the published ones but MiAge, GP-age and
+    AltumAge) is computed with every other linear clock at once by ``clocks.predict``; any other
+    model is called on the clock's preprocessed features, for up to ``clocks.predict.MODEL_SAMPLES``
+    samples at a time (a ``model.PerSampleModel`` through ``predict_array``, any other regressor
+    through ``predict`` on a frame), and must read each sample (row) on its own.
 
     min_coverage: the clock's own minimum fraction of its CpGs measured (the run's minimum applies
     when stricter); preprocessing: a per-sample step before the model; imputation_reference:

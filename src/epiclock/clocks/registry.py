@@ -66,8 +66,8 @@ PREPROCESSING_STEPS = ("standardise_sample", "quantile_normalise", "sample_quant
 
 # Clocks that are not linear models on betas, by clocks.yaml's ``model``: the function that builds
 # the model from the clock's data file (``coefficients``), and the units it can output. Such a
-# model has ``feature_names_in_`` and ``predict(X)``, which clocks.predict calls on the clock's
-# imputed features like any regressor's (coverage and status as for every clock); it predicts
+# model is a ``model.PerSampleModel``, with ``feature_names_in_`` and ``predict_array``, which
+# clocks.predict calls on the clock's imputed features (coverage and status as for every clock); it predicts
 # each sample on its own, and may bring its own imputation reference (GP-age's training means,
 # AltumAge's centres).
 NONLINEAR_MODELS = {"miage": (miage.load, ("divisions",)), "gp_age": (gp_age.load, ("years",)),
