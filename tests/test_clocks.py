@@ -165,6 +165,28 @@ def test_the_matrix_probe_order_and_the_clock_order_change_no_output(imputation)
     assert (ages.reindex(names) > 0).all() if imputation == "reference" else ages.sum() > 0
 
 
+def test_models_called_on_several_batches_give_what_one_batch_gives(monkeypatch):
+    # The models that are not linear read their features into a batch of MODEL_SAMPLES samples and
+    # are called when it is full or the samples end: batches of 32 (two chunks each) over 75 samples,
+    # the last batch partial, must give every output, count and status of one batch. MiAge and the
+    # linear clocks bitwise; GP-age, a BLAS product, to 1e-12 relative (its tiles have fixed shapes).
+    clocks = clocks_registry.resolve(["gp_age10_2023", "horvath2013", "miage2018", "weidner2014"])
+    needed = pd.Index(sorted(set().union(*(clock.cpg_ids for clock in clocks))))
+    betas = _random_betas(needed, 75)
+    betas = betas.mask(np.random.default_rng(12).random(betas.shape) < 0.003)
+    for imputation in ("reference", "none"):
+        one_batch = predict.predict(betas, clocks, imputation)
+        monkeypatch.setattr(predict, "MODEL_SAMPLES", 2 * predict.CHUNK_SAMPLES)
+        batches = predict.predict(betas, clocks, imputation)
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(batches.drop(columns="dnam_age"), one_batch.drop(columns="dnam_age"),
+                                      check_exact=True)
+        exact = ~batches["clock"].str.startswith("gp_age")
+        np.testing.assert_array_equal(batches["dnam_age"][exact], one_batch["dnam_age"][exact])
+        np.testing.assert_allclose(batches["dnam_age"][~exact], one_batch["dnam_age"][~exact], rtol=1e-12)
+        assert batches.groupby("clock")["dnam_age"].count().gt(0).all()
+
+
 def test_unknown_clock_and_imputation_are_clear_errors():
     with pytest.raises(EpiclockError, match=r"unknown clock 'hannum'; did you mean hannum2013\? `epiclock clocks list` "
                                             r"shows the \d+ clocks \(panels: in_vitro, mitotic, blood, pace, all\)"):
