@@ -53,7 +53,7 @@ import pandas as pd  # noqa: E402
 
 from epiclock.clocks import data, registry  # noqa: E402
 from epiclock.clocks import predict as clocks_predict  # noqa: E402
-from epiclock.clocks import preprocessing as clocks_preprocessing
+from epiclock.clocks import preprocessing as clocks_preprocessing  # noqa: E402
 
 
 DEFAULT_BIOLEARN_PYTHON = "/tmp/blvenv/bin/python"
