@@ -783,3 +783,23 @@ def test_epitoc2_reports_divisions_per_year_of_age():
     assert details[["sample_id", "quantity", "unit"]].values.tolist() == [["S0", "per_year_of_age", "divisions/year"]]
     assert details["value"].iloc[0] == pytest.approx(table["dnam_age"].iloc[0] / 40.0)
     assert table["dnam_age"].notna().all()   # the count itself needs no age
+
+
+def test_a_clock_with_no_cpgs_gets_no_age_and_leaves_the_others_alone():
+    # An elastic net can keep no CpG (every coefficient zero at the chosen penalty): such a clock says
+    # so in its status, wherever it stands among the clocks, and the other clocks' outputs and counts
+    # are what they are without it (np.add.reduceat alone would give an empty segment its neighbour's
+    # value, or fail when it is the last).
+    hannum, horvath = clocks_registry.get("hannum2013"), clocks_registry.get("horvath2013")
+    empty_model = clocks_model.LinearClock.from_coefficients(pd.Series([], dtype=float), 42.0, "linear")
+    empty = dataclasses.replace(hannum, name="empty", model=empty_model, imputation_reference=pd.Series([], dtype=float))
+    betas = _random_betas(sorted(set(hannum.cpg_ids) | set(horvath.cpg_ids)), 3)
+    betas.iloc[0, 0] = np.nan
+    columns = ["dnam_age", "n_cpgs_used", "n_cpgs_imputed", "status"]
+    alone = predict.predict(betas, [hannum, horvath]).set_index(["clock", "sample_id"])[columns]
+    for clocks in ([empty, hannum, horvath], [hannum, empty, horvath], [hannum, horvath, empty]):
+        table = predict.predict(betas, clocks).set_index(["clock", "sample_id"])[columns]
+        pd.testing.assert_frame_equal(table.drop(index="empty", level="clock"), alone, check_exact=True)
+        assert table.loc["empty", "dnam_age"].isna().all()
+        assert (table.loc["empty", "n_cpgs_used"] == 0).all() and (table.loc["empty", "n_cpgs_imputed"] == 0).all()
+        assert table.loc["empty", "status"].str.contains("reads no CpGs").all()

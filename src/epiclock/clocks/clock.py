@@ -149,7 +149,7 @@ class Clock:
         """Samples that get an age: every CpG measured or imputed, enough of them measured, and no
         shortfall of the preprocessing or covariates."""
         n_cpgs = len(self.cpg_ids)
-        return (((n_measured + n_imputed) == n_cpgs) & (n_measured / n_cpgs >= self.effective_min_coverage(min_coverage))
+        return (((n_measured + n_imputed) == n_cpgs) & (fraction_measured(n_measured, n_cpgs) >= self.effective_min_coverage(min_coverage))
                 & (shortfall == None))  # noqa: E711
 
     def table(self, samples: np.ndarray, ages: np.ndarray, n_measured: np.ndarray, n_imputed: np.ndarray,
@@ -163,7 +163,7 @@ class Clock:
         """
         n_cpgs = len(self.cpg_ids)
         required = self.effective_min_coverage(min_coverage)
-        coverage = n_measured / n_cpgs
+        measured_fraction = fraction_measured(n_measured, n_cpgs)
         usable = self.usable(n_measured, n_imputed, min_coverage, shortfall)
         if sample_tissue and "blood" in self.panels and sample_tissue != "blood":
             note = f"a blood clock applied to {sample_tissue}"
@@ -177,7 +177,7 @@ class Clock:
         counted = rows[plain]
         keys = (n_measured[counted].astype(np.int64) * (n_cpgs + 1) + n_imputed[counted]) * 2 + usable[counted]
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        texts = np.array([_status(int(n_measured[row]), int(n_imputed[row]), n_cpgs, float(coverage[row]), required,
+        texts = np.array([_status(int(n_measured[row]), int(n_imputed[row]), n_cpgs, float(measured_fraction[row]), required,
                                   bool(usable[row]), imputation, self.imputation_label, None, None)
                           for row in counted[first]], dtype=object)
         status[counted] = texts[inverse.reshape(-1)]
@@ -185,7 +185,7 @@ class Clock:
         for row in rows[~plain]:
             key = (int(n_measured[row]), int(n_imputed[row]), bool(usable[row]), shortfall[row], notes[row])
             if key not in known:
-                known[key] = _status(key[0], key[1], n_cpgs, float(coverage[row]), required, key[2], imputation,
+                known[key] = _status(key[0], key[1], n_cpgs, float(measured_fraction[row]), required, key[2], imputation,
                                      self.imputation_label, key[3], key[4])
             status[row] = known[key]
         return {
@@ -197,7 +197,7 @@ class Clock:
             "n_cpgs_used": n_measured.astype(int),
             "n_cpgs_missing": (n_cpgs - n_measured).astype(int),
             "n_cpgs_imputed": n_imputed.astype(int),
-            "coverage": coverage,
+            "coverage": measured_fraction,
             # One value when every sample's is 'ok': the frame then need not look at each (``frame``).
             "status": status if len(rows) else "ok",
         }
@@ -268,6 +268,13 @@ def _text_column(parts: list, lengths: list[int]) -> pd.Series:
     text = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(codes).astype(np.int32)),
                                           pa.array(labels, type=pa.string())).cast(pa.string())
     return pd.Series(text, dtype=TEXT_DTYPE)
+
+
+def fraction_measured(n_measured: np.ndarray, n_cpgs: int) -> np.ndarray:
+    """The fraction of a clock's CpGs measured per sample; NaN for a clock with none."""
+    if n_cpgs == 0:
+        return np.full(np.shape(n_measured), np.nan)
+    return n_measured / n_cpgs
 
 
 def _status(n_measured: int, n_imputed: int, n_cpgs: int, coverage: float, min_coverage: float, usable: bool,

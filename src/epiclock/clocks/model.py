@@ -83,7 +83,24 @@ def segment_dots(values: np.ndarray, coef: np.ndarray, starts: np.ndarray, scrat
     array of the shape of ``values`` for the products (it may be ``values`` itself).
     """
     product = np.multiply(values, np.asarray(coef, dtype=float), out=scratch, dtype=float)
-    return np.add.reduceat(product, np.asarray(starts, dtype=np.intp), axis=1)
+    return segment_sums(product, starts)
+
+
+def segment_sums(values: np.ndarray, starts, dtype=None) -> np.ndarray:
+    """np.add.reduceat of ``values`` along its columns at ``starts``, except that an empty segment (a
+    clock with no CpGs: its start equals the next one, or the end) sums to 0; reduceat would give
+    the value at that start instead, or fail at the end."""
+    starts = np.asarray(starts, dtype=np.intp)
+    ends = np.append(starts[1:], values.shape[1])
+    filled = ends > starts
+    if filled.all():
+        return np.add.reduceat(values, starts, axis=1, dtype=dtype)
+    sums = np.zeros((values.shape[0], len(starts)), dtype=dtype or values.dtype)
+    if filled.any():
+        # Skipping the empty segments leaves every other one its own columns: an empty segment's
+        # start is where the next one starts.
+        sums[:, filled] = np.add.reduceat(values, starts[filled], axis=1, dtype=dtype)
+    return sums
 
 
 def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:

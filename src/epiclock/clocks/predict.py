@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from epiclock.clocks.clock import COVARIATES, DETAIL_COLUMNS, IMPUTATION_METHODS, Clock, frame
-from epiclock.clocks.model import LinearClock, PerSampleModel, segment_dots
+from epiclock.clocks.model import LinearClock, PerSampleModel, segment_dots, segment_sums
 from epiclock.clocks.preprocessing import (BetaMatrix, QuantileNormalisation, QuantileNormaliser, SampleQuantile,
                                            SampleStandardisation, collapse_replicate_probes, row_sums,
                                            statistics_from_sums)
@@ -159,7 +159,7 @@ class _Features:
                     np.isnan(given[index][start:stop]), 0.0, given[index][start:stop])
         missing = np.isnan(values, out=self.missing[:stop - start])
         if missing.any():
-            n_missing[start:stop, self.clocks] = np.add.reduceat(missing, self.starts, axis=1, dtype=np.intp)
+            n_missing[start:stop, self.clocks] = segment_sums(missing, self.starts, dtype=np.intp)
             np.copyto(values, self.fill, where=missing)
             if not self.imputing:
                 n_unfilled[start:stop, self.clocks] = n_missing[start:stop, self.clocks]
@@ -280,6 +280,8 @@ class _Run:
         n_samples = self.matrix.n_samples
         shortfall = np.full(n_samples, None, dtype=object)
         notes = np.full(n_samples, None, dtype=object)
+        if not clock.cpg_ids:
+            shortfall[:] = "no age: the clock reads no CpGs (a trained clock whose elastic net kept none)"
         if isinstance(clock.preprocessing, SampleStandardisation):
             count, _, sd = self.statistics
             for row in np.flatnonzero(~((count >= clock.preprocessing.min_cpgs) & (sd > 0))):
