@@ -105,9 +105,7 @@ def segment_sums(values: np.ndarray, starts, dtype=None) -> np.ndarray:
 
 def row_dot(values: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """``values @ coef`` computed row by row: ``segment_dots`` with one segment, so a sample's result
-    is bitwise the same whatever the other rows of the batch."""
-    if values.shape[1] == 0:
-        return np.zeros(values.shape[0])
+    is bitwise the same whatever the other rows of the batch (0 without columns: ``segment_sums``)."""
     return segment_dots(values, coef, np.zeros(1, dtype=np.intp))[:, 0]
 
 
